@@ -1,0 +1,293 @@
+"""Public data models: what the client returns and accepts.
+
+Field names follow the Couchbase Agent Memory SDK (``block_ids``, ``memory_blocks``,
+``rel_score``, ``count``/``total``), with the SAP additions (message roles, similarity
+threshold, retention policy).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class MessageRole(str, Enum):
+    """Author of a single role-tagged chat message."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+    TOOL = "tool"
+
+
+class MemoryBlockStatus(str, Enum):
+    """Processing state of a block: searchable only when ``ready``."""
+
+    PROCESSING = "processing"
+    READY = "ready"
+    EXTRACTION_FAILED = "extraction_failed"
+
+
+class HealthStatus(str, Enum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+class ChatMessage(BaseModel):
+    """A chat message block.
+
+    Two forms:
+
+    * an exchange, as in the Couchbase SDK: ``ChatMessage(user_content=..., assistant_content=...)``
+      (both stripped; at least one must be non-empty);
+    * a single role-tagged message, for SAP and framework chat histories:
+      ``ChatMessage(role="tool", content=..., name=None)`` (content kept verbatim).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    user_content: str = ""
+    assistant_content: str = ""
+    role: MessageRole | None = None
+    content: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _check_form(self) -> ChatMessage:
+        if self.role is None:
+            if self.content is not None or self.name is not None:
+                raise ValueError(
+                    "content/name belong to a role-tagged message: pass role= too "
+                    "(user, assistant, system or tool), or use user_content/assistant_content"
+                )
+            user, assistant = self.user_content.strip(), self.assistant_content.strip()
+            if not user and not assistant:
+                raise ValueError(
+                    "a ChatMessage needs a non-empty user_content or assistant_content"
+                )
+            object.__setattr__(self, "user_content", user)
+            object.__setattr__(self, "assistant_content", assistant)
+        else:
+            if self.user_content or self.assistant_content:
+                raise ValueError(
+                    "a role-tagged ChatMessage carries its text in content=, not in "
+                    "user_content/assistant_content"
+                )
+            if self.content is None:
+                object.__setattr__(self, "content", "")
+        return self
+
+    @property
+    def text(self) -> str:
+        """The text that is embedded and keyword-indexed for this message."""
+        if self.role is not None:
+            body = self.content or ""
+            return f"{self.name}: {body}" if self.name else body
+        return "\n".join(part for part in (self.user_content, self.assistant_content) if part)
+
+
+class MemoryBlock(BaseModel):
+    """One stored memory: exactly one of ``fact`` or ``message``."""
+
+    block_id: str
+    user_id: str
+    session_id: str
+    message: ChatMessage | None = None
+    fact: str | None = None
+    annotations: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, Any] | None = None
+    agent_id: str | None = None
+    created_at: datetime | None = None
+    ingested_at: datetime
+    updated_at: datetime | None = None
+    last_queued_at: datetime | None = None
+    expires_at: datetime | None = None
+    status: MemoryBlockStatus = MemoryBlockStatus.READY
+    fail_count: int = 0
+    rel_score: float | None = None
+    similarity: float | None = None
+    summary: str | None = None
+    contexts: list[str] | None = None
+
+    @property
+    def kind(self) -> Literal["fact", "message"]:
+        return "fact" if self.fact is not None else "message"
+
+    @property
+    def text(self) -> str:
+        """The searchable text of the block."""
+        if self.fact is not None:
+            return self.fact
+        assert self.message is not None
+        return self.message.text
+
+
+class AddMemoryResponse(BaseModel):
+    message: str
+    accepted_count: int
+    block_ids: list[str]
+    rejected_count: int = 0
+    rejected_details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class UpdateMemoryResponse(BaseModel):
+    message: str
+    block: MemoryBlock | None = None
+
+
+class MemoryList(BaseModel):
+    """Search results: ranked by relevance when a query was given."""
+
+    memory_blocks: list[MemoryBlock]
+    count: int
+
+
+class ListMemoriesResponse(BaseModel):
+    """One page of ``list_memories``; ``total`` counts every matching block."""
+
+    memory_blocks: list[MemoryBlock]
+    count: int
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + self.count < self.total
+
+
+class DeleteMemoryResponse(BaseModel):
+    deleted_count: int
+    failed_count: int = 0
+    failed_block_ids: list[str] = Field(default_factory=list)
+
+
+class User(BaseModel):
+    id: str
+    name: str
+    sessions: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = None
+
+
+class UserList(BaseModel):
+    users: list[User]
+    count: int
+    total: int | None = None
+    limit: int | None = None
+    offset: int | None = None
+
+
+class Session(BaseModel):
+    user_id: str
+    session_id: str
+    start_time: datetime
+    end_time: datetime | None = None
+    annotations: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
+    blocks_ttl: int | None = None
+
+
+class SessionList(BaseModel):
+    sessions: list[Session]
+    count: int
+    total: int | None = None
+    limit: int | None = None
+    offset: int | None = None
+
+
+class FilterOptions(BaseModel):
+    """Filters for ``search_memory`` (and counts).
+
+    ``session_ids`` absent means the session the call is made on; ``"all"`` means every
+    session of the user. ``threshold`` is a cosine-similarity lower bound for query
+    searches. ``metadata_contains`` / ``content_contains`` are substring filters.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_ids: list[str] | Literal["all"] | None = None
+    block_ids: list[str] | None = None
+    relevant_k: int = 10
+    threshold: float | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    created_start_time: datetime | None = None
+    created_end_time: datetime | None = None
+    annotations: dict[str, str] | None = None
+    annotation_filter_mode: Literal["pre", "post"] = "pre"
+    order_by: Literal["ingested_at", "created_at"] = "ingested_at"
+    metadata_contains: str | None = None
+    content_contains: str | None = None
+    agent_id: str | None = None
+    kind: Literal["fact", "message"] | None = None
+    role: MessageRole | None = None
+    prompt_id: str | None = None
+    prompt_vid: int | None = None
+
+    @field_validator("session_ids", mode="before")
+    @classmethod
+    def _normalise_all(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.lower() == "all":
+                return "all"
+            return [value]
+        if isinstance(value, list) and len(value) == 1 and value[0] == "ALL":
+            return "all"
+        return value
+
+
+class RetentionConfig(BaseModel):
+    """Retention policy applied by creation time (``None`` = keep forever)."""
+
+    message_days: int | None = None
+    memory_days: int | None = None
+    updated_at: datetime | None = None
+
+
+class HealthResponse(BaseModel):
+    status: HealthStatus
+    version: str
+    uptime_seconds: float | None = None
+
+
+class ComponentHealth(BaseModel):
+    status: str
+    model: str | None = None
+    retry_after: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelsHealth(BaseModel):
+    status: HealthStatus | None = None
+    embedding: ComponentHealth
+    llm: ComponentHealth
+
+
+class QueueStats(BaseModel):
+    size: int
+    queued_ids: int
+    processing: int
+    max_size: int
+
+
+class ProcessorHealth(BaseModel):
+    status: str
+    message: str | None = None
+    queue: QueueStats | None = None
+    statistics: dict[str, int] | None = None
+    loop_running: bool | None = None
+    dispatcher_alive: bool | None = None
+
+
+class HealthPingResponse(BaseModel):
+    server: HealthResponse
+    storage: dict[str, Any]
+    models: ModelsHealth
+    async_batch_processor: ProcessorHealth
+    overall_status: HealthStatus
+    checked_entities: list[str] = Field(default_factory=list)

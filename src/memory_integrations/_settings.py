@@ -1,0 +1,41 @@
+"""Configuration from arguments or ``MEMORY_INTEGRATIONS_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PATH = "agent-memory.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Engine settings. Every field can be set as ``MEMORY_INTEGRATIONS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MEMORY_INTEGRATIONS_", extra="ignore")
+
+    url: str | None = Field(
+        default=None,
+        description="Where memory lives: a SQLite path or sqlite:/// URL, ':memory:', "
+        "a postgresql:// URL, or an http(s):// server. Default: ./agent-memory.sqlite3.",
+    )
+    embedder: str = Field(
+        default="default",
+        description="Embedder spec: 'default' (local all-MiniLM-L6-v2), 'hashing', "
+        "'openai:<model>'.",
+    )
+    memory_block_ttl: int = Field(
+        default=0, ge=0, description="Global default TTL of blocks in seconds; 0 = never."
+    )
+    queue_max_size: int = Field(
+        default=10_000, ge=1, description="Blocks that may wait for embedding at once."
+    )
+    processing_batch_size: int = Field(default=32, ge=1, le=1024)
+    max_attempts: int = Field(
+        default=3, ge=1, description="Embedding tries before a block is extraction_failed."
+    )
+    sweep_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between background TTL/retention sweeps."
+    )
+    lease_seconds: float = Field(
+        default=120.0, gt=0, description="How long a worker owns a block it is embedding."
+    )

@@ -1,0 +1,68 @@
+"""Backends behind the client: the embedded engine (and, later, remote services)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._settings import DEFAULT_PATH, Settings
+from ..embedders import Embedder, resolve_embedder
+from ..errors import ConfigurationError
+from ._protocol import Backend
+
+
+def resolve_location(path: str | Path | None, url: str | None, settings: Settings) -> str:
+    """Where the embedded store lives: ``path`` > ``url`` > env > ./agent-memory.sqlite3."""
+    if path is not None and url is not None:
+        raise ConfigurationError("pass path= or url=, not both")
+    if path is not None:
+        return str(path)
+    target = url or settings.url or DEFAULT_PATH
+    if target.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"{target!r} is an HTTP server: pass it as base_url=, not url= or path="
+        )
+    if target.startswith(("postgresql://", "postgres://")):
+        raise ConfigurationError(
+            "PostgreSQL storage is not available in this version yet; use a SQLite path"
+        )
+    if target.startswith("sqlite:///"):
+        return target[len("sqlite:///"):] or ":memory:"
+    if target.startswith("sqlite://"):
+        raise ConfigurationError(
+            f"{target!r}: write SQLite URLs as sqlite:///relative.db or sqlite:////abs/path.db"
+        )
+    if "://" in target:
+        raise ConfigurationError(
+            f"unsupported storage URL {target!r}: use a file path, sqlite:///path, or :memory:"
+        )
+    return target
+
+
+def open_embedded(
+    path: str | Path | None = None,
+    *,
+    url: str | None = None,
+    embedder: Embedder | str | Any | None = None,
+    settings: Settings | None = None,
+    clock: Callable[[], float] | None = None,
+) -> Backend:
+    """The embedded engine on a SQLite file (or ``:memory:``)."""
+    import time
+
+    from ..engine import Engine
+    from ..storage import SQLiteDatabase
+
+    settings = settings or Settings()
+    location = resolve_location(path, url, settings)
+    chosen = resolve_embedder(embedder if embedder is not None else settings.embedder)
+    database = SQLiteDatabase(location)
+    try:
+        return Engine(database, embedder=chosen, settings=settings, clock=clock or time.time)
+    except BaseException:
+        database.close()
+        raise
+
+
+__all__ = ["Backend", "open_embedded", "resolve_location"]

@@ -1,0 +1,180 @@
+"""The asyncio client: the same surface as the sync client, run on worker threads.
+
+There is one implementation: every async method calls its sync twin in a thread, so the
+event loop never blocks on SQLite, embedding or HTTP.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import anyio.to_thread
+
+from .._settings import Settings
+from ..backend import Backend
+from ..storage import SqlDatabase
+from ._sync import AgentMemoryClient, SessionResource, UserResource
+
+P = ParamSpec("P")
+R = TypeVar("R")
+W = TypeVar("W")
+
+
+def _run_in_thread(
+    method: Callable[Concatenate[Any, P], R],
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
+    name = method.__name__
+
+    @functools.wraps(method)
+    async def call(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
+        bound = getattr(self._sync, name)
+        return await anyio.to_thread.run_sync(functools.partial(bound, *args, **kwargs))
+
+    return call
+
+
+def _run_and_wrap(
+    method: Callable[Concatenate[Any, P], Any], wrap: Callable[[Any], W]
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, W]]:
+    name = method.__name__
+
+    @functools.wraps(method)
+    async def call(self: Any, *args: P.args, **kwargs: P.kwargs) -> W:
+        bound = getattr(self._sync, name)
+        return wrap(await anyio.to_thread.run_sync(functools.partial(bound, *args, **kwargs)))
+
+    return call
+
+
+class AsyncSessionResource:
+    """Async twin of :class:`SessionResource`."""
+
+    def __init__(self, sync: SessionResource) -> None:
+        self._sync = sync
+
+    def __getattr__(self, name: str) -> Any:  # user_id, session_id, start_time, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._sync, name)
+
+    def __repr__(self) -> str:
+        return f"Async{self._sync!r}"
+
+    update = _run_and_wrap(SessionResource.update, lambda s: AsyncSessionResource(s))
+    end = _run_and_wrap(SessionResource.end, lambda s: AsyncSessionResource(s))
+    delete = _run_in_thread(SessionResource.delete)
+    add_memory = _run_in_thread(SessionResource.add_memory)
+    update_memory = _run_in_thread(SessionResource.update_memory)
+    get_memory = _run_in_thread(SessionResource.get_memory)
+    search_memory = _run_in_thread(SessionResource.search_memory)
+    get_memory_block = _run_in_thread(SessionResource.get_memory_block)
+    list_memories = _run_in_thread(SessionResource.list_memories)
+    delete_memory = _run_in_thread(SessionResource.delete_memory)
+    count_memories = _run_in_thread(SessionResource.count_memories)
+
+
+class AsyncUserResource:
+    """Async twin of :class:`UserResource`."""
+
+    def __init__(self, sync: UserResource) -> None:
+        self._sync = sync
+
+    def __getattr__(self, name: str) -> Any:  # user_id, name, sessions, metadata
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._sync, name)
+
+    def __repr__(self) -> str:
+        return f"Async{self._sync!r}"
+
+    update = _run_and_wrap(UserResource.update, lambda u: AsyncUserResource(u))
+    delete = _run_in_thread(UserResource.delete)
+    modify_ttl = _run_in_thread(UserResource.modify_ttl)
+    create_session = _run_and_wrap(UserResource.create_session, AsyncSessionResource)
+    get_session = _run_and_wrap(UserResource.get_session, AsyncSessionResource)
+    get_or_create_session = _run_and_wrap(
+        UserResource.get_or_create_session, AsyncSessionResource
+    )
+    list_sessions = _run_in_thread(UserResource.list_sessions)
+    list_memories = _run_in_thread(UserResource.list_memories)
+    search_memory = _run_in_thread(UserResource.search_memory)
+    count_memories = _run_in_thread(UserResource.count_memories)
+
+
+class AsyncAgentMemoryClient:
+    """Async twin of :class:`AgentMemoryClient`, with exactly the same surface.
+
+    Use ``async with AsyncAgentMemoryClient(...) as client:`` or ``await client.aclose()``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        url: str | None = None,
+        base_url: str | None = None,
+        token: str | None = None,
+        embedder: Any = None,
+        settings: Settings | None = None,
+        memory_block_ttl: int | None = None,
+        clock: Callable[[], float] | None = None,
+        backend: Backend | None = None,
+    ) -> None:
+        self._sync = AgentMemoryClient(
+            path,
+            url=url,
+            base_url=base_url,
+            token=token,
+            embedder=embedder,
+            settings=settings,
+            memory_block_ttl=memory_block_ttl,
+            clock=clock,
+            backend=backend,
+        )
+
+    @classmethod
+    def from_client(cls, client: AgentMemoryClient) -> AsyncAgentMemoryClient:
+        """An async view of an existing sync client (they share the backend)."""
+        self = cls.__new__(cls)
+        self._sync = client
+        return self
+
+    @property
+    def sync_client(self) -> AgentMemoryClient:
+        return self._sync
+
+    @property
+    def backend(self) -> Backend:
+        return self._sync.backend
+
+    @property
+    def database(self) -> SqlDatabase:
+        return self._sync.database
+
+    async def __aenter__(self) -> AsyncAgentMemoryClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    close = _run_in_thread(AgentMemoryClient.close)
+    aclose = close
+    health_ping = _run_in_thread(AgentMemoryClient.health_ping)
+    create_user = _run_and_wrap(AgentMemoryClient.create_user, AsyncUserResource)
+    get_user = _run_and_wrap(AgentMemoryClient.get_user, AsyncUserResource)
+    get_or_create_user = _run_and_wrap(AgentMemoryClient.get_or_create_user, AsyncUserResource)
+    list_users = _run_in_thread(AgentMemoryClient.list_users)
+    delete_user = _run_in_thread(AgentMemoryClient.delete_user)
+    get_retention_config = _run_in_thread(AgentMemoryClient.get_retention_config)
+    update_retention_config = _run_in_thread(AgentMemoryClient.update_retention_config)
+    sweep_expired = _run_in_thread(AgentMemoryClient.sweep_expired)
+    wait_until_processed = _run_in_thread(AgentMemoryClient.wait_until_processed)

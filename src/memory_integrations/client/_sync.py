@@ -1,0 +1,363 @@
+"""The public synchronous client and its user/session handles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .._models import (
+    AddMemoryResponse,
+    ChatMessage,
+    DeleteMemoryResponse,
+    FilterOptions,
+    HealthPingResponse,
+    ListMemoriesResponse,
+    MemoryBlock,
+    MemoryList,
+    RetentionConfig,
+    Session,
+    SessionList,
+    UpdateMemoryResponse,
+    User,
+    UserList,
+)
+from .._settings import Settings
+from ..backend import Backend, open_embedded
+from ..errors import ConfigurationError
+from ..storage import SqlDatabase
+
+Filters = FilterOptions | Mapping[str, Any] | None
+
+
+class AgentMemoryClient:
+    """Persistent agent memory: users → sessions → memory blocks.
+
+    ``AgentMemoryClient()`` opens the embedded engine on ``./agent-memory.sqlite3`` (or
+    ``MEMORY_INTEGRATIONS_URL``); ``path=`` picks another file (``":memory:"`` for
+    throwaway use). ``embedder=`` takes an embedder spec or object (default: the local
+    all-MiniLM-L6-v2). Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        url: str | None = None,
+        base_url: str | None = None,
+        token: str | None = None,
+        embedder: Any = None,
+        settings: Settings | None = None,
+        memory_block_ttl: int | None = None,
+        clock: Callable[[], float] | None = None,
+        backend: Backend | None = None,
+    ) -> None:
+        if base_url is not None or token is not None:
+            raise ConfigurationError(
+                "remote servers (base_url=/token=) are not supported by this version yet; "
+                "use the embedded engine (path= or url=)"
+            )
+        settings = settings or Settings()
+        if memory_block_ttl is not None:
+            settings = settings.model_copy(update={"memory_block_ttl": memory_block_ttl})
+        self._backend: Backend = backend or open_embedded(
+            path, url=url, embedder=embedder, settings=settings, clock=clock
+        )
+        self._closed = False
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def database(self) -> SqlDatabase:
+        """The SQL database of an embedded backend (the LangGraph saver and store use it)."""
+        database = getattr(self._backend, "database", None)
+        if database is None:
+            raise ConfigurationError(
+                "this client talks to a remote memory service; checkpointers and stores need "
+                "an embedded backend: AgentMemoryClient(path=...) or url='postgresql://...'"
+            )
+        return database  # type: ignore[no-any-return]
+
+    def __enter__(self) -> AgentMemoryClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self, *, drain: bool = True, timeout: float = 30.0) -> None:
+        """Finish queued embeddings (up to ``timeout`` s) and release the store.
+
+        Blocks still waiting are kept as ``processing`` and resume on the next open.
+        """
+        if not self._closed:
+            self._closed = True
+            self._backend.close(drain=drain, timeout=timeout)
+
+    # --- client operations --------------------------------------------------------------
+
+    def health_ping(self, entity: str | None = None) -> HealthPingResponse:
+        """Check storage, the embedding model and the processing worker. Never raises."""
+        return self._backend.health(entity)
+
+    def create_user(
+        self, user_id: str, name: str, metadata: Mapping[str, Any] | None = None
+    ) -> UserResource:
+        return UserResource(self, self._backend.create_user(user_id, name, metadata))
+
+    def get_user(self, user_id: str) -> UserResource:
+        return UserResource(self, self._backend.get_user(user_id))
+
+    def get_or_create_user(self, user_id: str, name: str | None = None) -> UserResource:
+        """Return the user, creating it (named ``name`` or its id) when missing."""
+        from ..errors import ConflictError, NotFoundError
+
+        try:
+            return self.get_user(user_id)
+        except NotFoundError:
+            try:
+                return self.create_user(user_id, name or user_id)
+            except ConflictError:  # created concurrently
+                return self.get_user(user_id)
+
+    def list_users(
+        self,
+        name: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> UserList:
+        return self._backend.list_users(name, metadata, limit, offset)
+
+    def delete_user(self, user_id: str) -> None:
+        """Delete a user with all its sessions and memory blocks."""
+        self._backend.delete_user(user_id)
+
+    def get_retention_config(self) -> RetentionConfig:
+        return self._backend.get_retention()
+
+    def update_retention_config(
+        self, message_days: Any = "keep", memory_days: Any = "keep"
+    ) -> RetentionConfig:
+        """Partial update of the retention policy (days by creation time; None = keep all)."""
+        return self._backend.set_retention(message_days, memory_days)
+
+    def sweep_expired(self) -> dict[str, int]:
+        """Delete expired blocks and blocks past retention now (the worker also does it)."""
+        return self._backend.sweep()
+
+    def wait_until_processed(self, timeout: float | None = 60.0) -> bool:
+        """Block until background embedding has caught up; False on timeout."""
+        return self._backend.wait_until_processed(timeout)
+
+
+class UserResource:
+    """A user handle: sessions, TTL and cross-session reads."""
+
+    def __init__(self, client: AgentMemoryClient, model: User) -> None:
+        self._client = client
+        self._backend = client.backend
+        self._apply(model)
+
+    def _apply(self, model: User) -> None:
+        self.model = model
+        self.user_id = model.id
+        self.name = model.name
+        self.sessions = model.sessions
+        self.metadata = model.metadata
+
+    def __repr__(self) -> str:
+        return f"UserResource(user_id={self.user_id!r}, name={self.name!r})"
+
+    def update(
+        self, name: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> UserResource:
+        self._apply(self._backend.update_user(self.user_id, name, metadata))
+        return self
+
+    def delete(self) -> None:
+        self._backend.delete_user(self.user_id)
+
+    def modify_ttl(
+        self,
+        new_ttl: int,
+        session_id: str | None = None,
+        block_ids: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Set the TTL (seconds from now, 0 = never) of all, one session's, or some blocks."""
+        return self._backend.modify_ttl(self.user_id, new_ttl, session_id, block_ids)
+
+    def create_session(
+        self,
+        session_id: str,
+        annotations: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        memory_blocks_ttl: int | None = None,
+    ) -> SessionResource:
+        model = self._backend.create_session(
+            self.user_id, session_id, annotations, metadata, memory_blocks_ttl
+        )
+        return SessionResource(self._client, model)
+
+    def get_session(self, session_id: str) -> SessionResource:
+        return SessionResource(self._client, self._backend.get_session(self.user_id, session_id))
+
+    def get_or_create_session(self, session_id: str, **kwargs: Any) -> SessionResource:
+        """Return the session, creating it when missing (kwargs go to create_session)."""
+        from ..errors import ConflictError, NotFoundError
+
+        try:
+            return self.get_session(session_id)
+        except NotFoundError:
+            try:
+                return self.create_session(session_id, **kwargs)
+            except ConflictError:
+                return self.get_session(session_id)
+
+    def list_sessions(self, limit: int | None = None, offset: int | None = None) -> SessionList:
+        return self._backend.list_sessions(self.user_id, limit or 50, offset or 0)
+
+    def list_memories(
+        self,
+        session_ids: Sequence[str] | str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        order_by: str = "ingested_at",
+    ) -> ListMemoriesResponse:
+        """One page of the user's blocks across all sessions (or ``session_ids``)."""
+        return self._backend.list_memories(self.user_id, session_ids, limit, offset, order_by)
+
+    def search_memory(self, query: str | None = None, filters: Filters = None) -> MemoryList:
+        """Search every session of the user (unless ``filters`` names sessions)."""
+        return self._backend.search_memory(self.user_id, None, query, filters)
+
+    def count_memories(self, filters: Filters = None) -> int:
+        return self._backend.count_memories(self.user_id, None, filters)
+
+
+class SessionResource:
+    """A session handle: add, search, update, list and delete its memory blocks."""
+
+    def __init__(self, client: AgentMemoryClient, model: Session) -> None:
+        self._client = client
+        self._backend = client.backend
+        self._apply(model)
+
+    def _apply(self, model: Session) -> None:
+        self.model = model
+        self.user_id = model.user_id
+        self.session_id = model.session_id
+        self.start_time = model.start_time
+        self.end_time = model.end_time
+        self.annotations = model.annotations
+        self.metadata = model.metadata
+        self.blocks_ttl = model.blocks_ttl
+
+    def __repr__(self) -> str:
+        return f"SessionResource(user_id={self.user_id!r}, session_id={self.session_id!r})"
+
+    def update(
+        self, annotations: Mapping[str, str] | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> SessionResource:
+        self._apply(
+            self._backend.update_session(self.user_id, self.session_id, annotations, metadata)
+        )
+        return self
+
+    def delete(self) -> None:
+        """Delete the session and all its memory blocks."""
+        self._backend.delete_session(self.user_id, self.session_id)
+
+    def end(self) -> SessionResource:
+        """Mark the conversation over; an ended session accepts no new blocks."""
+        self._apply(self._backend.end_session(self.user_id, self.session_id))
+        return self
+
+    def add_memory(
+        self,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
+        facts: Sequence[str] | None = None,
+        annotations: Mapping[str, str] | None = None,
+        async_processing: bool = True,
+        memory_block_ttl: int | None = None,
+        created_at: datetime | str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        agent_id: str | None = None,
+    ) -> AddMemoryResponse:
+        """Store messages or facts (not both), one block each.
+
+        With ``async_processing=True`` (default) it returns at once and the blocks become
+        searchable when embedded; ``False`` returns when they are searchable.
+        """
+        return self._backend.add_memory(
+            self.user_id,
+            self.session_id,
+            messages,
+            facts,
+            annotations,
+            async_processing,
+            memory_block_ttl,
+            created_at,
+            metadata,
+            agent_id,
+        )
+
+    def update_memory(
+        self,
+        block_id: str,
+        message: ChatMessage | Mapping[str, Any] | None = None,
+        fact: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+        memory_block_ttl: int | None = None,
+        async_processing: bool = True,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> UpdateMemoryResponse:
+        """Change a ready block: content (same kind), annotations, metadata or TTL."""
+        return self._backend.update_memory(
+            self.user_id,
+            self.session_id,
+            block_id,
+            message,
+            fact,
+            annotations,
+            memory_block_ttl,
+            async_processing,
+            metadata,
+        )
+
+    def get_memory(self, query: str | None = None, filters: Filters = None) -> MemoryList:
+        """Search this session (or the sessions in ``filters``); no query = filter-only."""
+        return self._backend.search_memory(self.user_id, self.session_id, query, filters)
+
+    search_memory = get_memory
+
+    def get_memory_block(self, block_id: str) -> MemoryBlock:
+        return self._backend.get_memory_block(self.user_id, self.session_id, block_id)
+
+    def list_memories(
+        self,
+        session_ids: Sequence[str] | str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        order_by: str = "ingested_at",
+    ) -> ListMemoriesResponse:
+        """One page of this session's blocks (or of ``session_ids``; ``"all"`` for all)."""
+        scope = self.session_id if session_ids is None else session_ids
+        return self._backend.list_memories(self.user_id, scope, limit, offset, order_by)
+
+    def delete_memory(self, block_ids: Sequence[str] | str) -> DeleteMemoryResponse:
+        """Delete blocks by id, or every block of the session with ``"all"``."""
+        return self._backend.delete_memory(self.user_id, self.session_id, block_ids)
+
+    def count_memories(self, filters: Filters = None) -> int:
+        return self._backend.count_memories(self.user_id, self.session_id, filters)

@@ -1,0 +1,45 @@
+"""The embedder protocol every vector source implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+"""A ``(n, dim)`` float32 matrix of L2-normalised rows."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors.
+
+    ``name`` identifies the model (the store records it, with ``dim``, and refuses to mix
+    vectors from different embedders). Implementations must be thread-safe.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Embed texts that will be stored and searched."""
+        ...
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one search query; returns a ``(dim,)`` vector."""
+        ...
+
+
+def normalize_rows(matrix: npt.NDArray[np.floating]) -> Vectors:
+    """L2-normalise each row (zero rows stay zero) and return float32."""
+    out = np.asarray(matrix, dtype=np.float32)
+    if out.ndim == 1:
+        out = out.reshape(1, -1)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (out / norms).astype(np.float32, copy=False)

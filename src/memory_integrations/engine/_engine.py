@@ -1,0 +1,1110 @@
+"""The memory engine: validation, TTL, processing and hybrid retrieval over storage."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from .. import __version__
+from .._models import (
+    AddMemoryResponse,
+    ChatMessage,
+    ComponentHealth,
+    DeleteMemoryResponse,
+    FilterOptions,
+    HealthPingResponse,
+    HealthResponse,
+    HealthStatus,
+    ListMemoriesResponse,
+    MemoryBlock,
+    MemoryBlockStatus,
+    MemoryList,
+    ModelsHealth,
+    ProcessorHealth,
+    QueueStats,
+    RetentionConfig,
+    Session,
+    SessionList,
+    UpdateMemoryResponse,
+    User,
+    UserList,
+)
+from .._settings import Settings
+from ..embedders import Embedder
+from ..errors import (
+    AgentMemoryError,
+    ConflictError,
+    EmbedderMismatchError,
+    EmbeddingError,
+    NotFoundError,
+    ValidationError,
+)
+from ..storage import SQLiteDatabase, SqlDatabase
+from ..storage._query import BlockQuery, BlockRow
+from ..storage._sqlite_engine import SQLiteEngineStore, dumps
+from . import _validation as v
+from ._processing import ProcessingWorker
+from ._ranking import fuse, keyword_terms
+from ._vectors import UserVectors, VectorCache
+
+log = logging.getLogger("memory_integrations.engine")
+
+_US = 1_000_000
+_CANDIDATES = 200
+
+
+def to_us(moment: datetime) -> int:
+    return int(round(moment.timestamp() * _US))
+
+
+def from_us(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / _US, tz=UTC)
+
+
+def _loads(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+class Engine:
+    """The bundled memory engine. Thread-safe; one per process and store is typical.
+
+    Every public method validates its input first and writes nothing when it raises.
+    """
+
+    def __init__(
+        self,
+        database: SqlDatabase,
+        *,
+        embedder: Embedder,
+        settings: Settings | None = None,
+        clock: Callable[[], float] = time.time,
+        start_worker: bool = True,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.database = database
+        if not isinstance(database, SQLiteDatabase):
+            raise NotImplementedError(f"no engine storage for {database.dialect} yet")
+        self._store = SQLiteEngineStore(database)
+        self.embedder = embedder
+        self._clock = clock
+        self._started = time.monotonic()
+        self._check_embedder()
+        self._vectors = VectorCache(embedder.dim)
+        self._worker: ProcessingWorker | None = None
+        if start_worker:
+            self._worker = ProcessingWorker(
+                process=self._process_batch,
+                recover=self._recover,
+                sweep=self.sweep,
+                max_size=self.settings.queue_max_size,
+                batch_size=self.settings.processing_batch_size,
+                sweep_interval=self.settings.sweep_interval,
+                recover_interval=max(self.settings.lease_seconds / 2, 1.0),
+            )
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _now(self) -> int:
+        return int(self._clock() * _US)
+
+    def _check_embedder(self) -> None:
+        name, dim = self.embedder.name, self.embedder.dim
+        with self.database.transaction() as cur:
+            stored_name = self._store.get_meta(cur, "embedder_name")
+            stored_dim = self._store.get_meta(cur, "embedder_dim")
+            if stored_name is None or not self._store.has_vectors(cur):
+                self._store.set_meta(cur, "embedder_name", name)
+                self._store.set_meta(cur, "embedder_dim", str(dim))
+                return
+        if stored_name != name or stored_dim != str(dim):
+            raise EmbedderMismatchError(
+                f"{self.database.location} holds vectors from embedder {stored_name!r} "
+                f"({stored_dim}-d), but this client uses {name!r} ({dim}-d). Pass the same "
+                f"embedder, or re-embed the store with `memory-integrations reindex --path "
+                f"{self.database.location} --embedder <spec>`"
+            )
+
+    def _require_user(self, cur: Any, user_id: str) -> Any:
+        row = self._store.get_user(cur, user_id)
+        if row is None:
+            raise NotFoundError(
+                f"user {user_id!r} does not exist; create it with client.create_user(...)"
+            )
+        return row
+
+    def _require_session(self, cur: Any, user_id: str, session_id: str) -> Any:
+        row = self._store.get_session(cur, user_id, session_id)
+        if row is None:
+            self._require_user(cur, user_id)
+            raise NotFoundError(
+                f"session {session_id!r} of user {user_id!r} does not exist; create it with "
+                "user.create_session(...)"
+            )
+        return row
+
+    def _user_model(self, cur: Any, row: Any) -> User:
+        return User(
+            id=row[0],
+            name=row[1],
+            metadata=_loads(row[2]),
+            created_at=from_us(row[3]),
+            sessions=self._store.session_ids_of(cur, row[0]),
+        )
+
+    @staticmethod
+    def _session_model(row: Any) -> Session:
+        start = from_us(row[2])
+        assert start is not None
+        return Session(
+            user_id=row[0],
+            session_id=row[1],
+            start_time=start,
+            end_time=from_us(row[3]),
+            annotations=_loads(row[4]),
+            metadata=_loads(row[5]),
+            blocks_ttl=row[6],
+        )
+
+    @staticmethod
+    def block_model(row: BlockRow, rel_score: float | None = None,
+                    similarity: float | None = None) -> MemoryBlock:
+        message = None
+        if row.kind == "message":
+            if row.role is not None:
+                message = ChatMessage(role=row.role, content=row.content, name=row.name)
+            else:
+                message = ChatMessage(
+                    user_content=row.user_content or "",
+                    assistant_content=row.assistant_content or "",
+                )
+        ingested = from_us(row.ingested_at)
+        assert ingested is not None
+        return MemoryBlock(
+            block_id=row.block_id,
+            user_id=row.user_id,
+            session_id=row.session_id,
+            fact=row.fact,
+            message=message,
+            annotations=json.loads(row.annotations),
+            metadata=_loads(row.metadata),
+            agent_id=row.agent_id,
+            created_at=from_us(row.created_at) or ingested,
+            ingested_at=ingested,
+            updated_at=from_us(row.updated_at),
+            last_queued_at=from_us(row.last_queued_at),
+            expires_at=from_us(row.expires_at),
+            status=MemoryBlockStatus(row.status),
+            fail_count=row.fail_count,
+            rel_score=rel_score,
+            similarity=similarity,
+        )
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        try:
+            vectors = self.embedder.embed_documents(list(texts))
+        except AgentMemoryError:
+            raise
+        except Exception as exc:
+            raise EmbeddingError(
+                f"embedder {self.embedder.name!r} failed: {exc}; retry, or check the model"
+            ) from exc
+        if vectors.shape != (len(texts), self.embedder.dim):
+            raise EmbeddingError(
+                f"embedder {self.embedder.name!r} returned shape {vectors.shape}, expected "
+                f"({len(texts)}, {self.embedder.dim})"
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    # --- users --------------------------------------------------------------------------
+
+    def create_user(
+        self, user_id: str, name: str, metadata: Mapping[str, Any] | None = None
+    ) -> User:
+        v.check_id(user_id, "user_id")
+        v.check_text(name, "name")
+        meta = v.check_metadata(metadata)
+        with self.database.transaction() as cur:
+            if not self._store.insert_user(
+                cur, user_id, name, None if meta is None else dumps(meta), self._now()
+            ):
+                raise ConflictError(
+                    f"user {user_id!r} already exists; use client.get_user({user_id!r})"
+                )
+            return self._user_model(cur, self._store.get_user(cur, user_id))
+
+    def get_user(self, user_id: str) -> User:
+        v.check_id(user_id, "user_id")
+        with self.database.read() as cur:
+            return self._user_model(cur, self._require_user(cur, user_id))
+
+    def list_users(
+        self,
+        name: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> UserList:
+        v.check_limit(limit, "limit", 1, 500)
+        v.check_offset(offset)
+        if name is not None:
+            v.check_text(name, "name")
+        filters: dict[str, str] = {}
+        if metadata is not None:
+            if not isinstance(metadata, Mapping) or not metadata:
+                raise ValidationError("metadata filter must be a non-empty dict of str to str")
+            for key, value in metadata.items():
+                if not isinstance(key, str) or not v.ANNOTATION_KEY.match(key):
+                    raise ValidationError(
+                        f"metadata filter key {key!r} must be a bare identifier like 'tier'"
+                    )
+                if not isinstance(value, str):
+                    raise ValidationError(f"metadata filter value of {key!r} must be a string")
+                filters[key] = value
+        with self.database.read() as cur:
+            rows, total = self._store.list_users(cur, name, filters, limit, offset)
+            users = [self._user_model(cur, r) for r in rows]
+        return UserList(users=users, count=len(users), total=total, limit=limit, offset=offset)
+
+    def update_user(
+        self, user_id: str, name: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> User:
+        v.check_id(user_id, "user_id")
+        if name is None and metadata is None:
+            raise ValidationError("user.update needs name= or metadata=")
+        if name is not None:
+            v.check_text(name, "name")
+        meta = v.check_metadata(metadata)
+        with self.database.transaction() as cur:
+            self._require_user(cur, user_id)
+            self._store.update_user(cur, user_id, name, None if meta is None else dumps(meta))
+            return self._user_model(cur, self._store.get_user(cur, user_id))
+
+    def delete_user(self, user_id: str) -> None:
+        v.check_id(user_id, "user_id")
+        with self.database.transaction() as cur:
+            self._require_user(cur, user_id)
+            self._store.delete_user(cur, user_id)
+        self._vectors.drop(user_id)
+
+    def modify_ttl(
+        self,
+        user_id: str,
+        new_ttl: int,
+        session_id: str | None = None,
+        block_ids: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Set the TTL (from now) of all of a user's blocks, one session's, or some blocks."""
+        v.check_id(user_id, "user_id")
+        ttl = v.check_ttl(new_ttl, "new_ttl")
+        if ttl is None:
+            raise ValidationError("new_ttl is required: seconds from now, or 0 for no expiry")
+        if block_ids is not None and session_id is None:
+            raise ValidationError("block_ids needs session_id: pass the session they belong to")
+        if session_id is not None:
+            v.check_id(session_id, "session_id")
+        ids = None if block_ids is None else v.check_id_list(block_ids, "block_ids")
+        now = self._now()
+        expires = None if ttl == 0 else now + ttl * _US
+        with self.database.transaction() as cur:
+            if session_id is not None:
+                self._require_session(cur, user_id, session_id)
+            else:
+                self._require_user(cur, user_id)
+            count = self._store.set_expiry(cur, user_id, session_id, ids, expires, now)
+            self._store.bump_index_version(cur, user_id, reset=True)
+        return {"message": f"TTL set to {ttl}s on {count} memory blocks", "updated_count": count}
+
+    # --- sessions -----------------------------------------------------------------------
+
+    def create_session(
+        self,
+        user_id: str,
+        session_id: str,
+        annotations: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        memory_blocks_ttl: int | None = None,
+    ) -> Session:
+        v.check_id(user_id, "user_id")
+        v.check_id(session_id, "session_id")
+        notes = v.check_annotations(annotations)
+        meta = v.check_metadata(metadata)
+        ttl = v.check_ttl(memory_blocks_ttl, "memory_blocks_ttl")
+        with self.database.transaction() as cur:
+            self._require_user(cur, user_id)
+            created = self._store.insert_session(
+                cur,
+                user_id,
+                session_id,
+                self._now(),
+                dumps(notes) if notes else None,
+                None if meta is None else dumps(meta),
+                ttl,
+            )
+            if not created:
+                raise ConflictError(
+                    f"session {session_id!r} of user {user_id!r} already exists; use "
+                    f"user.get_session({session_id!r})"
+                )
+            return self._session_model(self._store.get_session(cur, user_id, session_id))
+
+    def get_session(self, user_id: str, session_id: str) -> Session:
+        v.check_id(user_id, "user_id")
+        v.check_id(session_id, "session_id")
+        with self.database.read() as cur:
+            return self._session_model(self._require_session(cur, user_id, session_id))
+
+    def list_sessions(self, user_id: str, limit: int = 50, offset: int = 0) -> SessionList:
+        v.check_id(user_id, "user_id")
+        v.check_limit(limit, "limit", 1, 500)
+        v.check_offset(offset)
+        with self.database.read() as cur:
+            self._require_user(cur, user_id)
+            rows, total = self._store.list_sessions(cur, user_id, limit, offset)
+        sessions = [self._session_model(r) for r in rows]
+        return SessionList(
+            sessions=sessions, count=len(sessions), total=total, limit=limit, offset=offset
+        )
+
+    def update_session(
+        self,
+        user_id: str,
+        session_id: str,
+        annotations: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        v.check_id(user_id, "user_id")
+        v.check_id(session_id, "session_id")
+        if not annotations and not metadata:
+            raise ValidationError(
+                "session.update needs non-empty annotations= or metadata= (an empty dict "
+                "would erase them; delete and recreate the session to reset)"
+            )
+        notes = v.check_annotations(annotations) if annotations else None
+        meta = v.check_metadata(metadata) if metadata else None
+        with self.database.transaction() as cur:
+            self._require_session(cur, user_id, session_id)
+            self._store.update_session(
+                cur,
+                user_id,
+                session_id,
+                None if notes is None else dumps(notes),
+                None if meta is None else dumps(meta),
+            )
+            return self._session_model(self._store.get_session(cur, user_id, session_id))
+
+    def end_session(self, user_id: str, session_id: str) -> Session:
+        v.check_id(user_id, "user_id")
+        v.check_id(session_id, "session_id")
+        with self.database.transaction() as cur:
+            self._require_session(cur, user_id, session_id)
+            self._store.end_session(cur, user_id, session_id, self._now())
+            return self._session_model(self._store.get_session(cur, user_id, session_id))
+
+    def delete_session(self, user_id: str, session_id: str) -> None:
+        v.check_id(user_id, "user_id")
+        v.check_id(session_id, "session_id")
+        with self.database.transaction() as cur:
+            self._require_session(cur, user_id, session_id)
+            self._store.delete_session(cur, user_id, session_id)
+            self._store.bump_index_version(cur, user_id, reset=True)
+
+    # --- memory blocks ------------------------------------------------------------------
+
+    def add_memory(
+        self,
+        user_id: str,
+        session_id: str,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
+        facts: Sequence[str] | None = None,
+        annotations: Mapping[str, str] | None = None,
+        async_processing: bool = True,
+        memory_block_ttl: int | None = None,
+        created_at: datetime | str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        agent_id: str | None = None,
+    ) -> AddMemoryResponse:
+        """Store one block per message or fact; see the class docs for the rules."""
+        v.check_id(user_id, "user_id")
+        v.check_id(session_id, "session_id")
+        if messages and facts:
+            raise ValidationError(
+                "pass messages or facts, not both: submit them in separate add_memory() calls"
+            )
+        if not messages and not facts:
+            raise ValidationError("add_memory needs a non-empty messages= or facts= list")
+        items: list[tuple[str, Any]] = []
+        if facts:
+            if isinstance(facts, str):
+                raise ValidationError("facts must be a list of strings: wrap it as [fact]")
+            items = [("fact", v.check_text(f, "each fact").strip()) for f in facts]
+        else:
+            assert messages is not None
+            if isinstance(messages, (ChatMessage, Mapping)):
+                raise ValidationError("messages must be a list: wrap it as [message]")
+            items = [("message", _to_message(m)) for m in messages]
+        if len(items) > v.MAX_ITEMS_PER_CALL:
+            raise ValidationError(
+                f"{len(items)} items in one call; the maximum is {v.MAX_ITEMS_PER_CALL}: "
+                "split the call"
+            )
+        if not isinstance(async_processing, bool):
+            raise ValidationError("async_processing must be True or False")
+        notes = v.check_annotations(annotations)
+        meta = v.check_metadata(metadata)
+        ttl = v.check_ttl(memory_block_ttl, "memory_block_ttl")
+        created = v.check_datetime(created_at, "created_at")
+        if agent_id is not None:
+            v.check_id(agent_id, "agent_id")
+        texts = [item if kind == "fact" else item.text for kind, item in items]
+        for text in texts:
+            v.check_text(text, "memory text", allow_empty=True)
+
+        vectors = None if async_processing else self._embed(texts)
+        if async_processing and self._worker is not None:
+            self._worker.reserve(len(items))
+        now = self._now()
+        rows = []
+        block_ids = [str(uuid.uuid4()) for _ in items]
+        with self.database.transaction() as cur:
+            session = self._require_session(cur, user_id, session_id)
+            if session[3] is not None:
+                raise ConflictError(
+                    f"session {session_id!r} has ended and accepts no new memory; start a new "
+                    "session for the next conversation"
+                )
+            if ttl is not None:
+                effective_ttl = ttl
+            elif session[6] is not None:
+                effective_ttl = session[6]
+            else:
+                effective_ttl = self.settings.memory_block_ttl
+            expires = None if effective_ttl == 0 else now + effective_ttl * _US
+            version = 0
+            if vectors is not None:
+                version = self._store.bump_index_version(cur, user_id, reset=False)
+            for i, (kind, item) in enumerate(items):
+                message: ChatMessage | None = item if kind == "message" else None
+                rows.append(
+                    {
+                        "block_id": block_ids[i],
+                        "user_id": user_id,
+                        "session_id": session_id,
+                        "kind": kind,
+                        "fact": item if kind == "fact" else None,
+                        "user_content": None if message is None or message.role
+                        else message.user_content,
+                        "assistant_content": None if message is None or message.role
+                        else message.assistant_content,
+                        "role": None if message is None or message.role is None
+                        else message.role.value,
+                        "content": None if message is None else message.content,
+                        "name": None if message is None else message.name,
+                        "text": texts[i],
+                        "annotations": dumps(notes),
+                        "metadata": None if meta is None else dumps(meta),
+                        "agent_id": agent_id,
+                        "created_at": None if created is None else to_us(created),
+                        "ingested_at": now,
+                        "updated_at": now,
+                        "last_queued_at": now if vectors is None else None,
+                        "expires_at": expires,
+                        "status": "processing" if vectors is None else "ready",
+                        "fail_count": 0,
+                        "embedding": None if vectors is None else vectors[i].tobytes(),
+                        "index_version": version,
+                    }
+                )
+            seqs = self._store.insert_blocks(cur, rows)
+        if vectors is None and self._worker is not None:
+            self._worker.submit(seqs)
+        return AddMemoryResponse(
+            message=f"{len(block_ids)} memory blocks stored"
+            + (", processing in the background" if vectors is None else ""),
+            accepted_count=len(block_ids),
+            block_ids=block_ids,
+        )
+
+    def get_memory_block(self, user_id: str, session_id: str, block_id: str) -> MemoryBlock:
+        v.check_id(user_id, "user_id")
+        v.check_id(session_id, "session_id")
+        v.check_id(block_id, "block_id", allow_percent=True)
+        with self.database.read() as cur:
+            row = self._store.get_block(cur, user_id, session_id, block_id)
+            if row is None or (row.expires_at is not None and row.expires_at <= self._now()):
+                self._require_session(cur, user_id, session_id)
+                raise NotFoundError(
+                    f"memory block {block_id!r} does not exist in session {session_id!r} "
+                    "(or has expired)"
+                )
+        return self.block_model(row)
+
+    def update_memory(
+        self,
+        user_id: str,
+        session_id: str,
+        block_id: str,
+        message: ChatMessage | Mapping[str, Any] | None = None,
+        fact: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+        memory_block_ttl: int | None = None,
+        async_processing: bool = True,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> UpdateMemoryResponse:
+        """Change a ready block's content, annotations, metadata or TTL."""
+        v.check_id(user_id, "user_id")
+        v.check_id(session_id, "session_id")
+        v.check_id(block_id, "block_id", allow_percent=True)
+        if message is None and fact is None and annotations is None and (
+            memory_block_ttl is None and metadata is None
+        ):
+            raise ValidationError(
+                "update_memory needs at least one of message, fact, annotations, "
+                "memory_block_ttl or metadata"
+            )
+        if message is not None and fact is not None:
+            raise ValidationError("pass message or fact, not both: a block holds one of them")
+        new_message = None if message is None else _to_message(message)
+        new_fact = None if fact is None else v.check_text(fact, "fact").strip()
+        notes = None if annotations is None else v.check_annotations(annotations)
+        meta = v.check_metadata(metadata)
+        ttl = v.check_ttl(memory_block_ttl, "memory_block_ttl")
+        new_text = new_fact if new_fact is not None else (
+            None if new_message is None else new_message.text
+        )
+        now = self._now()
+        with self.database.read() as cur:
+            row = self._store.get_block(cur, user_id, session_id, block_id)
+        self._check_updatable(row, user_id, session_id, block_id, now, new_fact, new_message)
+        vectors = None
+        if new_text is not None and not async_processing:
+            vectors = self._embed([new_text])
+        if new_text is not None and async_processing and self._worker is not None:
+            self._worker.reserve(1)
+        with self.database.transaction() as cur:
+            row = self._store.get_block(cur, user_id, session_id, block_id)
+            self._check_updatable(row, user_id, session_id, block_id, now, new_fact, new_message)
+            assert row is not None
+            fields: dict[str, Any] = {"updated_at": now}
+            if notes is not None:
+                fields["annotations"] = dumps(notes)
+            if meta is not None:
+                fields["metadata"] = dumps(meta)
+            if ttl is not None:
+                fields["expires_at"] = None if ttl == 0 else now + ttl * _US
+            if new_fact is not None:
+                fields["fact"] = new_fact
+            if new_message is not None:
+                role = new_message.role
+                fields.update(
+                    user_content=None if role else new_message.user_content,
+                    assistant_content=None if role else new_message.assistant_content,
+                    role=None if role is None else role.value,
+                    content=new_message.content,
+                    name=new_message.name,
+                )
+            reset = ttl is not None
+            if new_text is not None:
+                fields["text"] = new_text
+                fields["fail_count"] = 0
+                if vectors is not None:
+                    fields["status"] = "ready"
+                    fields["embedding"] = vectors[0].tobytes()
+                else:
+                    fields.update(status="processing", embedding=None, last_queued_at=now)
+                reset = True
+            elif row.status == "extraction_failed" and async_processing:
+                # The guide's retry path for a permanently failed block.
+                fields.update(status="processing", fail_count=0, last_queued_at=now)
+                reset = True
+            if reset:
+                fields["index_version"] = self._store.bump_index_version(cur, user_id, reset=True)
+            self._store.update_block(cur, row.seq, fields)
+            updated = self._store.get_block(cur, user_id, session_id, block_id)
+        assert updated is not None
+        if updated.status == "processing" and self._worker is not None:
+            self._worker.submit([updated.seq])
+        return UpdateMemoryResponse(message="memory block updated", block=self.block_model(updated))
+
+    def _check_updatable(
+        self,
+        row: BlockRow | None,
+        user_id: str,
+        session_id: str,
+        block_id: str,
+        now: int,
+        new_fact: str | None,
+        new_message: ChatMessage | None,
+    ) -> None:
+        if row is None or (row.expires_at is not None and row.expires_at <= now):
+            with self.database.read() as cur:
+                self._require_session(cur, user_id, session_id)
+            raise NotFoundError(
+                f"memory block {block_id!r} does not exist in session {session_id!r} "
+                "(or has expired)"
+            )
+        if row.status == "processing":
+            raise ConflictError(
+                f"memory block {block_id!r} is still processing; wait until it is ready, or "
+                "add blocks with async_processing=False when you must update them at once"
+            )
+        if new_fact is not None and row.kind != "fact":
+            raise ValidationError(
+                f"block {block_id!r} is a message block; its content type is fixed: pass "
+                "message=, not fact="
+            )
+        if new_message is not None and row.kind != "message":
+            raise ValidationError(
+                f"block {block_id!r} is a fact block; its content type is fixed: pass fact=, "
+                "not message="
+            )
+
+    def delete_memory(
+        self, user_id: str, session_id: str, block_ids: Sequence[str] | str
+    ) -> DeleteMemoryResponse:
+        """Delete blocks by id (absent ids count as deleted, so retries are safe) or ``"all"``."""
+        v.check_id(user_id, "user_id")
+        v.check_id(session_id, "session_id")
+        ids: list[str] | None
+        if block_ids == "all":
+            ids = None
+        elif isinstance(block_ids, str):
+            ids = [v.check_id(block_ids, "block_id", allow_percent=True)]
+        else:
+            ids = v.check_id_list(block_ids, "block_ids", allow_percent=True)
+        with self.database.transaction() as cur:
+            self._require_session(cur, user_id, session_id)
+            deleted = self._store.delete_blocks(cur, user_id, session_id, ids)
+            self._store.bump_index_version(cur, user_id, reset=True)
+        return DeleteMemoryResponse(deleted_count=deleted if ids is None else len(ids))
+
+    def list_memories(
+        self,
+        user_id: str,
+        session_ids: Sequence[str] | str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        order_by: str = "ingested_at",
+    ) -> ListMemoriesResponse:
+        """One page of blocks (any status), oldest first by ``order_by``."""
+        v.check_id(user_id, "user_id")
+        v.check_limit(limit, "limit", 1, 200)
+        v.check_offset(offset)
+        v.check_order_by(order_by)
+        scope = self._scope(session_ids, None)
+        with self.database.read() as cur:
+            self._require_user(cur, user_id)
+            q = BlockQuery(user_id=user_id, now=self._now(), session_ids=scope)
+            total = self._store.count_blocks(cur, q)
+            rows = self._store.query_blocks(
+                cur, q, order_by=order_by, limit=limit, offset=offset
+            )
+        blocks = [self.block_model(r) for r in rows]
+        return ListMemoriesResponse(
+            memory_blocks=blocks, count=len(blocks), total=total, limit=limit, offset=offset
+        )
+
+    def _scope(
+        self, session_ids: Sequence[str] | str | None, default: str | None
+    ) -> list[str] | None:
+        if session_ids is None:
+            return None if default is None else [default]
+        if isinstance(session_ids, str):
+            if session_ids.lower() == "all":
+                return None
+            return [v.check_id(s, "each of session_ids") for s in session_ids.split(",")]
+        return v.check_id_list(session_ids, "session_ids")
+
+    def _query(
+        self, user_id: str, session_id: str | None, options: FilterOptions, statuses: list[str]
+    ) -> BlockQuery:
+        annotations = v.check_annotations(options.annotations, "annotations filter")
+        block_ids = (
+            None if options.block_ids is None
+            else v.check_id_list(options.block_ids, "block_ids", allow_percent=True)
+        )
+        if options.agent_id is not None:
+            v.check_id(options.agent_id, "agent_id")
+        for text, what in ((options.metadata_contains, "metadata_contains"),
+                           (options.content_contains, "content_contains")):
+            if text is not None:
+                v.check_text(text, what)
+
+        def us(moment: datetime | None) -> int | None:
+            return None if moment is None else to_us(v.check_datetime(moment, "time") or moment)
+
+        return BlockQuery(
+            user_id=user_id,
+            now=self._now(),
+            session_ids=self._scope(options.session_ids, session_id),
+            block_ids=block_ids,
+            statuses=statuses,
+            ingested_from=us(options.start_time),
+            ingested_to=us(options.end_time),
+            created_from=us(options.created_start_time),
+            created_to=us(options.created_end_time),
+            annotations=annotations,
+            metadata_contains=options.metadata_contains,
+            content_contains=options.content_contains,
+            agent_id=options.agent_id,
+            kind=options.kind,
+            role=None if options.role is None else options.role.value,
+        )
+
+    def search_memory(
+        self,
+        user_id: str,
+        session_id: str | None,
+        query: str | None = None,
+        filters: FilterOptions | Mapping[str, Any] | None = None,
+    ) -> MemoryList:
+        """Hybrid search (with ``query``) or filter-only lookup (without) of ready blocks.
+
+        ``session_id`` is the default scope; ``None`` means every session of the user.
+        """
+        v.check_id(user_id, "user_id")
+        if session_id is not None:
+            v.check_id(session_id, "session_id")
+        options = parse_filters(filters)
+        if query is not None:
+            v.check_text(query, "query")
+        k = v.check_limit(options.relevant_k, "relevant_k", 1, v.MAX_RELEVANT_K)
+        if options.threshold is not None and not -1.0 <= options.threshold <= 1.0:
+            raise ValidationError(
+                f"threshold is a cosine similarity between -1 and 1, got {options.threshold}"
+            )
+        q = self._query(user_id, session_id, options, ["ready"])
+        if query is None:
+            with self.database.read() as cur:
+                self._check_scope_owner(cur, user_id, session_id)
+                rows = self._store.query_blocks(cur, q, order_by=options.order_by)
+            blocks = [self.block_model(r) for r in rows]
+            return MemoryList(memory_blocks=blocks, count=len(blocks))
+        query_vector = self._embed_query(query)
+        post = options.annotation_filter_mode == "post" and bool(q.annotations)
+        pre_q = BlockQuery(**{**q.__dict__, "annotations": {}}) if post else q
+        with self.database.read() as cur:
+            self._check_scope_owner(cur, user_id, session_id)
+            vectors = self._user_vectors(cur, user_id)
+            allowed = None
+            if pre_q.needs_sql:
+                allowed = np.array(self._store.matching_seqs(cur, pre_q), dtype=np.int64)
+            with self._vectors.lock_for(user_id):
+                seqs, sims = vectors.scores(query_vector, pre_q.now, pre_q.session_ids, allowed)
+            keyword = self._store.keyword_search(
+                cur, pre_q, keyword_terms(query), _CANDIDATES
+            )
+            ranked = self._rank(seqs, sims, keyword, k, options.threshold)
+            rows = {r.seq: r for r in self._store.blocks_by_seq(cur, user_id, [s for s, *_ in ranked])}
+        blocks = []
+        for seq, score, similarity in ranked:
+            row = rows.get(seq)
+            if row is None:
+                continue
+            block = self.block_model(row, rel_score=score, similarity=similarity)
+            if post and any(block.annotations.get(a) != b for a, b in q.annotations.items()):
+                continue
+            blocks.append(block)
+        return MemoryList(memory_blocks=blocks, count=len(blocks))
+
+    def _check_scope_owner(self, cur: Any, user_id: str, session_id: str | None) -> None:
+        if session_id is None:
+            self._require_user(cur, user_id)
+        else:
+            self._require_session(cur, user_id, session_id)
+
+    def _embed_query(self, query: str) -> np.ndarray:
+        try:
+            vector = self.embedder.embed_query(query)
+        except AgentMemoryError:
+            raise
+        except Exception as exc:
+            raise EmbeddingError(f"embedder {self.embedder.name!r} failed: {exc}") from exc
+        return np.asarray(vector, dtype=np.float32).reshape(-1)
+
+    def _rank(
+        self,
+        seqs: np.ndarray,
+        sims: np.ndarray,
+        keyword: list[tuple[int, float]],
+        k: int,
+        threshold: float | None,
+    ) -> list[tuple[int, float, float | None]]:
+        """Top-k (seq, rel_score, cosine) after fusion and the cosine threshold."""
+        if threshold is not None and seqs.size:
+            keep = sims >= threshold
+            seqs, sims = seqs[keep], sims[keep]
+            allowed = set(seqs.tolist())
+            keyword = [(s, score) for s, score in keyword if s in allowed]
+        if seqs.size > _CANDIDATES:
+            top = np.argpartition(-sims, _CANDIDATES - 1)[:_CANDIDATES]
+            dense_seqs, dense_sims = seqs[top], sims[top]
+        else:
+            dense_seqs, dense_sims = seqs, sims
+        cosine = dict(zip(seqs.tolist(), sims.tolist(), strict=True))
+        # Keyword hits outside the dense candidates still need their cosine for fusion.
+        extra = [s for s, _ in keyword if s not in set(dense_seqs.tolist()) and s in cosine]
+        if extra:
+            dense_seqs = np.concatenate([dense_seqs, np.array(extra, dtype=np.int64)])
+            dense_sims = np.concatenate(
+                [dense_sims, np.array([cosine[s] for s in extra], dtype=np.float32)]
+            )
+        keyword = [(s, score) for s, score in keyword if s in cosine]
+        fused = fuse(dense_seqs, dense_sims, keyword)
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return [(seq, round(score, 6), cosine.get(seq)) for seq, score in best]
+
+    def _user_vectors(self, cur: Any, user_id: str) -> UserVectors:
+        versions = self._store.index_versions(cur, user_id)
+        index_version, reset_version = versions or (0, 0)
+        with self._vectors.lock_for(user_id):
+            entry = self._vectors.get(user_id)
+            if entry is None or reset_version > entry.version:
+                entry = UserVectors(self.embedder.dim)
+                entry.append(self._store.vectors(cur, user_id, 0))
+                entry.version = index_version
+                self._vectors.put(user_id, entry)
+            elif index_version > entry.version:
+                entry.append(self._store.vectors(cur, user_id, entry.version))
+                entry.version = index_version
+            return entry
+
+    def count_memories(
+        self,
+        user_id: str,
+        session_id: str | None = None,
+        filters: FilterOptions | Mapping[str, Any] | None = None,
+    ) -> int:
+        """Number of live blocks (any status) matching the filters."""
+        v.check_id(user_id, "user_id")
+        options = parse_filters(filters)
+        q = self._query(user_id, session_id, options, statuses=[])
+        q = BlockQuery(**{**q.__dict__, "statuses": None})
+        with self.database.read() as cur:
+            self._check_scope_owner(cur, user_id, session_id)
+            return self._store.count_blocks(cur, q)
+
+    # --- processing ---------------------------------------------------------------------
+
+    def _process_batch(self, seqs: list[int]) -> list[int]:
+        worker = self._worker
+        assert worker is not None
+        now = self._now()
+        lease_until = now + int(self.settings.lease_seconds * _US)
+        with self.database.transaction() as cur:
+            claimed = self._store.claim(cur, seqs, worker.owner, now, lease_until)
+        if not claimed:
+            return []
+        try:
+            vectors = self._embed([text for _, _, text, _ in claimed])
+        except Exception as exc:
+            log.warning("embedding %d blocks failed: %s", len(claimed), exc)
+            return self._record_failures(claimed)
+        with self.database.transaction() as cur:
+            for (seq, user_id, _, _), vector in zip(claimed, vectors, strict=True):
+                version = self._store.bump_index_version(cur, user_id, reset=False)
+                self._store.complete(cur, seq, worker.owner, vector.tobytes(), version, now)
+        return []
+
+    def _record_failures(self, claimed: list[tuple[int, str, str, int]]) -> list[int]:
+        worker = self._worker
+        assert worker is not None
+        retry: list[int] = []
+        with self.database.transaction() as cur:
+            for seq, _, _, _ in claimed:
+                status = self._store.fail(cur, seq, worker.owner, self.settings.max_attempts)
+                if status == "processing":
+                    retry.append(seq)
+                elif status == "extraction_failed":
+                    worker.stats.total_failed += 1
+        return retry
+
+    def _recover(self) -> list[int]:
+        with self.database.read() as cur:
+            return self._store.pending(cur, self._now(), self.settings.max_attempts, 10_000)
+
+    def wait_until_processed(self, timeout: float | None = 60.0) -> bool:
+        """Wait until every queued block has been embedded (or has failed for good)."""
+        return True if self._worker is None else self._worker.wait_idle(timeout)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def sweep(self) -> dict[str, int]:
+        """Delete expired blocks and blocks past the retention policy. Safe to run anywhere."""
+        now = self._now()
+        retention = self.get_retention()
+        removed = {"expired": 0, "messages_past_retention": 0, "facts_past_retention": 0}
+        with self.database.transaction() as cur:
+            users = set(self._store.expired_users(cur, now))
+            removed["expired"] = self._store.delete_expired(cur, now)
+            for kind, days, key in (
+                ("message", retention.message_days, "messages_past_retention"),
+                ("fact", retention.memory_days, "facts_past_retention"),
+            ):
+                if days is None:
+                    continue
+                cutoff = now - days * 86_400 * _US
+                users.update(self._store.retention_users(cur, kind, cutoff))
+                removed[key] = self._store.delete_older_than(cur, kind, cutoff)
+            for user_id in users:
+                self._store.bump_index_version(cur, user_id, reset=True)
+        return removed
+
+    def get_retention(self) -> RetentionConfig:
+        with self.database.read() as cur:
+            raw = self._store.get_meta(cur, "retention")
+        return RetentionConfig() if raw is None else RetentionConfig.model_validate_json(raw)
+
+    def set_retention(
+        self,
+        message_days: int | None | Literal["keep"] = "keep",
+        memory_days: int | None | Literal["keep"] = "keep",
+    ) -> RetentionConfig:
+        """Partial update; ``None`` disables a category's clean-up, ``"keep"`` leaves it."""
+        current = self.get_retention()
+        values = current.model_dump()
+        for name, value in (("message_days", message_days), ("memory_days", memory_days)):
+            if value == "keep":
+                continue
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ValidationError(f"{name} must be a whole number of days >= 0, or None")
+            values[name] = value
+        values["updated_at"] = from_us(self._now())
+        config = RetentionConfig.model_validate(values)
+        with self.database.transaction() as cur:
+            self._store.set_meta(cur, "retention", config.model_dump_json())
+        return config
+
+    def reindex(
+        self, embedder: Embedder, *, batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Re-embed every block with ``embedder`` and make it the store's embedder."""
+        self.wait_until_processed()
+        self.embedder = embedder
+        self._vectors = VectorCache(embedder.dim)
+        done, after = 0, 0
+        while True:
+            with self.database.read() as cur:
+                chunk = self._store.all_block_texts(cur, after, batch_size)
+            if not chunk:
+                break
+            vectors = self._embed([text for _, _, text in chunk])
+            with self.database.transaction() as cur:
+                for (seq, user_id, _), vector in zip(chunk, vectors, strict=True):
+                    version = self._store.bump_index_version(cur, user_id, reset=False)
+                    self._store.set_embedding(cur, seq, vector.tobytes(), version)
+            after = chunk[-1][0]
+            done += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        with self.database.transaction() as cur:
+            self._store.set_meta(cur, "embedder_name", embedder.name)
+            self._store.set_meta(cur, "embedder_dim", str(embedder.dim))
+            self._store.reset_all_indexes(cur)
+        return done
+
+    def health(self, entity: str | None = None) -> HealthPingResponse:
+        checked: list[str] = []
+        try:
+            with self.database.read() as cur:
+                cur.execute("SELECT 1").fetchone()
+                processing = self._store.count_processing(cur)
+            storage = {"status": "healthy", "dialect": self.database.dialect,
+                       "location": self.database.location, "processing_blocks": processing}
+        except Exception as exc:
+            storage = {"status": "unhealthy", "error": str(exc)}
+        checked.append("storage")
+        try:
+            self._embed_query("health check")
+            embedding = ComponentHealth(status="healthy", model=self.embedder.name)
+        except Exception as exc:
+            embedding = ComponentHealth(status="unhealthy", model=self.embedder.name,
+                                        details={"error": str(exc)})
+        checked.append("models")
+        models = ModelsHealth(
+            status=HealthStatus.HEALTHY if embedding.status == "healthy"
+            else HealthStatus.UNHEALTHY,
+            embedding=embedding,
+            llm=ComponentHealth(status="not_used", details={"reason": "no LLM extraction"}),
+        )
+        worker = self._worker
+        if worker is None:
+            processor = ProcessorHealth(status="not_initialized")
+        else:
+            stats = worker.stats
+            processor = ProcessorHealth(
+                status="healthy" if worker.alive else "unhealthy",
+                queue=QueueStats(size=worker.size, queued_ids=worker.size,
+                                 processing=worker.in_flight, max_size=worker.max_size),
+                statistics={
+                    "total_enqueued": stats.total_enqueued,
+                    "total_recovered": stats.total_recovered,
+                    "total_completed": stats.total_completed,
+                    "total_failed": stats.total_failed,
+                    "queue_full": stats.queue_full,
+                },
+                loop_running=worker.alive,
+                dispatcher_alive=worker.alive,
+            )
+        checked.append("async-batch-processor")
+        healthy = (
+            storage["status"] == "healthy"
+            and embedding.status == "healthy"
+            and processor.status in ("healthy", "not_initialized")
+        )
+        status = HealthStatus.HEALTHY if healthy else HealthStatus.DEGRADED
+        return HealthPingResponse(
+            server=HealthResponse(status=status, version=__version__,
+                                  uptime_seconds=time.monotonic() - self._started),
+            storage=storage,
+            models=models,
+            async_batch_processor=processor,
+            overall_status=status,
+            checked_entities=["server", *checked],
+        )
+
+    def close(self, *, drain: bool = True, timeout: float = 30.0) -> None:
+        """Stop the worker (finishing queued embeddings first when ``drain``)."""
+        if self._worker is not None:
+            self._worker.stop(drain=drain, timeout=timeout)
+            self._worker = None
+        self.database.close()
+
+
+def parse_filters(filters: FilterOptions | Mapping[str, Any] | None) -> FilterOptions:
+    if filters is None:
+        return FilterOptions()
+    if isinstance(filters, FilterOptions):
+        return filters
+    if not isinstance(filters, Mapping):
+        raise ValidationError(
+            f"filters must be a dict or FilterOptions, got {type(filters).__name__}"
+        )
+    try:
+        return FilterOptions.model_validate(dict(filters))
+    except Exception as exc:
+        raise ValidationError(f"invalid search filters: {exc}") from None
+
+
+def _to_message(value: object) -> ChatMessage:
+    if isinstance(value, ChatMessage):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return ChatMessage.model_validate(dict(value))
+        except Exception as exc:
+            raise ValidationError(f"invalid message {dict(value)!r}: {exc}") from None
+    raise ValidationError(
+        f"each message must be a ChatMessage or a dict, got {type(value).__name__}"
+    )

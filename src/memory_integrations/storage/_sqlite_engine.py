@@ -1,0 +1,530 @@
+"""The engine's explicit SQL on SQLite: users, sessions, blocks, vectors, keyword index."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ._database import Cursor
+from ._query import BLOCK_COLUMNS, BlockQuery, BlockRow
+from ._sqlite import SQLiteDatabase
+from ._sqlite_schema import ENGINE_MIGRATIONS
+
+_FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+USER_COLUMNS = "user_id, name, metadata, created_at"
+SESSION_COLUMNS = "user_id, session_id, start_time, end_time, annotations, metadata, blocks_ttl"
+
+
+def _placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class SQLiteEngineStore:
+    """Engine persistence on a :class:`SQLiteDatabase`; every query is scoped by user."""
+
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self.db = db
+        db.migrate("engine", ENGINE_MIGRATIONS)
+
+    # --- meta ---------------------------------------------------------------------------
+
+    def get_meta(self, cur: Cursor, key: str) -> str | None:
+        row = cur.execute("SELECT value FROM mi_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, cur: Cursor, key: str, value: str) -> None:
+        cur.execute(
+            "INSERT INTO mi_meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # --- users --------------------------------------------------------------------------
+
+    def insert_user(
+        self, cur: Cursor, user_id: str, name: str, metadata: str | None, now: int
+    ) -> bool:
+        cur.execute(
+            "INSERT INTO mi_users (user_id, name, metadata, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(user_id) DO NOTHING",
+            (user_id, name, metadata, now),
+        )
+        return cur.rowcount == 1
+
+    def get_user(self, cur: Cursor, user_id: str) -> Any:
+        return cur.execute(
+            f"SELECT {USER_COLUMNS} FROM mi_users WHERE user_id = ?", (user_id,)
+        ).fetchone()
+
+    def list_users(
+        self,
+        cur: Cursor,
+        name: str | None,
+        metadata: dict[str, str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Any], int]:
+        where, params = ["1 = 1"], []
+        if name is not None:
+            where.append("name = ?")
+            params.append(name)
+        for key, value in metadata.items():
+            # values compare as strings, like the wire API's key=value filter
+            where.append("CAST(json_extract(metadata, ?) AS TEXT) = ?")
+            params.extend([f'$."{key}"', value])
+        clause = " AND ".join(where)
+        total = cur.execute(f"SELECT count(*) FROM mi_users WHERE {clause}", params).fetchone()
+        rows = cur.execute(
+            f"SELECT {USER_COLUMNS} FROM mi_users WHERE {clause} "
+            "ORDER BY created_at, user_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return rows, int(total[0])
+
+    def update_user(
+        self, cur: Cursor, user_id: str, name: str | None, metadata: str | None
+    ) -> None:
+        if name is not None:
+            cur.execute("UPDATE mi_users SET name = ? WHERE user_id = ?", (name, user_id))
+        if metadata is not None:
+            cur.execute("UPDATE mi_users SET metadata = ? WHERE user_id = ?", (metadata, user_id))
+
+    def delete_user(self, cur: Cursor, user_id: str) -> bool:
+        # Blocks first, so the keyword-index trigger sees every row it must forget.
+        cur.execute("DELETE FROM mi_blocks WHERE user_id = ?", (user_id,))
+        cur.execute("DELETE FROM mi_sessions WHERE user_id = ?", (user_id,))
+        cur.execute("DELETE FROM mi_users WHERE user_id = ?", (user_id,))
+        return cur.rowcount == 1
+
+    def session_ids_of(self, cur: Cursor, user_id: str) -> list[str]:
+        rows = cur.execute(
+            "SELECT session_id FROM mi_sessions WHERE user_id = ? ORDER BY start_time, session_id",
+            (user_id,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def bump_index_version(self, cur: Cursor, user_id: str, *, reset: bool) -> int:
+        """Advance the user's vector-index version; ``reset`` marks a non-append change."""
+        if reset:
+            cur.execute(
+                "UPDATE mi_users SET index_version = index_version + 1, "
+                "reset_version = index_version + 1 WHERE user_id = ?",
+                (user_id,),
+            )
+        else:
+            cur.execute(
+                "UPDATE mi_users SET index_version = index_version + 1 WHERE user_id = ?",
+                (user_id,),
+            )
+        row = cur.execute(
+            "SELECT index_version FROM mi_users WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def index_versions(self, cur: Cursor, user_id: str) -> tuple[int, int] | None:
+        row = cur.execute(
+            "SELECT index_version, reset_version FROM mi_users WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    # --- sessions -----------------------------------------------------------------------
+
+    def insert_session(
+        self,
+        cur: Cursor,
+        user_id: str,
+        session_id: str,
+        now: int,
+        annotations: str | None,
+        metadata: str | None,
+        blocks_ttl: int | None,
+    ) -> bool:
+        cur.execute(
+            "INSERT INTO mi_sessions (user_id, session_id, start_time, annotations, metadata, "
+            "blocks_ttl) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(user_id, session_id) DO NOTHING",
+            (user_id, session_id, now, annotations, metadata, blocks_ttl),
+        )
+        return cur.rowcount == 1
+
+    def get_session(self, cur: Cursor, user_id: str, session_id: str) -> Any:
+        return cur.execute(
+            f"SELECT {SESSION_COLUMNS} FROM mi_sessions WHERE user_id = ? AND session_id = ?",
+            (user_id, session_id),
+        ).fetchone()
+
+    def list_sessions(
+        self, cur: Cursor, user_id: str, limit: int, offset: int
+    ) -> tuple[list[Any], int]:
+        total = cur.execute(
+            "SELECT count(*) FROM mi_sessions WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        rows = cur.execute(
+            f"SELECT {SESSION_COLUMNS} FROM mi_sessions WHERE user_id = ? "
+            "ORDER BY start_time, session_id LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        ).fetchall()
+        return rows, int(total[0])
+
+    def update_session(
+        self,
+        cur: Cursor,
+        user_id: str,
+        session_id: str,
+        annotations: str | None,
+        metadata: str | None,
+    ) -> None:
+        if annotations is not None:
+            cur.execute(
+                "UPDATE mi_sessions SET annotations = ? WHERE user_id = ? AND session_id = ?",
+                (annotations, user_id, session_id),
+            )
+        if metadata is not None:
+            cur.execute(
+                "UPDATE mi_sessions SET metadata = ? WHERE user_id = ? AND session_id = ?",
+                (metadata, user_id, session_id),
+            )
+
+    def end_session(self, cur: Cursor, user_id: str, session_id: str, now: int) -> None:
+        cur.execute(
+            "UPDATE mi_sessions SET end_time = coalesce(end_time, ?) "
+            "WHERE user_id = ? AND session_id = ?",
+            (now, user_id, session_id),
+        )
+
+    def delete_session(self, cur: Cursor, user_id: str, session_id: str) -> bool:
+        cur.execute(
+            "DELETE FROM mi_blocks WHERE user_id = ? AND session_id = ?", (user_id, session_id)
+        )
+        cur.execute(
+            "DELETE FROM mi_sessions WHERE user_id = ? AND session_id = ?", (user_id, session_id)
+        )
+        return cur.rowcount == 1
+
+    # --- blocks -------------------------------------------------------------------------
+
+    def insert_blocks(self, cur: Cursor, rows: Sequence[dict[str, Any]]) -> list[int]:
+        seqs: list[int] = []
+        for row in rows:
+            cur.execute(
+                "INSERT INTO mi_blocks (block_id, user_id, session_id, kind, fact, user_content, "
+                "assistant_content, role, content, name, text, annotations, metadata, agent_id, "
+                "created_at, ingested_at, updated_at, last_queued_at, expires_at, status, "
+                "fail_count, embedding, index_version) VALUES "
+                "(:block_id, :user_id, :session_id, :kind, :fact, :user_content, "
+                ":assistant_content, :role, :content, :name, :text, :annotations, :metadata, "
+                ":agent_id, :created_at, :ingested_at, :updated_at, :last_queued_at, "
+                ":expires_at, :status, :fail_count, :embedding, :index_version) RETURNING seq",
+                row,
+            )
+            seqs.append(int(cur.fetchone()[0]))
+        return seqs
+
+    def _where(self, q: BlockQuery, alias: str = "b") -> tuple[str, list[Any]]:
+        a = alias
+        where = [f"{a}.user_id = ?", f"({a}.expires_at IS NULL OR {a}.expires_at > ?)"]
+        params: list[Any] = [q.user_id, q.now]
+        if q.session_ids is not None:
+            where.append(f"{a}.session_id IN ({_placeholders(len(q.session_ids))})")
+            params.extend(q.session_ids)
+        if q.block_ids is not None:
+            where.append(f"{a}.block_id IN ({_placeholders(len(q.block_ids))})")
+            params.extend(q.block_ids)
+        if q.statuses is not None:
+            where.append(f"{a}.status IN ({_placeholders(len(q.statuses))})")
+            params.extend(q.statuses)
+        for column, low, high in (
+            ("ingested_at", q.ingested_from, q.ingested_to),
+            ("created_at", q.created_from, q.created_to),
+        ):
+            if low is not None:
+                where.append(f"coalesce({a}.{column}, {a}.ingested_at) >= ?")
+                params.append(low)
+            if high is not None:
+                where.append(f"coalesce({a}.{column}, {a}.ingested_at) <= ?")
+                params.append(high)
+        for key, value in q.annotations.items():
+            where.append(f"json_extract({a}.annotations, ?) = ?")
+            params.extend([f'$."{key}"', value])
+        if q.metadata_contains:
+            where.append(f"instr(coalesce({a}.metadata, ''), ?) > 0")
+            params.append(q.metadata_contains)
+        if q.content_contains:
+            where.append(f"instr({a}.text, ?) > 0")
+            params.append(q.content_contains)
+        if q.agent_id is not None:
+            where.append(f"{a}.agent_id = ?")
+            params.append(q.agent_id)
+        if q.kind is not None:
+            where.append(f"{a}.kind = ?")
+            params.append(q.kind)
+        if q.role is not None:
+            where.append(f"{a}.role = ?")
+            params.append(q.role)
+        return " AND ".join(where), params
+
+    def query_blocks(
+        self,
+        cur: Cursor,
+        q: BlockQuery,
+        *,
+        order_by: str = "ingested_at",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[BlockRow]:
+        where, params = self._where(q)
+        if order_by == "created_at":
+            order = "b.created_at IS NULL, b.created_at, b.ingested_at, b.seq"
+        else:
+            order = "b.ingested_at, b.seq"
+        sql = f"SELECT {_prefixed(BLOCK_COLUMNS)} FROM mi_blocks b WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend([limit, offset])
+        return [BlockRow.from_row(r) for r in cur.execute(sql, params).fetchall()]
+
+    def count_blocks(self, cur: Cursor, q: BlockQuery) -> int:
+        where, params = self._where(q)
+        return int(cur.execute(f"SELECT count(*) FROM mi_blocks b WHERE {where}", params)
+                   .fetchone()[0])
+
+    def matching_seqs(self, cur: Cursor, q: BlockQuery) -> list[int]:
+        where, params = self._where(q)
+        return [r[0] for r in cur.execute(f"SELECT b.seq FROM mi_blocks b WHERE {where}", params)]
+
+    def blocks_by_seq(self, cur: Cursor, user_id: str, seqs: Sequence[int]) -> list[BlockRow]:
+        rows: list[BlockRow] = []
+        for chunk in _chunks(seqs, 500):
+            rows.extend(
+                BlockRow.from_row(r)
+                for r in cur.execute(
+                    f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE user_id = ? AND seq IN "
+                    f"({_placeholders(len(chunk))})",
+                    [user_id, *chunk],
+                ).fetchall()
+            )
+        return rows
+
+    def get_block(self, cur: Cursor, user_id: str, session_id: str, block_id: str) -> Any:
+        row = cur.execute(
+            f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE user_id = ? AND session_id = ? "
+            "AND block_id = ?",
+            (user_id, session_id, block_id),
+        ).fetchone()
+        return None if row is None else BlockRow.from_row(row)
+
+    def update_block(self, cur: Cursor, seq: int, fields: dict[str, Any]) -> None:
+        assignments = ", ".join(f"{name} = :{name}" for name in fields)
+        cur.execute(f"UPDATE mi_blocks SET {assignments} WHERE seq = :seq", {**fields, "seq": seq})
+
+    def delete_blocks(
+        self, cur: Cursor, user_id: str, session_id: str, block_ids: Sequence[str] | None
+    ) -> int:
+        if block_ids is None:
+            cur.execute(
+                "DELETE FROM mi_blocks WHERE user_id = ? AND session_id = ?",
+                (user_id, session_id),
+            )
+            return cur.rowcount
+        deleted = 0
+        for chunk in _chunks(block_ids, 500):
+            cur.execute(
+                "DELETE FROM mi_blocks WHERE user_id = ? AND session_id = ? AND block_id IN "
+                f"({_placeholders(len(chunk))})",
+                [user_id, session_id, *chunk],
+            )
+            deleted += cur.rowcount
+        return deleted
+
+    def set_expiry(
+        self,
+        cur: Cursor,
+        user_id: str,
+        session_id: str | None,
+        block_ids: Sequence[str] | None,
+        expires_at: int | None,
+        now: int,
+    ) -> int:
+        where = ["user_id = ?", "(expires_at IS NULL OR expires_at > ?)"]
+        params: list[Any] = [user_id, now]
+        if session_id is not None:
+            where.append("session_id = ?")
+            params.append(session_id)
+        if block_ids is not None:
+            where.append(f"block_id IN ({_placeholders(len(block_ids))})")
+            params.extend(block_ids)
+        cur.execute(
+            f"UPDATE mi_blocks SET expires_at = ?, updated_at = ? WHERE {' AND '.join(where)}",
+            [expires_at, now, *params],
+        )
+        return cur.rowcount
+
+    # --- processing ---------------------------------------------------------------------
+
+    def claim(
+        self, cur: Cursor, seqs: Sequence[int], owner: str, now: int, lease_until: int
+    ) -> list[tuple[int, str, str, int]]:
+        """Lease processing blocks to ``owner``; returns (seq, user_id, text, fail_count)."""
+        claimed: list[tuple[int, str, str, int]] = []
+        for chunk in _chunks(seqs, 500):
+            claimed.extend(
+                (int(r[0]), str(r[1]), str(r[2]), int(r[3]))
+                for r in cur.execute(
+                    "UPDATE mi_blocks SET lease_owner = ?, lease_until = ? WHERE seq IN "
+                    f"({_placeholders(len(chunk))}) AND status = 'processing' AND "
+                    "(lease_until IS NULL OR lease_until < ? OR lease_owner = ?) "
+                    "RETURNING seq, user_id, text, fail_count",
+                    [owner, lease_until, *chunk, now, owner],
+                ).fetchall()
+            )
+        return claimed
+
+    def pending(self, cur: Cursor, now: int, max_attempts: int, limit: int) -> list[int]:
+        """Processing blocks nobody holds a live lease on (e.g. after a crash)."""
+        rows = cur.execute(
+            "SELECT seq FROM mi_blocks WHERE status = 'processing' AND fail_count < ? "
+            "AND (lease_until IS NULL OR lease_until < ?) ORDER BY seq LIMIT ?",
+            (max_attempts, now, limit),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def complete(
+        self, cur: Cursor, seq: int, owner: str, embedding: bytes, version: int, now: int
+    ) -> bool:
+        cur.execute(
+            "UPDATE mi_blocks SET embedding = ?, status = 'ready', lease_owner = NULL, "
+            "lease_until = NULL, index_version = ?, updated_at = ? "
+            "WHERE seq = ? AND status = 'processing' AND lease_owner = ?",
+            (embedding, version, now, seq, owner),
+        )
+        return cur.rowcount == 1
+
+    def fail(self, cur: Cursor, seq: int, owner: str, max_attempts: int) -> str | None:
+        row = cur.execute(
+            "UPDATE mi_blocks SET fail_count = fail_count + 1, lease_owner = NULL, "
+            "lease_until = NULL, status = CASE WHEN fail_count + 1 >= ? "
+            "THEN 'extraction_failed' ELSE status END "
+            "WHERE seq = ? AND status = 'processing' AND lease_owner = ? RETURNING status",
+            (max_attempts, seq, owner),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def count_processing(self, cur: Cursor) -> int:
+        return int(
+            cur.execute("SELECT count(*) FROM mi_blocks WHERE status = 'processing'").fetchone()[0]
+        )
+
+    # --- vectors and keywords -----------------------------------------------------------
+
+    def vectors(
+        self, cur: Cursor, user_id: str, after_version: int
+    ) -> list[tuple[int, str, int | None, bytes]]:
+        """Ready vectors of a user changed after ``after_version``: (seq, session, expiry, blob)."""
+        return [
+            (int(r[0]), str(r[1]), r[2], bytes(r[3]))
+            for r in cur.execute(
+                "SELECT seq, session_id, expires_at, embedding FROM mi_blocks "
+                "WHERE user_id = ? AND status = 'ready' AND embedding IS NOT NULL "
+                "AND index_version > ? ORDER BY seq",
+                (user_id, after_version),
+            )
+        ]
+
+    def keyword_search(
+        self, cur: Cursor, q: BlockQuery, terms: Sequence[str], limit: int
+    ) -> list[tuple[int, float]]:
+        """BM25 over the user's visible blocks: (seq, score) with higher = better."""
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, params = self._where(q)
+        rows = cur.execute(
+            "SELECT b.seq, -bm25(mi_blocks_fts) AS score FROM mi_blocks_fts "
+            "JOIN mi_blocks b ON b.seq = mi_blocks_fts.rowid "
+            f"WHERE mi_blocks_fts MATCH ? AND {where} ORDER BY score DESC LIMIT ?",
+            [match, *params, limit],
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def all_block_texts(
+        self, cur: Cursor, after_seq: int, limit: int
+    ) -> list[tuple[int, str, str]]:
+        return [
+            (int(r[0]), str(r[1]), str(r[2]))
+            for r in cur.execute(
+                "SELECT seq, user_id, text FROM mi_blocks WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            )
+        ]
+
+    def set_embedding(self, cur: Cursor, seq: int, embedding: bytes, version: int) -> None:
+        cur.execute(
+            "UPDATE mi_blocks SET embedding = ?, index_version = ? WHERE seq = ?",
+            (embedding, version, seq),
+        )
+
+    def has_vectors(self, cur: Cursor) -> bool:
+        return (
+            cur.execute("SELECT 1 FROM mi_blocks WHERE embedding IS NOT NULL LIMIT 1").fetchone()
+            is not None
+        )
+
+    def reset_all_indexes(self, cur: Cursor) -> None:
+        cur.execute(
+            "UPDATE mi_users SET index_version = index_version + 1, "
+            "reset_version = index_version + 1"
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def expired_users(self, cur: Cursor, now: int) -> list[str]:
+        return [
+            r[0]
+            for r in cur.execute(
+                "SELECT DISTINCT user_id FROM mi_blocks WHERE expires_at IS NOT NULL "
+                "AND expires_at <= ?",
+                (now,),
+            )
+        ]
+
+    def delete_expired(self, cur: Cursor, now: int) -> int:
+        cur.execute(
+            "DELETE FROM mi_blocks WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+        )
+        return cur.rowcount
+
+    def retention_users(self, cur: Cursor, kind: str, cutoff: int) -> list[str]:
+        return [
+            r[0]
+            for r in cur.execute(
+                "SELECT DISTINCT user_id FROM mi_blocks WHERE kind = ? "
+                "AND coalesce(created_at, ingested_at) < ?",
+                (kind, cutoff),
+            )
+        ]
+
+    def delete_older_than(self, cur: Cursor, kind: str, cutoff: int) -> int:
+        cur.execute(
+            "DELETE FROM mi_blocks WHERE kind = ? AND coalesce(created_at, ingested_at) < ?",
+            (kind, cutoff),
+        )
+        return cur.rowcount
+
+
+def _prefixed(columns: str, alias: str = "b") -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def fts_terms(text: str) -> list[str]:
+    return _FTS_TOKEN.findall(text.lower())
