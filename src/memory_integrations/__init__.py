@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-from . import errors  # noqa: E402
-from ._models import (  # noqa: E402
+from . import errors
+from ._models import (
     AddMemoryResponse,
     ChatMessage,
     DeleteMemoryResponse,
@@ -22,8 +22,8 @@ from ._models import (  # noqa: E402
     User,
     UserList,
 )
-from ._settings import Settings  # noqa: E402
-from .client import (  # noqa: E402
+from ._settings import Settings
+from .client import (
     AgentMemoryClient,
     AsyncAgentMemoryClient,
     AsyncSessionResource,
@@ -51,12 +51,12 @@ __all__ = [
     "RetentionConfig",
     "Session",
     "SessionList",
+    "SessionResource",
     "Settings",
     "UpdateMemoryResponse",
     "User",
     "UserList",
     "UserResource",
-    "SessionResource",
     "__version__",
     "errors",
 ]

@@ -8,13 +8,13 @@ threshold, retention policy).
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
-class MessageRole(str, Enum):
+class MessageRole(StrEnum):
     """Author of a single role-tagged chat message."""
 
     USER = "user"
@@ -23,7 +23,7 @@ class MessageRole(str, Enum):
     TOOL = "tool"
 
 
-class MemoryBlockStatus(str, Enum):
+class MemoryBlockStatus(StrEnum):
     """Processing state of a block: searchable only when ``ready``."""
 
     PROCESSING = "processing"
@@ -31,7 +31,7 @@ class MemoryBlockStatus(str, Enum):
     EXTRACTION_FAILED = "extraction_failed"
 
 
-class HealthStatus(str, Enum):
+class HealthStatus(StrEnum):
     HEALTHY = "healthy"
     DEGRADED = "degraded"
     UNHEALTHY = "unhealthy"

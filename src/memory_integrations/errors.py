@@ -203,13 +203,13 @@ class ServerError(TransientError):
     default_code = "INTERNAL_ERROR"
 
 
-class ConnectionError(TransientError, builtins.ConnectionError):  # noqa: A001
+class ConnectionError(TransientError, builtins.ConnectionError):
     """The server could not be reached."""
 
     default_code = "CONNECTION_ERROR"
 
 
-class TimeoutError(TransientError, builtins.TimeoutError):  # noqa: A001
+class TimeoutError(TransientError, builtins.TimeoutError):
     """The request timed out."""
 
     status_code = 504

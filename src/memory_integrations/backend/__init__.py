@@ -28,7 +28,7 @@ def resolve_location(path: str | Path | None, url: str | None, settings: Setting
             "PostgreSQL storage is not available in this version yet; use a SQLite path"
         )
     if target.startswith("sqlite:///"):
-        return target[len("sqlite:///"):] or ":memory:"
+        return target[len("sqlite:///") :] or ":memory:"
     if target.startswith("sqlite://"):
         raise ConfigurationError(
             f"{target!r}: write SQLite URLs as sqlite:///relative.db or sqlite:////abs/path.db"

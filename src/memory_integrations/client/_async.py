@@ -29,11 +29,11 @@ def _run_in_thread(
 ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
     name = method.__name__
 
-    @functools.wraps(method)
-    async def call(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
+    async def call(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
         bound = getattr(self._sync, name)
         return await anyio.to_thread.run_sync(functools.partial(bound, *args, **kwargs))
 
+    functools.update_wrapper(call, method)
     return call
 
 
@@ -42,11 +42,11 @@ def _run_and_wrap(
 ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, W]]:
     name = method.__name__
 
-    @functools.wraps(method)
-    async def call(self: Any, *args: P.args, **kwargs: P.kwargs) -> W:
+    async def call(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> W:
         bound = getattr(self._sync, name)
         return wrap(await anyio.to_thread.run_sync(functools.partial(bound, *args, **kwargs)))
 
+    functools.update_wrapper(call, method)
     return call
 
 
@@ -96,9 +96,7 @@ class AsyncUserResource:
     modify_ttl = _run_in_thread(UserResource.modify_ttl)
     create_session = _run_and_wrap(UserResource.create_session, AsyncSessionResource)
     get_session = _run_and_wrap(UserResource.get_session, AsyncSessionResource)
-    get_or_create_session = _run_and_wrap(
-        UserResource.get_or_create_session, AsyncSessionResource
-    )
+    get_or_create_session = _run_and_wrap(UserResource.get_or_create_session, AsyncSessionResource)
     list_sessions = _run_in_thread(UserResource.list_sessions)
     list_memories = _run_in_thread(UserResource.list_memories)
     search_memory = _run_in_thread(UserResource.search_memory)

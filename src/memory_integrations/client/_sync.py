@@ -212,15 +212,21 @@ class UserResource:
     def get_session(self, session_id: str) -> SessionResource:
         return SessionResource(self._client, self._backend.get_session(self.user_id, session_id))
 
-    def get_or_create_session(self, session_id: str, **kwargs: Any) -> SessionResource:
-        """Return the session, creating it when missing (kwargs go to create_session)."""
+    def get_or_create_session(
+        self,
+        session_id: str,
+        annotations: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        memory_blocks_ttl: int | None = None,
+    ) -> SessionResource:
+        """Return the session, creating it with these settings when missing."""
         from ..errors import ConflictError, NotFoundError
 
         try:
             return self.get_session(session_id)
         except NotFoundError:
             try:
-                return self.create_session(session_id, **kwargs)
+                return self.create_session(session_id, annotations, metadata, memory_blocks_ttl)
             except ConflictError:
                 return self.get_session(session_id)
 
@@ -267,7 +273,9 @@ class SessionResource:
         return f"SessionResource(user_id={self.user_id!r}, session_id={self.session_id!r})"
 
     def update(
-        self, annotations: Mapping[str, str] | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        annotations: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> SessionResource:
         self._apply(
             self._backend.update_session(self.user_id, self.session_id, annotations, metadata)

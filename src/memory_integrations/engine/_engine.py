@@ -26,6 +26,7 @@ from .._models import (
     MemoryBlock,
     MemoryBlockStatus,
     MemoryList,
+    MessageRole,
     ModelsHealth,
     ProcessorHealth,
     QueueStats,
@@ -46,7 +47,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..storage import SQLiteDatabase, SqlDatabase
+from ..storage import SqlDatabase, SQLiteDatabase
 from ..storage._query import BlockQuery, BlockRow
 from ..storage._sqlite_engine import SQLiteEngineStore, dumps
 from . import _validation as v
@@ -61,7 +62,7 @@ _CANDIDATES = 200
 
 
 def to_us(moment: datetime) -> int:
-    return int(round(moment.timestamp() * _US))
+    return round(moment.timestamp() * _US)
 
 
 def from_us(value: int | None) -> datetime | None:
@@ -88,6 +89,7 @@ class Engine:
         settings: Settings | None = None,
         clock: Callable[[], float] = time.time,
         start_worker: bool = True,
+        check_embedder: bool = True,
     ) -> None:
         self.settings = settings or Settings()
         self.database = database
@@ -97,7 +99,8 @@ class Engine:
         self.embedder = embedder
         self._clock = clock
         self._started = time.monotonic()
-        self._check_embedder()
+        if check_embedder:
+            self._check_embedder()
         self._vectors = VectorCache(embedder.dim)
         self._worker: ProcessingWorker | None = None
         if start_worker:
@@ -175,12 +178,15 @@ class Engine:
         )
 
     @staticmethod
-    def block_model(row: BlockRow, rel_score: float | None = None,
-                    similarity: float | None = None) -> MemoryBlock:
+    def block_model(
+        row: BlockRow, rel_score: float | None = None, similarity: float | None = None
+    ) -> MemoryBlock:
         message = None
         if row.kind == "message":
             if row.role is not None:
-                message = ChatMessage(role=row.role, content=row.content, name=row.name)
+                message = ChatMessage(
+                    role=MessageRole(row.role), content=row.content, name=row.name
+                )
             else:
                 message = ChatMessage(
                     user_content=row.user_content or "",
@@ -500,11 +506,14 @@ class Engine:
                         "session_id": session_id,
                         "kind": kind,
                         "fact": item if kind == "fact" else None,
-                        "user_content": None if message is None or message.role
+                        "user_content": None
+                        if message is None or message.role
                         else message.user_content,
-                        "assistant_content": None if message is None or message.role
+                        "assistant_content": None
+                        if message is None or message.role
                         else message.assistant_content,
-                        "role": None if message is None or message.role is None
+                        "role": None
+                        if message is None or message.role is None
                         else message.role.value,
                         "content": None if message is None else message.content,
                         "name": None if message is None else message.name,
@@ -563,8 +572,11 @@ class Engine:
         v.check_id(user_id, "user_id")
         v.check_id(session_id, "session_id")
         v.check_id(block_id, "block_id", allow_percent=True)
-        if message is None and fact is None and annotations is None and (
-            memory_block_ttl is None and metadata is None
+        if (
+            message is None
+            and fact is None
+            and annotations is None
+            and (memory_block_ttl is None and metadata is None)
         ):
             raise ValidationError(
                 "update_memory needs at least one of message, fact, annotations, "
@@ -577,8 +589,10 @@ class Engine:
         notes = None if annotations is None else v.check_annotations(annotations)
         meta = v.check_metadata(metadata)
         ttl = v.check_ttl(memory_block_ttl, "memory_block_ttl")
-        new_text = new_fact if new_fact is not None else (
-            None if new_message is None else new_message.text
+        new_text = (
+            new_fact
+            if new_fact is not None
+            else (None if new_message is None else new_message.text)
         )
         now = self._now()
         with self.database.read() as cur:
@@ -704,9 +718,7 @@ class Engine:
             self._require_user(cur, user_id)
             q = BlockQuery(user_id=user_id, now=self._now(), session_ids=scope)
             total = self._store.count_blocks(cur, q)
-            rows = self._store.query_blocks(
-                cur, q, order_by=order_by, limit=limit, offset=offset
-            )
+            rows = self._store.query_blocks(cur, q, order_by=order_by, limit=limit, offset=offset)
         blocks = [self.block_model(r) for r in rows]
         return ListMemoriesResponse(
             memory_blocks=blocks, count=len(blocks), total=total, limit=limit, offset=offset
@@ -728,13 +740,16 @@ class Engine:
     ) -> BlockQuery:
         annotations = v.check_annotations(options.annotations, "annotations filter")
         block_ids = (
-            None if options.block_ids is None
+            None
+            if options.block_ids is None
             else v.check_id_list(options.block_ids, "block_ids", allow_percent=True)
         )
         if options.agent_id is not None:
             v.check_id(options.agent_id, "agent_id")
-        for text, what in ((options.metadata_contains, "metadata_contains"),
-                           (options.content_contains, "content_contains")):
+        for text, what in (
+            (options.metadata_contains, "metadata_contains"),
+            (options.content_contains, "content_contains"),
+        ):
             if text is not None:
                 v.check_text(text, what)
 
@@ -799,14 +814,14 @@ class Engine:
                 allowed = np.array(self._store.matching_seqs(cur, pre_q), dtype=np.int64)
             with self._vectors.lock_for(user_id):
                 seqs, sims = vectors.scores(query_vector, pre_q.now, pre_q.session_ids, allowed)
-            keyword = self._store.keyword_search(
-                cur, pre_q, keyword_terms(query), _CANDIDATES
-            )
+            keyword = self._store.keyword_search(cur, pre_q, keyword_terms(query), _CANDIDATES)
             ranked = self._rank(seqs, sims, keyword, k, options.threshold)
-            rows = {r.seq: r for r in self._store.blocks_by_seq(cur, user_id, [s for s, *_ in ranked])}
+            by_seq = {
+                r.seq: r for r in self._store.blocks_by_seq(cur, user_id, [s for s, *_ in ranked])
+            }
         blocks = []
         for seq, score, similarity in ranked:
-            row = rows.get(seq)
+            row = by_seq.get(seq)
             if row is None:
                 continue
             block = self.block_model(row, rel_score=score, similarity=similarity)
@@ -903,16 +918,29 @@ class Engine:
             claimed = self._store.claim(cur, seqs, worker.owner, now, lease_until)
         if not claimed:
             return []
+        done: list[tuple[int, str, np.ndarray]] = []
+        failed: list[tuple[int, str, str, int]] = []
         try:
             vectors = self._embed([text for _, _, text, _ in claimed])
+            done = [
+                (seq, user, vec) for (seq, user, _, _), vec in zip(claimed, vectors, strict=True)
+            ]
         except Exception as exc:
-            log.warning("embedding %d blocks failed: %s", len(claimed), exc)
-            return self._record_failures(claimed)
-        with self.database.transaction() as cur:
-            for (seq, user_id, _, _), vector in zip(claimed, vectors, strict=True):
-                version = self._store.bump_index_version(cur, user_id, reset=False)
-                self._store.complete(cur, seq, worker.owner, vector.tobytes(), version, now)
-        return []
+            log.warning("embedding a batch of %d blocks failed: %s", len(claimed), exc)
+            # One bad input must not fail its neighbours: retry the batch one by one.
+            for item in claimed if len(claimed) > 1 else []:
+                try:
+                    done.append((item[0], item[1], self._embed([item[2]])[0]))
+                except Exception:
+                    failed.append(item)
+            if len(claimed) == 1:
+                failed = list(claimed)
+        if done:
+            with self.database.transaction() as cur:
+                for seq, user_id, vector in done:
+                    version = self._store.bump_index_version(cur, user_id, reset=False)
+                    self._store.complete(cur, seq, worker.owner, vector.tobytes(), version, now)
+        return self._record_failures(failed) if failed else []
 
     def _record_failures(self, claimed: list[tuple[int, str, str, int]]) -> list[int]:
         worker = self._worker
@@ -965,8 +993,8 @@ class Engine:
 
     def set_retention(
         self,
-        message_days: int | None | Literal["keep"] = "keep",
-        memory_days: int | None | Literal["keep"] = "keep",
+        message_days: int | Literal["keep"] | None = "keep",
+        memory_days: int | Literal["keep"] | None = "keep",
     ) -> RetentionConfig:
         """Partial update; ``None`` disables a category's clean-up, ``"keep"`` leaves it."""
         current = self.get_retention()
@@ -986,7 +1014,10 @@ class Engine:
         return config
 
     def reindex(
-        self, embedder: Embedder, *, batch_size: int = 64,
+        self,
+        embedder: Embedder,
+        *,
+        batch_size: int = 64,
         progress: Callable[[int], None] | None = None,
     ) -> int:
         """Re-embed every block with ``embedder`` and make it the store's embedder."""
@@ -1020,8 +1051,12 @@ class Engine:
             with self.database.read() as cur:
                 cur.execute("SELECT 1").fetchone()
                 processing = self._store.count_processing(cur)
-            storage = {"status": "healthy", "dialect": self.database.dialect,
-                       "location": self.database.location, "processing_blocks": processing}
+            storage = {
+                "status": "healthy",
+                "dialect": self.database.dialect,
+                "location": self.database.location,
+                "processing_blocks": processing,
+            }
         except Exception as exc:
             storage = {"status": "unhealthy", "error": str(exc)}
         checked.append("storage")
@@ -1029,11 +1064,13 @@ class Engine:
             self._embed_query("health check")
             embedding = ComponentHealth(status="healthy", model=self.embedder.name)
         except Exception as exc:
-            embedding = ComponentHealth(status="unhealthy", model=self.embedder.name,
-                                        details={"error": str(exc)})
+            embedding = ComponentHealth(
+                status="unhealthy", model=self.embedder.name, details={"error": str(exc)}
+            )
         checked.append("models")
         models = ModelsHealth(
-            status=HealthStatus.HEALTHY if embedding.status == "healthy"
+            status=HealthStatus.HEALTHY
+            if embedding.status == "healthy"
             else HealthStatus.UNHEALTHY,
             embedding=embedding,
             llm=ComponentHealth(status="not_used", details={"reason": "no LLM extraction"}),
@@ -1045,8 +1082,12 @@ class Engine:
             stats = worker.stats
             processor = ProcessorHealth(
                 status="healthy" if worker.alive else "unhealthy",
-                queue=QueueStats(size=worker.size, queued_ids=worker.size,
-                                 processing=worker.in_flight, max_size=worker.max_size),
+                queue=QueueStats(
+                    size=worker.size,
+                    queued_ids=worker.size,
+                    processing=worker.in_flight,
+                    max_size=worker.max_size,
+                ),
                 statistics={
                     "total_enqueued": stats.total_enqueued,
                     "total_recovered": stats.total_recovered,
@@ -1065,8 +1106,9 @@ class Engine:
         )
         status = HealthStatus.HEALTHY if healthy else HealthStatus.DEGRADED
         return HealthPingResponse(
-            server=HealthResponse(status=status, version=__version__,
-                                  uptime_seconds=time.monotonic() - self._started),
+            server=HealthResponse(
+                status=status, version=__version__, uptime_seconds=time.monotonic() - self._started
+            ),
             storage=storage,
             models=models,
             async_batch_processor=processor,

@@ -86,7 +86,9 @@ class ProcessingWorker:
                 )
 
     def _retry_after(self, waiting: int) -> float:
-        rate = self.stats.total_completed / self.stats.seconds_busy if self.stats.seconds_busy else 0
+        rate = (
+            self.stats.total_completed / self.stats.seconds_busy if self.stats.seconds_busy else 0
+        )
         if rate <= 0:
             return 1.0
         return float(max(1, math.ceil(waiting / rate)))

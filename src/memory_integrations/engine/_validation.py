@@ -77,9 +77,7 @@ def check_annotations(value: object, what: str = "annotations") -> dict[str, str
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ValidationError(
-            f"{what} must be a dict of str to str, got {type(value).__name__}"
-        )
+        raise ValidationError(f"{what} must be a dict of str to str, got {type(value).__name__}")
     if len(value) > MAX_ANNOTATIONS:
         raise ValidationError(f"{what} has {len(value)} keys; the maximum is {MAX_ANNOTATIONS}")
     out: dict[str, str] = {}
@@ -155,9 +153,7 @@ def check_ttl(value: object, what: str) -> int | None:
 
 def check_order_by(value: object) -> str:
     if value not in ("ingested_at", "created_at"):
-        raise ValidationError(
-            f"order_by must be 'ingested_at' or 'created_at', got {value!r}"
-        )
+        raise ValidationError(f"order_by must be 'ingested_at' or 'created_at', got {value!r}")
     return str(value)
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+G = TypeVar("G", bound=np.generic)
 
 
 @dataclass
@@ -83,7 +86,7 @@ class UserVectors:
         return self.seqs[idx], self.matrix[idx] @ query
 
 
-def _grow(array: npt.NDArray[np.generic], capacity: int) -> npt.NDArray[np.generic]:
+def _grow(array: npt.NDArray[G], capacity: int) -> npt.NDArray[G]:
     grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
     grown[: array.shape[0]] = array
     return grown

@@ -287,8 +287,9 @@ class SQLiteEngineStore:
 
     def count_blocks(self, cur: Cursor, q: BlockQuery) -> int:
         where, params = self._where(q)
-        return int(cur.execute(f"SELECT count(*) FROM mi_blocks b WHERE {where}", params)
-                   .fetchone()[0])
+        return int(
+            cur.execute(f"SELECT count(*) FROM mi_blocks b WHERE {where}", params).fetchone()[0]
+        )
 
     def matching_seqs(self, cur: Cursor, q: BlockQuery) -> list[int]:
         where, params = self._where(q)

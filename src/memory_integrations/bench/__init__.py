@@ -1,0 +1,1 @@
+"""Benchmarks behind ``memory-integrations bench``: functions that return figures."""

@@ -1,0 +1,84 @@
+"""The ``memory-integrations`` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._settings import DEFAULT_PATH
+
+
+def _print_figures(figures: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    for key, value in figures.items():
+        click.echo(f"{key:>28}: {value}")
+
+
+@click.group()
+@click.version_option(package_name="memory-integrations")
+def main() -> None:
+    """Persistent memory for agent frameworks."""
+
+
+@main.command()
+@click.option(
+    "--path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(DEFAULT_PATH),
+    show_default=True,
+    help="SQLite file to use.",
+)
+def demo(path: Path) -> None:
+    """Two short conversations: the second recalls what the first stored."""
+    from ._demo import run_demo
+
+    run_demo(path)
+
+
+@main.command()
+@click.option("--path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--embedder",
+    "spec",
+    default="default",
+    show_default=True,
+    help="Embedder spec for the new vectors (default, hashing, openai:<model>).",
+)
+def reindex(path: Path, spec: str) -> None:
+    """Re-embed every block of a store with a new embedder."""
+    from ..embedders import resolve_embedder
+    from ..engine import Engine
+    from ..storage import SQLiteDatabase
+
+    embedder = resolve_embedder(spec)
+    engine = Engine(
+        SQLiteDatabase(path), embedder=embedder, check_embedder=False, start_worker=False
+    )
+    try:
+        with engine.database.read() as cur:
+            total = cur.execute("SELECT count(*) FROM mi_blocks").fetchone()[0]
+        with click.progressbar(length=total, label="re-embedding") as bar:
+            done = engine.reindex(embedder, progress=bar.update)
+    finally:
+        engine.close(drain=False)
+    click.echo(f"re-embedded {done} blocks with {embedder.name} ({embedder.dim}-d)")
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that print figures and ratios against targets."""
+
+
+@bench.command("engine")
+@click.option("--blocks", default=10_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_engine_cmd(blocks: int, as_json: bool) -> None:
+    """Add/list/search timings for one session of N blocks (hashing embedder)."""
+    from ..bench._engine import bench_engine
+
+    _print_figures(bench_engine(blocks), as_json)
