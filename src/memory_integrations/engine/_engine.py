@@ -183,15 +183,13 @@ class Engine:
     ) -> MemoryBlock:
         message = None
         if row.kind == "message":
-            if row.role is not None:
-                message = ChatMessage(
-                    role=MessageRole(row.role), content=row.content, name=row.name
-                )
-            else:
-                message = ChatMessage(
-                    user_content=row.user_content or "",
-                    assistant_content=row.assistant_content or "",
-                )
+            message = ChatMessage(
+                user_content=row.user_content or "",
+                assistant_content=row.assistant_content or "",
+                role=None if row.role is None else MessageRole(row.role),
+                content=row.content,
+                name=row.name,
+            )
         ingested = from_us(row.ingested_at)
         assert ingested is not None
         return MemoryBlock(
@@ -200,7 +198,7 @@ class Engine:
             session_id=row.session_id,
             fact=row.fact,
             message=message,
-            annotations=json.loads(row.annotations),
+            annotations={} if row.annotations == "{}" else json.loads(row.annotations),
             metadata=_loads(row.metadata),
             agent_id=row.agent_id,
             created_at=from_us(row.created_at) or ingested,
@@ -861,19 +859,17 @@ class Engine:
             keyword = [(s, score) for s, score in keyword if s in allowed]
         if seqs.size > _CANDIDATES:
             top = np.argpartition(-sims, _CANDIDATES - 1)[:_CANDIDATES]
-            dense_seqs, dense_sims = seqs[top], sims[top]
         else:
-            dense_seqs, dense_sims = seqs, sims
-        cosine = dict(zip(seqs.tolist(), sims.tolist(), strict=True))
-        # Keyword hits outside the dense candidates still need their cosine for fusion.
-        extra = [s for s, _ in keyword if s not in set(dense_seqs.tolist()) and s in cosine]
-        if extra:
-            dense_seqs = np.concatenate([dense_seqs, np.array(extra, dtype=np.int64)])
-            dense_sims = np.concatenate(
-                [dense_sims, np.array([cosine[s] for s in extra], dtype=np.float32)]
-            )
+            top = np.arange(seqs.size)
+        # Keyword hits outside the dense top still need their cosine for fusion; keyword
+        # hits without a vector (not visible to the dense side) are dropped.
+        keyword_seqs = np.array([s for s, _ in keyword], dtype=np.int64)
+        hit = np.flatnonzero(np.isin(seqs, keyword_seqs))
+        candidates = np.union1d(top, hit)
+        cand_seqs, cand_sims = seqs[candidates], sims[candidates]
+        cosine = dict(zip(cand_seqs.tolist(), cand_sims.tolist(), strict=True))
         keyword = [(s, score) for s, score in keyword if s in cosine]
-        fused = fuse(dense_seqs, dense_sims, keyword)
+        fused = fuse(cand_seqs, cand_sims, keyword)
         best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
         return [(seq, round(score, 6), cosine.get(seq)) for seq, score in best]
 

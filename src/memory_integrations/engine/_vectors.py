@@ -80,10 +80,12 @@ class UserVectors:
         if allowed_seqs is not None:
             allowed = np.isin(self.seqs[:n], allowed_seqs, assume_unique=True)
             mask = allowed if mask is None else mask & allowed
+        # Score everything, then select: a masked copy of the matrix would cost more.
+        scores = self.matrix[:n] @ query
         if mask is None:
-            return self.seqs[:n], self.matrix[:n] @ query
+            return self.seqs[:n], scores
         idx = np.flatnonzero(mask)
-        return self.seqs[idx], self.matrix[idx] @ query
+        return self.seqs[idx], scores[idx]
 
 
 def _grow(array: npt.NDArray[G], capacity: int) -> npt.NDArray[G]:

@@ -279,11 +279,19 @@ class SQLiteEngineStore:
             order = "b.created_at IS NULL, b.created_at, b.ingested_at, b.seq"
         else:
             order = "b.ingested_at, b.seq"
-        sql = f"SELECT {_prefixed(BLOCK_COLUMNS)} FROM mi_blocks b WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            params.extend([limit, offset])
-        return [BlockRow.from_row(r) for r in cur.execute(sql, params).fetchall()]
+        if limit is None:
+            sql = f"SELECT {_prefixed(BLOCK_COLUMNS)} FROM mi_blocks b WHERE {where} ORDER BY {order}"
+            return [BlockRow.from_row(r) for r in cur.execute(sql, params).fetchall()]
+        # Page over the (covering) index first, then read only the rows of the page.
+        page = [
+            r[0]
+            for r in cur.execute(
+                f"SELECT b.seq FROM mi_blocks b WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+        ]
+        rows = {row.seq: row for row in self.blocks_by_seq(cur, q.user_id, page)}
+        return [rows[seq] for seq in page]
 
     def count_blocks(self, cur: Cursor, q: BlockQuery) -> int:
         where, params = self._where(q)

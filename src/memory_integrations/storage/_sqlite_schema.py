@@ -55,8 +55,8 @@ CREATE TABLE mi_blocks (
     FOREIGN KEY (user_id, session_id)
         REFERENCES mi_sessions(user_id, session_id) ON DELETE CASCADE
 );
-CREATE INDEX mi_blocks_scope ON mi_blocks(user_id, session_id, ingested_at);
-CREATE INDEX mi_blocks_user_ingested ON mi_blocks(user_id, ingested_at);
+CREATE INDEX mi_blocks_scope ON mi_blocks(user_id, session_id, ingested_at, expires_at);
+CREATE INDEX mi_blocks_user_ingested ON mi_blocks(user_id, ingested_at, expires_at);
 CREATE INDEX mi_blocks_user_created ON mi_blocks(user_id, created_at);
 CREATE INDEX mi_blocks_user_version ON mi_blocks(user_id, index_version);
 CREATE INDEX mi_blocks_expires ON mi_blocks(expires_at) WHERE expires_at IS NOT NULL;
