@@ -339,7 +339,7 @@ def test_session_and_user_deletes_cascade(client: AgentMemoryClient) -> None:
     database: Any = client.database
     with database.read() as cur:
         assert cur.execute("SELECT count(*) FROM mi_blocks").fetchone()[0] == 0
-        assert cur.execute("SELECT count(*) FROM mi_blocks_fts").fetchone()[0] == 0
+        assert cur.execute("SELECT count(*) FROM mi_sessions").fetchone()[0] == 0
 
 
 def test_no_call_reaches_another_users_data(client: AgentMemoryClient) -> None:

@@ -82,3 +82,42 @@ def bench_engine_cmd(blocks: int, as_json: bool) -> None:
     from ..bench._engine import bench_engine
 
     _print_figures(bench_engine(blocks), as_json)
+
+
+@bench.command("locomo")
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="A LoCoMo JSON file, e.g. ../shared/data/locomo-dev.json.",
+)
+@click.option("--embedder", "spec", default=None, help="Embedder spec (default: local MiniLM).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_locomo_cmd(data: Path, spec: str | None, as_json: bool) -> None:
+    """Evidence recall@1/5/10 and search latency on LoCoMo."""
+    from ..bench._locomo import bench_locomo
+
+    figures = bench_locomo(
+        data, embedder=spec, progress=None if as_json else lambda m: click.echo(m, err=True)
+    )
+    if as_json:
+        click.echo(json.dumps(figures))
+        return
+    click.echo(
+        f"embedder: {figures['embedder']}  questions: {figures['questions']}  "
+        f"turns: {figures['turns']}  ingest: {figures['ingest_seconds']} s"
+    )
+    click.echo(
+        f"overall      R@1 {figures['recall_at_1']:.3f}  R@5 {figures['recall_at_5']:.3f}"
+        f"  R@10 {figures['recall_at_10']:.3f}"
+    )
+    for name, row in figures["per_category"].items():
+        click.echo(
+            f"{name:<12} R@1 {row['recall_at_1']:.3f}  R@5 {row['recall_at_5']:.3f}  "
+            f"R@10 {row['recall_at_10']:.3f}  (n={row['questions']})"
+        )
+    click.echo(
+        f"search p50 {figures['search_p50_ms']} ms, p95 {figures['search_p95_ms']} ms "
+        "(query embedding included)"
+    )

@@ -51,14 +51,14 @@ from ..storage import SqlDatabase, SQLiteDatabase
 from ..storage._query import BlockQuery, BlockRow
 from ..storage._sqlite_engine import SQLiteEngineStore, dumps
 from . import _validation as v
+from ._keywords import query_terms
 from ._processing import ProcessingWorker
-from ._ranking import fuse, keyword_terms
-from ._vectors import UserVectors, VectorCache
+from ._ranking import hybrid_rank
+from ._vectors import IndexCache, IndexedBlock, UserIndex
 
 log = logging.getLogger("memory_integrations.engine")
 
 _US = 1_000_000
-_CANDIDATES = 200
 
 
 def to_us(moment: datetime) -> int:
@@ -101,7 +101,7 @@ class Engine:
         self._started = time.monotonic()
         if check_embedder:
             self._check_embedder()
-        self._vectors = VectorCache(embedder.dim)
+        self._indexes = IndexCache(embedder.dim)
         self._worker: ProcessingWorker | None = None
         if start_worker:
             self._worker = ProcessingWorker(
@@ -297,7 +297,7 @@ class Engine:
         with self.database.transaction() as cur:
             self._require_user(cur, user_id)
             self._store.delete_user(cur, user_id)
-        self._vectors.drop(user_id)
+        self._indexes.drop(user_id)
 
     def modify_ttl(
         self,
@@ -804,25 +804,31 @@ class Engine:
         query_vector = self._embed_query(query)
         post = options.annotation_filter_mode == "post" and bool(q.annotations)
         pre_q = BlockQuery(**{**q.__dict__, "annotations": {}}) if post else q
+        terms = query_terms(query)
         with self.database.read() as cur:
             self._check_scope_owner(cur, user_id, session_id)
-            vectors = self._user_vectors(cur, user_id)
             allowed = None
             if pre_q.needs_sql:
                 allowed = np.array(self._store.matching_seqs(cur, pre_q), dtype=np.int64)
-            with self._vectors.lock_for(user_id):
-                seqs, sims = vectors.scores(query_vector, pre_q.now, pre_q.session_ids, allowed)
-            keyword = self._store.keyword_search(cur, pre_q, keyword_terms(query), _CANDIDATES)
-            ranked = self._rank(seqs, sims, keyword, k, options.threshold)
+            index = self._user_index(cur, user_id)
+            with self._indexes.lock_for(user_id):
+                visible = index.visible(pre_q.now, pre_q.session_ids, allowed)
+                cosine = index.cosine(query_vector)
+                if options.threshold is not None:
+                    visible = visible[cosine[visible] >= options.threshold]
+                ranked = hybrid_rank(
+                    visible, cosine, index.keywords.scores(terms), index.neighbours(), k
+                )
+                hits = [(int(index.seqs[pos]), score, float(cosine[pos])) for pos, score in ranked]
             by_seq = {
-                r.seq: r for r in self._store.blocks_by_seq(cur, user_id, [s for s, *_ in ranked])
+                r.seq: r for r in self._store.blocks_by_seq(cur, user_id, [h[0] for h in hits])
             }
         blocks = []
-        for seq, score, similarity in ranked:
+        for seq, score, similarity in hits:
             row = by_seq.get(seq)
             if row is None:
                 continue
-            block = self.block_model(row, rel_score=score, similarity=similarity)
+            block = self.block_model(row, rel_score=round(score, 6), similarity=similarity)
             if post and any(block.annotations.get(a) != b for a, b in q.annotations.items()):
                 continue
             blocks.append(block)
@@ -843,49 +849,29 @@ class Engine:
             raise EmbeddingError(f"embedder {self.embedder.name!r} failed: {exc}") from exc
         return np.asarray(vector, dtype=np.float32).reshape(-1)
 
-    def _rank(
-        self,
-        seqs: np.ndarray,
-        sims: np.ndarray,
-        keyword: list[tuple[int, float]],
-        k: int,
-        threshold: float | None,
-    ) -> list[tuple[int, float, float | None]]:
-        """Top-k (seq, rel_score, cosine) after fusion and the cosine threshold."""
-        if threshold is not None and seqs.size:
-            keep = sims >= threshold
-            seqs, sims = seqs[keep], sims[keep]
-            allowed = set(seqs.tolist())
-            keyword = [(s, score) for s, score in keyword if s in allowed]
-        if seqs.size > _CANDIDATES:
-            top = np.argpartition(-sims, _CANDIDATES - 1)[:_CANDIDATES]
-        else:
-            top = np.arange(seqs.size)
-        # Keyword hits outside the dense top still need their cosine for fusion; keyword
-        # hits without a vector (not visible to the dense side) are dropped.
-        keyword_seqs = np.array([s for s, _ in keyword], dtype=np.int64)
-        hit = np.flatnonzero(np.isin(seqs, keyword_seqs))
-        candidates = np.union1d(top, hit)
-        cand_seqs, cand_sims = seqs[candidates], sims[candidates]
-        cosine = dict(zip(cand_seqs.tolist(), cand_sims.tolist(), strict=True))
-        keyword = [(s, score) for s, score in keyword if s in cosine]
-        fused = fuse(cand_seqs, cand_sims, keyword)
-        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-        return [(seq, round(score, 6), cosine.get(seq)) for seq, score in best]
-
-    def _user_vectors(self, cur: Any, user_id: str) -> UserVectors:
+    def _user_index(self, cur: Any, user_id: str) -> UserIndex:
+        """The user's search index, brought up to date with storage."""
         versions = self._store.index_versions(cur, user_id)
         index_version, reset_version = versions or (0, 0)
-        with self._vectors.lock_for(user_id):
-            entry = self._vectors.get(user_id)
+        with self._indexes.lock_for(user_id):
+            entry = self._indexes.get(user_id)
             if entry is None or reset_version > entry.version:
-                entry = UserVectors(self.embedder.dim)
-                entry.append(self._store.vectors(cur, user_id, 0))
-                entry.version = index_version
-                self._vectors.put(user_id, entry)
+                entry = UserIndex(self.embedder.dim)
+                after = 0
             elif index_version > entry.version:
-                entry.append(self._store.vectors(cur, user_id, entry.version))
-                entry.version = index_version
+                after = entry.version
+            else:
+                return entry
+            entry.append(
+                [
+                    IndexedBlock(seq, session, expires, kind == "message", text, blob)
+                    for seq, session, expires, kind, text, blob in self._store.indexed_blocks(
+                        cur, user_id, after
+                    )
+                ]
+            )
+            entry.version = index_version
+            self._indexes.put(user_id, entry)
             return entry
 
     def count_memories(
@@ -1019,7 +1005,7 @@ class Engine:
         """Re-embed every block with ``embedder`` and make it the store's embedder."""
         self.wait_until_processed()
         self.embedder = embedder
-        self._vectors = VectorCache(embedder.dim)
+        self._indexes = IndexCache(embedder.dim)
         done, after = 0, 0
         while True:
             with self.database.read() as cur:

@@ -1,42 +1,59 @@
-"""Per-user vector matrices kept in memory for exact search.
+"""Per-user search indexes kept in memory: a vector matrix and BM25 postings.
 
-Each user's ready vectors live in one contiguous float32 matrix, loaded from storage on
-first use and kept current incrementally: appends are fetched by index version, any other
-change (delete, re-embed, TTL change) reloads the user. Users never share a matrix, so one
-user's size does not slow another's search.
+Each user's ready blocks live in one contiguous float32 matrix plus a keyword index, loaded
+from storage on first use and kept current incrementally: appends are fetched by index
+version, any other change (delete, re-embed, TTL change) reloads the user. Users never
+share an index, so one user's size does not slow another's search.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from ._keywords import KeywordIndex
+
 G = TypeVar("G", bound=np.generic)
 
 
-@dataclass
-class UserVectors:
-    dim: int
-    version: int = 0
-    matrix: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), np.float32))
-    seqs: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
-    sessions: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
-    expires: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
-    session_codes: dict[str, int] = field(default_factory=dict)
-    size: int = 0
+@dataclass(frozen=True)
+class IndexedBlock:
+    """What the index needs of a ready block."""
 
-    def __post_init__(self) -> None:
-        self.matrix = np.zeros((0, self.dim), np.float32)
+    seq: int
+    session_id: str
+    expires_at: int | None
+    is_message: bool
+    text: str
+    embedding: bytes
 
-    def append(self, rows: list[tuple[int, str, int | None, bytes]]) -> None:
-        if not rows:
+
+class UserIndex:
+    """Vectors, keyword postings and session order of one user's ready blocks."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.version = 0
+        self.size = 0
+        self.matrix = np.zeros((0, dim), np.float32)
+        self.seqs = np.zeros(0, np.int64)
+        self.sessions = np.zeros(0, np.int32)
+        self.expires = np.zeros(0, np.int64)
+        self.is_message = np.zeros(0, np.bool_)
+        self.session_codes: dict[str, int] = {}
+        self.position_of: dict[int, int] = {}
+        self.keywords = KeywordIndex()
+        self._neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+
+    def append(self, blocks: list[IndexedBlock]) -> None:
+        if not blocks:
             return
-        n = len(rows)
+        n = len(blocks)
         needed = self.size + n
         if needed > self.matrix.shape[0]:
             capacity = max(needed, int(self.matrix.shape[0] * 1.5) + 64)
@@ -44,12 +61,20 @@ class UserVectors:
             self.seqs = _grow(self.seqs, capacity)
             self.sessions = _grow(self.sessions, capacity)
             self.expires = _grow(self.expires, capacity)
-        block = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32)
-        self.matrix[self.size : needed] = block.reshape(n, self.dim)
-        self.seqs[self.size : needed] = [r[0] for r in rows]
-        self.sessions[self.size : needed] = [self._code(r[1]) for r in rows]
-        self.expires[self.size : needed] = [r[2] if r[2] is not None else -1 for r in rows]
+            self.is_message = _grow(self.is_message, capacity)
+        vectors = np.frombuffer(b"".join(b.embedding for b in blocks), dtype=np.float32)
+        self.matrix[self.size : needed] = vectors.reshape(n, self.dim)
+        self.seqs[self.size : needed] = [b.seq for b in blocks]
+        self.sessions[self.size : needed] = [self._code(b.session_id) for b in blocks]
+        self.expires[self.size : needed] = [
+            -1 if b.expires_at is None else b.expires_at for b in blocks
+        ]
+        self.is_message[self.size : needed] = [b.is_message for b in blocks]
+        for offset, block in enumerate(blocks):
+            self.position_of[block.seq] = self.size + offset
+            self.keywords.add(block.text)
         self.size = needed
+        self._neighbours = None
 
     def _code(self, session_id: str) -> int:
         code = self.session_codes.get(session_id)
@@ -57,35 +82,43 @@ class UserVectors:
             code = self.session_codes[session_id] = len(self.session_codes)
         return code
 
-    def scores(
+    def visible(
         self,
-        query: npt.NDArray[np.float32],
         now: int,
         session_ids: list[str] | None,
         allowed_seqs: npt.NDArray[np.int64] | None,
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """Cosine similarity of every visible vector: (seqs, scores)."""
+    ) -> npt.NDArray[np.int64]:
+        """Positions of the blocks a query may see (live, in scope, passing filters)."""
         n = self.size
-        if n == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        mask: npt.NDArray[np.bool_] | None = None
         expires = self.expires[:n]
-        live = (expires < 0) | (expires > now)
-        if not live.all():
-            mask = live
+        mask = (expires < 0) | (expires > now)
         if session_ids is not None:
             codes = [self.session_codes[s] for s in session_ids if s in self.session_codes]
-            in_scope = np.isin(self.sessions[:n], codes)
-            mask = in_scope if mask is None else mask & in_scope
+            mask &= np.isin(self.sessions[:n], codes)
         if allowed_seqs is not None:
-            allowed = np.isin(self.seqs[:n], allowed_seqs, assume_unique=True)
-            mask = allowed if mask is None else mask & allowed
+            mask &= np.isin(self.seqs[:n], allowed_seqs)
+        return np.flatnonzero(mask)
+
+    def cosine(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Cosine similarity of every indexed block (vectors are unit length)."""
         # Score everything, then select: a masked copy of the matrix would cost more.
-        scores = self.matrix[:n] @ query
-        if mask is None:
-            return self.seqs[:n], scores
-        idx = np.flatnonzero(mask)
-        return self.seqs[idx], scores[idx]
+        result: npt.NDArray[np.float32] = self.matrix[: self.size] @ query
+        return result
+
+    def neighbours(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Previous / next message position in the same session (-1 where none)."""
+        if self._neighbours is None:
+            n = self.size
+            prev = np.full(n, -1, np.int64)
+            nxt = np.full(n, -1, np.int64)
+            messages = np.flatnonzero(self.is_message[:n])
+            order = messages[np.lexsort((self.seqs[messages], self.sessions[messages]))]
+            if order.size > 1:
+                same = self.sessions[order[1:]] == self.sessions[order[:-1]]
+                prev[order[1:][same]] = order[:-1][same]
+                nxt[order[:-1][same]] = order[1:][same]
+            self._neighbours = (prev, nxt)
+        return self._neighbours
 
 
 def _grow(array: npt.NDArray[G], capacity: int) -> npt.NDArray[G]:
@@ -94,13 +127,13 @@ def _grow(array: npt.NDArray[G], capacity: int) -> npt.NDArray[G]:
     return grown
 
 
-class VectorCache:
-    """LRU of :class:`UserVectors`, bounded by the number of vectors held."""
+class IndexCache:
+    """LRU of :class:`UserIndex`, bounded by the number of blocks held."""
 
-    def __init__(self, dim: int, max_vectors: int = 5_000_000) -> None:
+    def __init__(self, dim: int, max_blocks: int = 5_000_000) -> None:
         self.dim = dim
-        self.max_vectors = max_vectors
-        self._users: OrderedDict[str, UserVectors] = OrderedDict()
+        self.max_blocks = max_blocks
+        self._users: OrderedDict[str, UserIndex] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -111,19 +144,19 @@ class VectorCache:
                 lock = self._locks[user_id] = threading.Lock()
             return lock
 
-    def get(self, user_id: str) -> UserVectors | None:
+    def get(self, user_id: str) -> UserIndex | None:
         with self._guard:
             entry = self._users.get(user_id)
             if entry is not None:
                 self._users.move_to_end(user_id)
             return entry
 
-    def put(self, user_id: str, entry: UserVectors) -> None:
+    def put(self, user_id: str, entry: UserIndex) -> None:
         with self._guard:
             self._users[user_id] = entry
             self._users.move_to_end(user_id)
             total = sum(e.size for e in self._users.values())
-            while total > self.max_vectors and len(self._users) > 1:
+            while total > self.max_blocks and len(self._users) > 1:
                 _, evicted = self._users.popitem(last=False)
                 total -= evicted.size
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,8 +10,6 @@ from ._database import Cursor
 from ._query import BLOCK_COLUMNS, BlockQuery, BlockRow
 from ._sqlite import SQLiteDatabase
 from ._sqlite_schema import ENGINE_MIGRATIONS
-
-_FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 USER_COLUMNS = "user_id, name, metadata, created_at"
 SESSION_COLUMNS = "user_id, session_id, start_time, end_time, annotations, metadata, blocks_ttl"
@@ -280,7 +277,8 @@ class SQLiteEngineStore:
         else:
             order = "b.ingested_at, b.seq"
         if limit is None:
-            sql = f"SELECT {_prefixed(BLOCK_COLUMNS)} FROM mi_blocks b WHERE {where} ORDER BY {order}"
+            sql = f"SELECT {_prefixed(BLOCK_COLUMNS)} FROM mi_blocks b WHERE {where} "
+            sql += f"ORDER BY {order}"
             return [BlockRow.from_row(r) for r in cur.execute(sql, params).fetchall()]
         # Page over the (covering) index first, then read only the rows of the page.
         page = [
@@ -427,35 +425,20 @@ class SQLiteEngineStore:
 
     # --- vectors and keywords -----------------------------------------------------------
 
-    def vectors(
+    def indexed_blocks(
         self, cur: Cursor, user_id: str, after_version: int
-    ) -> list[tuple[int, str, int | None, bytes]]:
-        """Ready vectors of a user changed after ``after_version``: (seq, session, expiry, blob)."""
+    ) -> list[tuple[int, str, int | None, str, str, bytes]]:
+        """Ready blocks of a user changed after ``after_version``, for the search index:
+        (seq, session_id, expires_at, kind, text, embedding)."""
         return [
-            (int(r[0]), str(r[1]), r[2], bytes(r[3]))
+            (int(r[0]), str(r[1]), r[2], str(r[3]), str(r[4]), bytes(r[5]))
             for r in cur.execute(
-                "SELECT seq, session_id, expires_at, embedding FROM mi_blocks "
+                "SELECT seq, session_id, expires_at, kind, text, embedding FROM mi_blocks "
                 "WHERE user_id = ? AND status = 'ready' AND embedding IS NOT NULL "
                 "AND index_version > ? ORDER BY seq",
                 (user_id, after_version),
             )
         ]
-
-    def keyword_search(
-        self, cur: Cursor, q: BlockQuery, terms: Sequence[str], limit: int
-    ) -> list[tuple[int, float]]:
-        """BM25 over the user's visible blocks: (seq, score) with higher = better."""
-        if not terms:
-            return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        where, params = self._where(q)
-        rows = cur.execute(
-            "SELECT b.seq, -bm25(mi_blocks_fts) AS score FROM mi_blocks_fts "
-            "JOIN mi_blocks b ON b.seq = mi_blocks_fts.rowid "
-            f"WHERE mi_blocks_fts MATCH ? AND {where} ORDER BY score DESC LIMIT ?",
-            [match, *params, limit],
-        ).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
 
     def all_block_texts(
         self, cur: Cursor, after_seq: int, limit: int
@@ -533,7 +516,3 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def fts_terms(text: str) -> list[str]:
-    return _FTS_TOKEN.findall(text.lower())

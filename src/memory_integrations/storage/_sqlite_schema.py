@@ -61,18 +61,5 @@ CREATE INDEX mi_blocks_user_created ON mi_blocks(user_id, created_at);
 CREATE INDEX mi_blocks_user_version ON mi_blocks(user_id, index_version);
 CREATE INDEX mi_blocks_expires ON mi_blocks(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX mi_blocks_pending ON mi_blocks(status, seq) WHERE status = 'processing';
-CREATE VIRTUAL TABLE mi_blocks_fts USING fts5(
-    text, content='mi_blocks', content_rowid='seq', tokenize='porter unicode61'
-);
-CREATE TRIGGER mi_blocks_fts_insert AFTER INSERT ON mi_blocks BEGIN
-    INSERT INTO mi_blocks_fts(rowid, text) VALUES (new.seq, new.text);
-END;
-CREATE TRIGGER mi_blocks_fts_delete AFTER DELETE ON mi_blocks BEGIN
-    INSERT INTO mi_blocks_fts(mi_blocks_fts, rowid, text) VALUES ('delete', old.seq, old.text);
-END;
-CREATE TRIGGER mi_blocks_fts_update AFTER UPDATE OF text ON mi_blocks BEGIN
-    INSERT INTO mi_blocks_fts(mi_blocks_fts, rowid, text) VALUES ('delete', old.seq, old.text);
-    INSERT INTO mi_blocks_fts(rowid, text) VALUES (new.seq, new.text);
-END;
 """,
 ]
