@@ -15,8 +15,10 @@ def _print_figures(figures: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
-    for key, value in figures.items():
-        click.echo(f"{key:>28}: {value}")
+    for section, values in figures.items():
+        click.secho(f"[{section}]", bold=True)
+        for key, value in values.items():
+            click.echo(f"  {key:>26}: {value}")
 
 
 @click.group()
@@ -75,13 +77,29 @@ def bench() -> None:
 
 
 @bench.command("engine")
-@click.option("--blocks", default=10_000, show_default=True)
+@click.option("--blocks", default=10_000, show_default=True, help="Blocks for the core timings.")
+@click.option(
+    "--real",
+    is_flag=True,
+    help="Also measure the default embedder: ingest overhead and search at --sizes.",
+)
+@click.option(
+    "--sizes",
+    default="10000,100000,1000000",
+    show_default=True,
+    help="Store sizes for the --real search timings.",
+)
 @click.option("--json", "as_json", is_flag=True)
-def bench_engine_cmd(blocks: int, as_json: bool) -> None:
-    """Add/list/search timings for one session of N blocks (hashing embedder)."""
+def bench_engine_cmd(blocks: int, real: bool, sizes: str, as_json: bool) -> None:
+    """Engine timings: add/list/search at N blocks (hashing embedder); --real for the rest."""
     from ..bench._engine import bench_engine
 
-    _print_figures(bench_engine(blocks), as_json)
+    figures: dict[str, Any] = {"core": bench_engine(blocks)}
+    if real:
+        from ..bench._scale import bench_real
+
+        figures["real"] = bench_real([int(s) for s in sizes.split(",") if s])
+    _print_figures(figures, as_json)
 
 
 @bench.command("locomo")

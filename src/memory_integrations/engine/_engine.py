@@ -813,13 +813,15 @@ class Engine:
             index = self._user_index(cur, user_id)
             with self._indexes.lock_for(user_id):
                 visible = index.visible(pre_q.now, pre_q.session_ids, allowed)
-                cosine = index.cosine(query_vector)
-                if options.threshold is not None:
-                    visible = visible[cosine[visible] >= options.threshold]
                 ranked = hybrid_rank(
-                    visible, cosine, index.keywords.scores(terms), index.neighbours(), k
+                    visible,
+                    index.dense(query_vector, visible),
+                    index.keywords.scores(terms),
+                    index.neighbours(),
+                    k,
+                    threshold=options.threshold,
                 )
-                hits = [(int(index.seqs[pos]), score, float(cosine[pos])) for pos, score in ranked]
+                hits = [(int(index.seqs[pos]), score, cos) for pos, score, cos in ranked]
             by_seq = {
                 r.seq: r for r in self._store.blocks_by_seq(cur, user_id, [h[0] for h in hits])
             }

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ._vectors import DenseScorer
+
 
 @dataclass(frozen=True)
 class RankingConfig:
@@ -38,28 +40,30 @@ def _top(values: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.int64]:
 
 def hybrid_rank(
     visible: npt.NDArray[np.int64],
-    cosine: npt.NDArray[np.float32],
+    dense: DenseScorer,
     keyword: npt.NDArray[np.float32] | None,
     neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
     k: int,
+    *,
+    threshold: float | None = None,
     config: RankingConfig = RankingConfig(),
-) -> list[tuple[int, float]]:
-    """Rank visible positions; returns the top ``k`` as (position, score in [0, 1]).
+) -> list[tuple[int, float, float]]:
+    """Rank visible positions; returns the top ``k`` as (position, score in [0, 1], cosine).
 
-    ``cosine`` and ``keyword`` hold a score for every indexed position; only ``visible``
-    positions compete, and only visible neighbours lend their relevance.
+    Candidates are the dense and keyword top lists plus their visible neighbours; only
+    candidates at or above the cosine ``threshold`` are returned.
     """
     if visible.size == 0:
         return []
-    vis_cos = cosine[visible]
-    candidates = visible[_top(vis_cos, config.depth)]
+    candidates = dense.top(config.depth)
     if keyword is not None:
         vis_kw = keyword[visible]
         hits = np.flatnonzero(vis_kw > 0)
         if hits.size:
             best = hits[_top(vis_kw[hits], config.depth)]
             candidates = np.union1d(candidates, visible[best])
-    is_visible = np.zeros(cosine.shape[0], np.bool_)
+    size = neighbours[0].shape[0]
+    is_visible = np.zeros(size, np.bool_)
     is_visible[visible] = True
     prev, nxt = neighbours
     around = np.concatenate([prev[candidates], nxt[candidates]])
@@ -67,15 +71,18 @@ def hybrid_rank(
     around = around[is_visible[around]]
     pool = np.union1d(candidates, around)
 
-    fused = config.dense_weight * _minmax(cosine[pool])
+    cosine = dense.of(pool)
+    fused = config.dense_weight * _minmax(cosine)
     if keyword is not None:
         fused += (1 - config.dense_weight) * _minmax(keyword[pool])
-    score_of = np.zeros(cosine.shape[0], np.float32)
+    score_of = np.zeros(size, np.float32)
     score_of[pool] = fused
     final = fused.copy()
     for lent, weight in ((prev[pool], config.previous_weight), (nxt[pool], config.next_weight)):
         has = lent >= 0
         final[has] += weight * score_of[lent[has]]
     final /= 1 + config.previous_weight + config.next_weight
-    order = np.argsort(-final, kind="stable")[:k]
-    return [(int(pool[i]), float(final[i])) for i in order]
+    if threshold is not None:
+        final[cosine < threshold] = -np.inf
+    order = [i for i in np.argsort(-final, kind="stable")[:k] if np.isfinite(final[i])]
+    return [(int(pool[i]), float(final[i]), float(cosine[i])) for i in order]

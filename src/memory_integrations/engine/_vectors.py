@@ -45,6 +45,7 @@ class UserIndex:
         self.sessions = np.zeros(0, np.int32)
         self.expires = np.zeros(0, np.int64)
         self.is_message = np.zeros(0, np.bool_)
+        self.bits = np.zeros((0, (dim + 63) // 64), np.uint64)
         self.session_codes: dict[str, int] = {}
         self.position_of: dict[int, int] = {}
         self.keywords = KeywordIndex()
@@ -62,8 +63,10 @@ class UserIndex:
             self.sessions = _grow(self.sessions, capacity)
             self.expires = _grow(self.expires, capacity)
             self.is_message = _grow(self.is_message, capacity)
+            self.bits = _grow(self.bits, capacity)
         vectors = np.frombuffer(b"".join(b.embedding for b in blocks), dtype=np.float32)
         self.matrix[self.size : needed] = vectors.reshape(n, self.dim)
+        self.bits[self.size : needed] = sign_bits(self.matrix[self.size : needed])
         self.seqs[self.size : needed] = [b.seq for b in blocks]
         self.sessions[self.size : needed] = [self._code(b.session_id) for b in blocks]
         self.expires[self.size : needed] = [
@@ -99,11 +102,8 @@ class UserIndex:
             mask &= np.isin(self.seqs[:n], allowed_seqs)
         return np.flatnonzero(mask)
 
-    def cosine(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Cosine similarity of every indexed block (vectors are unit length)."""
-        # Score everything, then select: a masked copy of the matrix would cost more.
-        result: npt.NDArray[np.float32] = self.matrix[: self.size] @ query
-        return result
+    def dense(self, query: npt.NDArray[np.float32], visible: npt.NDArray[np.int64]) -> DenseScorer:
+        return DenseScorer(self, query, visible)
 
     def neighbours(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Previous / next message position in the same session (-1 where none)."""
@@ -119,6 +119,64 @@ class UserIndex:
                 nxt[order[:-1][same]] = order[1:][same]
             self._neighbours = (prev, nxt)
         return self._neighbours
+
+
+def sign_bits(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.uint64]:
+    """One bit per dimension (its sign), packed into 64-bit words per row."""
+    packed = np.packbits(matrix > 0, axis=1)
+    pad = (-packed.shape[1]) % 8
+    if pad:
+        packed = np.pad(packed, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+class DenseScorer:
+    """Cosine similarity of a query against one user's visible blocks.
+
+    Up to ``EXACT_LIMIT`` visible blocks it scores all of them exactly (one matrix-vector
+    product). Beyond, it first ranks by Hamming distance between sign bits (1/32 of the
+    memory traffic), then rescores the best ``OVERSAMPLE`` candidates exactly.
+    """
+
+    EXACT_LIMIT = 50_000
+    OVERSAMPLE = 4_000
+
+    def __init__(
+        self, index: UserIndex, query: npt.NDArray[np.float32], visible: npt.NDArray[np.int64]
+    ) -> None:
+        self.index = index
+        self.query = np.ascontiguousarray(query, dtype=np.float32)
+        self.visible = visible
+        self.exact = visible.size <= self.EXACT_LIMIT
+        self._all: npt.NDArray[np.float32] | None = None
+
+    def _all_scores(self) -> npt.NDArray[np.float32]:
+        if self._all is None:
+            self._all = self.index.matrix[: self.index.size] @ self.query
+        return self._all
+
+    def of(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Exact cosine of the given positions."""
+        if self.exact:
+            return self._all_scores()[positions]
+        result: npt.NDArray[np.float32] = self.index.matrix[positions] @ self.query
+        return result
+
+    def top(self, count: int) -> npt.NDArray[np.int64]:
+        """Positions of the (approximately, beyond EXACT_LIMIT) ``count`` most similar."""
+        visible = self.visible
+        if visible.size <= count:
+            return visible
+        if self.exact:
+            scores = self._all_scores()[visible]
+            return visible[np.argpartition(-scores, count - 1)[:count]]
+        query_bits = sign_bits(self.query.reshape(1, -1))[0]
+        everything = visible.size == self.index.size
+        bits = self.index.bits[: self.index.size] if everything else self.index.bits[visible]
+        distance = np.bitwise_count(bits ^ query_bits).sum(axis=1, dtype=np.int32)
+        shortlist = visible[np.argpartition(distance, self.OVERSAMPLE - 1)[: self.OVERSAMPLE]]
+        scores = self.of(shortlist)
+        return shortlist[np.argpartition(-scores, count - 1)[:count]]
 
 
 def _grow(array: npt.NDArray[G], capacity: int) -> npt.NDArray[G]:
