@@ -38,6 +38,8 @@ class ProcessingWorker:
     with a retry-after estimate when it is full, before anything is written.
     """
 
+    LINGER_SECONDS = 0.02
+
     def __init__(
         self,
         *,
@@ -164,6 +166,14 @@ class ProcessingWorker:
                         wake = min(wake, self._retry[0][0])
                     if wake > now:
                         self._cond.wait(timeout=min(wake - now, 1.0))
+                # Linger briefly so a burst of adds is embedded as one batch: the model is
+                # ~3x faster per text at batch 32 than at batch 1.
+                linger_until = time.monotonic() + self.LINGER_SECONDS
+                while 0 < len(self._queue) < self.batch_size and not self._stopping:
+                    remaining = linger_until - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(timeout=remaining)
                 batch: list[int] = []
                 while self._queue and len(batch) < self.batch_size:
                     seq = self._queue.popleft()

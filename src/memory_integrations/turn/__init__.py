@@ -3,16 +3,29 @@
 A turn: (1) search the user's memory for what is relevant to the new input, (2) render the
 recalled blocks into a system message within a token budget, (3) call the model, (4)
 persist the exchange so later turns and later conversations can recall it.
+
+:func:`run_turn` / :func:`arun_turn` do all four with any model: a plain function
+``respond(system_message, user_input) -> str`` or a LangChain chat model / runnable.
+Adapters that own the model call themselves use the two halves, :func:`prepare_turn` and
+:func:`persist`. The LangChain pieces, :func:`with_agent_memory` and
+:class:`AgentMemoryMiddleware`, are imported on first use (they need
+``memory-integrations[langchain]``); everything else here is framework-free.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._models import ChatMessage, MemoryBlock
 from ..client import AsyncSessionResource, SessionResource
+from ._binding import MemoryBinding, MemorySource
+
+if TYPE_CHECKING:
+    from ._langchain import AgentMemoryRunnable, with_agent_memory
+    from ._middleware import AgentMemoryMiddleware
 
 DEFAULT_TEMPLATE = (
     "Relevant memories about this user from earlier conversations (most relevant first):\n"
@@ -21,6 +34,10 @@ DEFAULT_TEMPLATE = (
 )
 
 Scope = Literal["session", "all"] | list[str]
+"""Where a turn searches: the current session, every session of the user, or these ids."""
+
+Responder = Callable[[str | None, str], Any]
+"""``respond(system_message, user_input)``: returns the answer (or an awaitable of it)."""
 
 
 def estimate_tokens(text: str) -> int:
@@ -52,7 +69,11 @@ def render_memories(
     token_budget: int = 1000,
     token_counter: Callable[[str], int] = estimate_tokens,
 ) -> str | None:
-    """Render blocks (best first) into ``template``; lines past the budget are dropped."""
+    """Render blocks (best first) into ``template``; lines past the budget are dropped.
+
+    Returns ``None`` when nothing fits (or nothing was recalled), so no empty system
+    message is sent.
+    """
     if "{memories}" not in template:
         raise ValueError("the template must contain a {memories} placeholder")
     lines: list[str] = []
@@ -71,7 +92,14 @@ def render_memories(
 
 @dataclass
 class TurnConfig:
-    """How a turn searches and renders memory."""
+    """How a turn searches, renders and persists memory.
+
+    ``scope``: ``"all"`` sessions of the user (default), ``"session"`` or a list of session
+    ids; ``k`` / ``threshold`` / ``annotations``: search limits and filters; ``template`` /
+    ``token_budget`` / ``token_counter``: how recalled memories become a system message;
+    ``persist`` / ``persist_annotations`` / ``async_processing``: how the exchange is stored
+    (``async_processing=False`` makes it searchable before the turn returns).
+    """
 
     scope: Scope = "all"
     k: int = 5
@@ -81,8 +109,11 @@ class TurnConfig:
     annotations: dict[str, str] | None = None
     persist: bool = True
     persist_annotations: dict[str, str] = field(default_factory=dict)
+    token_counter: Callable[[str], int] = estimate_tokens
+    async_processing: bool = True
 
     def filters(self) -> dict[str, Any]:
+        """The ``search_memory`` filters of this configuration."""
         filters: dict[str, Any] = {"relevant_k": self.k}
         if self.scope != "session":
             filters["session_ids"] = self.scope
@@ -94,6 +125,14 @@ class TurnConfig:
 
 
 @dataclass
+class TurnPrompt:
+    """The first half of a turn: what was recalled and the system message built from it."""
+
+    recalled: list[MemoryBlock]
+    system_message: str | None
+
+
+@dataclass
 class TurnResult:
     """What a turn recalled, the system message it built, and the answer."""
 
@@ -101,70 +140,177 @@ class TurnResult:
     system_message: str | None
     answer: str
     stored_block_ids: list[str]
+    output: Any = None
+    """The model's raw output (an ``AIMessage`` for LangChain chat models)."""
 
 
 def recall(session: SessionResource, user_input: str, config: TurnConfig) -> list[MemoryBlock]:
+    """Search memory for ``user_input`` as ``config`` says (nothing for a blank input)."""
+    if not user_input.strip():
+        return []
     return session.search_memory(query=user_input, filters=config.filters()).memory_blocks
+
+
+def prepare_turn(
+    session: SessionResource, user_input: str, config: TurnConfig | None = None
+) -> TurnPrompt:
+    """Steps 1–2 of a turn: recall, then render the system message."""
+    config = config or TurnConfig()
+    recalled = recall(session, user_input, config)
+    system = render_memories(
+        recalled,
+        template=config.template,
+        token_budget=config.token_budget,
+        token_counter=config.token_counter,
+    )
+    return TurnPrompt(recalled, system)
 
 
 def persist(
     session: SessionResource, user_input: str, answer: str, config: TurnConfig
 ) -> list[str]:
-    if not config.persist:
+    """Step 4 of a turn: store the exchange as one message block; returns its ids."""
+    if not config.persist or not (user_input.strip() or answer.strip()):
         return []
     response = session.add_memory(
         messages=[ChatMessage(user_content=user_input, assistant_content=answer)],
         annotations=config.persist_annotations or None,
+        async_processing=config.async_processing,
     )
     return response.block_ids
+
+
+def answer_text(output: Any) -> str:
+    """The answer text of a model output: a str, a message (``.text``), or an agent dict."""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, Mapping):
+        for key in ("output", "answer", "text", "content"):
+            if key in output:
+                return answer_text(output[key])
+        messages = output.get("messages")
+        if isinstance(messages, Sequence) and messages:
+            return answer_text(messages[-1])
+        return str(output)
+    text = getattr(output, "text", None)
+    if callable(text):  # older message classes expose text() as a method
+        text = text()
+    if isinstance(text, str):
+        return text
+    content = getattr(output, "content", None)
+    if isinstance(content, str):
+        return content
+    return "" if output is None else str(output)
+
+
+def is_runnable(respond: object) -> bool:
+    """Whether ``respond`` is a LangChain chat model / runnable rather than a function."""
+    return (
+        not inspect.isroutine(respond)
+        and callable(getattr(respond, "invoke", None))
+        and callable(getattr(respond, "ainvoke", None))
+    )
+
+
+def _respond(respond: Any, system: str | None, user_input: str) -> Any:
+    if is_runnable(respond):
+        from ._langchain import invoke_turn_model
+
+        return invoke_turn_model(respond, system, user_input)
+    output = respond(system, user_input)
+    if inspect.isawaitable(output):
+        if inspect.iscoroutine(output):
+            output.close()
+        raise TypeError("respond returned an awaitable: use arun_turn() for async models")
+    return output
 
 
 def run_turn(
     session: SessionResource,
     user_input: str,
-    respond: Callable[[str | None, str], str],
+    respond: Responder | Any,
     config: TurnConfig | None = None,
 ) -> TurnResult:
-    """Search → inject → call ``respond(system_message, user_input)`` → persist."""
+    """Search → inject → call the model → persist.
+
+    ``respond`` is either ``respond(system_message, user_input) -> str`` or a LangChain chat
+    model / runnable, which is invoked with ``[SystemMessage(memories), HumanMessage(input)]``
+    (no system message when nothing was recalled).
+    """
     config = config or TurnConfig()
-    recalled = recall(session, user_input, config)
-    system = render_memories(recalled, template=config.template, token_budget=config.token_budget)
-    answer = respond(system, user_input)
+    prompt = prepare_turn(session, user_input, config)
+    output = _respond(respond, prompt.system_message, user_input)
+    answer = answer_text(output)
     stored = persist(session, user_input, answer, config)
-    return TurnResult(recalled, system, answer, stored)
+    return TurnResult(prompt.recalled, prompt.system_message, answer, stored, output)
 
 
 async def arun_turn(
-    session: AsyncSessionResource,
+    session: AsyncSessionResource | SessionResource,
     user_input: str,
-    respond: Callable[[str | None, str], Any],
+    respond: Responder | Any,
     config: TurnConfig | None = None,
 ) -> TurnResult:
-    """Async :func:`run_turn` (the same code, on a worker thread); ``respond`` may be async."""
-    import inspect
+    """Async :func:`run_turn`: the same code on a worker thread.
 
+    ``respond`` may be sync or async; a LangChain runnable is called with ``ainvoke`` on
+    the event loop.
+    """
     import anyio.from_thread
     import anyio.to_thread
 
-    def respond_from_thread(system: str | None, text: str) -> str:
-        if inspect.iscoroutinefunction(respond):
-            return str(anyio.from_thread.run(respond, system, text))
-        return str(respond(system, text))
+    sync_session = session._sync if isinstance(session, AsyncSessionResource) else session
+
+    async def call_async(system: str | None, text: str) -> Any:
+        if is_runnable(respond):
+            from ._langchain import ainvoke_turn_model
+
+            return await ainvoke_turn_model(respond, system, text)
+        output = respond(system, text)
+        if inspect.isawaitable(output):
+            output = await output
+        return output
+
+    def respond_from_thread(system: str | None, text: str) -> Any:
+        return anyio.from_thread.run(call_async, system, text)
 
     return await anyio.to_thread.run_sync(
-        run_turn, session._sync, user_input, respond_from_thread, config
+        run_turn, sync_session, user_input, respond_from_thread, config
     )
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("with_agent_memory", "AgentMemoryRunnable"):
+        from . import _langchain
+
+        return getattr(_langchain, name)
+    if name == "AgentMemoryMiddleware":
+        from ._middleware import AgentMemoryMiddleware
+
+        return AgentMemoryMiddleware
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "DEFAULT_TEMPLATE",
+    "AgentMemoryMiddleware",
+    "AgentMemoryRunnable",
+    "MemoryBinding",
+    "MemorySource",
+    "Responder",
+    "Scope",
     "TurnConfig",
+    "TurnPrompt",
     "TurnResult",
+    "answer_text",
     "arun_turn",
     "estimate_tokens",
     "format_block",
+    "is_runnable",
     "persist",
+    "prepare_turn",
     "recall",
     "render_memories",
     "run_turn",
+    "with_agent_memory",
 ]

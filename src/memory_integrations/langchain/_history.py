@@ -1,0 +1,132 @@
+"""``AgentMemoryChatMessageHistory``: a LangChain chat history kept in agent memory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import anyio.to_thread
+from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.messages import BaseMessage
+
+from .._models import MemoryBlock
+from ..client import SessionResource
+from ..turn import MemoryBinding, MemorySource
+from ._messages import from_blocks, to_block_message
+
+_PAGE = 200
+
+
+class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
+    """The messages of one session, as a LangChain ``BaseChatMessageHistory``.
+
+    Build it on a session handle, or on a client (or user handle) with ``user_id`` and
+    ``session_id``; the user and session are created on the first write. Each message is
+    one role-tagged message block whose text is searchable and whose metadata holds the
+    exact serialised message, so every message type round-trips unchanged. Writes return
+    without waiting for embedding (blocks are listed at once, searchable shortly after),
+    so reads are consistent right after writes and writes stay fast.
+
+    LangChain marks ``BaseChatMessageHistory`` as legacy; for new LangGraph agents prefer
+    the ``AgentMemorySaver`` checkpointer from ``memory_integrations.langgraph``.
+    """
+
+    def __init__(
+        self,
+        source: MemorySource,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.binding = MemoryBinding(source, user_id=user_id, session_id=session_id)
+        if self.binding.user_id is None or self.binding.session_id is None:
+            raise ValueError(
+                "AgentMemoryChatMessageHistory needs a session: pass a session handle, or "
+                "a client with user_id= and session_id="
+            )
+        self.annotations = dict(annotations) if annotations else None
+
+    @property
+    def user_id(self) -> str:
+        assert self.binding.user_id is not None
+        return self.binding.user_id
+
+    @property
+    def session_id(self) -> str:
+        assert self.binding.session_id is not None
+        return self.binding.session_id
+
+    def __repr__(self) -> str:
+        return (
+            f"AgentMemoryChatMessageHistory(user_id={self.user_id!r}, "
+            f"session_id={self.session_id!r})"
+        )
+
+    # --- sync ---------------------------------------------------------------------------
+
+    def _message_blocks(self, session: SessionResource) -> list[MemoryBlock]:
+        blocks: list[MemoryBlock] = []
+        offset = 0
+        while True:
+            page = session.list_memories(limit=_PAGE, offset=offset, order_by="ingested_at")
+            blocks.extend(b for b in page.memory_blocks if b.message is not None)
+            offset += page.count
+            if page.count == 0 or not page.has_more:
+                return blocks
+
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        """Every message of the session, oldest first (empty for a new session)."""
+        blocks = self.binding.with_session(self._message_blocks, [], create=False)
+        return from_blocks(blocks)
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Append messages (one block each, in order)."""
+        if not messages:
+            return
+        converted = [to_block_message(message) for message in messages]
+
+        written = 0
+
+        def write(session: SessionResource) -> None:
+            # Metadata is per add_memory call, so each message is its own call; a retry
+            # (after the session was deleted and is re-created) resumes where it stopped.
+            nonlocal written
+            for block_message, metadata in converted[written:]:
+                session.add_memory(
+                    messages=[block_message],
+                    metadata=metadata,
+                    annotations=self.annotations,
+                    async_processing=True,
+                )
+                written += 1
+
+        self.binding.with_session(write, None, create=True)
+
+    def clear(self) -> None:
+        """Delete every message of the session (facts stored in it are kept)."""
+
+        def delete(session: SessionResource) -> None:
+            ids = [block.block_id for block in self._message_blocks(session)]
+            if ids:
+                session.delete_memory(ids)
+
+        self.binding.with_session(delete, None, create=False)
+
+    # --- async: the same code on a worker thread ----------------------------------------
+
+    async def aget_messages(self) -> list[BaseMessage]:
+        """Async :attr:`messages`."""
+        return await anyio.to_thread.run_sync(lambda: self.messages)
+
+    async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Async :meth:`add_messages`."""
+        await anyio.to_thread.run_sync(self.add_messages, messages)
+
+    async def aclear(self) -> None:
+        """Async :meth:`clear`."""
+        await anyio.to_thread.run_sync(self.clear)
+
+
+__all__ = ["AgentMemoryChatMessageHistory"]

@@ -1,0 +1,18 @@
+"""LangGraph adapters: ``AgentMemorySaver``, a checkpointer kept in the memory database.
+
+Needs the ``langgraph`` extra: ``pip install "memory-integrations[langgraph]"``.
+"""
+
+from __future__ import annotations
+
+try:
+    import langgraph.checkpoint.base  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "memory_integrations.langgraph needs LangGraph, which is not installed. "
+        'Install the extra: pip install "memory-integrations[langgraph]"'
+    ) from exc
+
+from ._saver import AgentMemorySaver, adelete_thread_and_session, delete_thread_and_session
+
+__all__ = ["AgentMemorySaver", "adelete_thread_and_session", "delete_thread_and_session"]

@@ -1,0 +1,1263 @@
+"""``AgentMemorySaver``: a LangGraph checkpointer kept in the memory engine's SQL database.
+
+Layout (migration component ``langgraph_checkpoints``, four tables):
+
+* ``langgraph_threads``: one row per thread with ``last_access``, ``ttl_seconds`` and
+  ``expires_at``; a thread past ``expires_at`` is invisible to every read.
+* ``langgraph_checkpoints``: one row per checkpoint, serialized with ``self.serde`` *without*
+  its large channel values; small scalars (numbers, short strings, ``None``) stay inline.
+  Metadata is JSON text so ``list(filter=...)`` runs in SQL.
+* ``langgraph_checkpoint_blobs``: one row per (thread, namespace, channel, version). A step
+  writes only the channels named in ``new_versions``; unchanged channels are read from the
+  version an older checkpoint wrote.
+* ``langgraph_checkpoint_writes``: pending writes with ``task_path`` and ``idx``.
+
+Append deltas: a channel whose value is a list that grew by appending (a message history,
+the usual case) is stored as the msgpack bytes of the new elements only, pointing at the
+version it extends (``base_version``); a full copy is written every ``_MAX_DEPTH`` versions.
+Reading concatenates the bytes back, so the value handed to ``serde.loads_typed`` is
+byte-for-byte what a full write would have stored. This keeps a long thread's file size
+linear instead of quadratic in its length.
+
+The SQL is written once with ``?`` placeholders; what a dialect changes (placeholder style,
+binary column type, JSON field access) lives in ``_DIALECTS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import inspect
+import json
+import logging
+import math
+import random
+import threading
+import time
+import zlib
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from ..errors import NotFoundError
+from ..storage import Cursor, SqlDatabase
+
+__all__ = [
+    "COMPONENT",
+    "MIGRATIONS",
+    "AgentMemorySaver",
+    "adelete_thread_and_session",
+    "delete_thread_and_session",
+    "migrations_for",
+]
+
+logger = logging.getLogger(__name__)
+
+COMPONENT = "langgraph_checkpoints"
+
+_THREADS = "langgraph_threads"
+_CHECKPOINTS = "langgraph_checkpoints"
+_BLOBS = "langgraph_checkpoint_blobs"
+_WRITES = "langgraph_checkpoint_writes"
+
+# Ordered migration scripts; ``{blob}`` is the dialect's binary column type. Large binary
+# columns come last in each table so SQLite reads the small ones without walking overflow
+# pages.
+MIGRATIONS: list[str] = [
+    """
+CREATE TABLE IF NOT EXISTS langgraph_threads (
+    thread_id TEXT PRIMARY KEY,
+    last_access DOUBLE PRECISION NOT NULL,
+    ttl_seconds DOUBLE PRECISION,
+    expires_at DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS langgraph_threads_expires_at
+    ON langgraph_threads (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS langgraph_checkpoints (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    parent_checkpoint_id TEXT,
+    run_id TEXT,
+    metadata TEXT NOT NULL,
+    metadata_type TEXT,
+    type TEXT NOT NULL,
+    checkpoint {blob} NOT NULL,
+    metadata_blob {blob},
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+);
+CREATE INDEX IF NOT EXISTS langgraph_checkpoints_run_id
+    ON langgraph_checkpoints (run_id) WHERE run_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS langgraph_checkpoint_blobs (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    channel TEXT NOT NULL,
+    version TEXT NOT NULL,
+    base_version TEXT,
+    depth INTEGER NOT NULL DEFAULT 0,
+    checksum BIGINT,
+    type TEXT NOT NULL,
+    blob {blob},
+    PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+);
+CREATE TABLE IF NOT EXISTS langgraph_checkpoint_writes (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    task_path TEXT NOT NULL DEFAULT '',
+    channel TEXT NOT NULL,
+    type TEXT NOT NULL,
+    blob {blob},
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+);
+""",
+]
+
+# Scalars this short are kept inside the checkpoint row instead of a blob row of their own.
+_INLINE_STR_MAX = 512
+_EMPTY = "empty"  # type tag of a blob row for a channel that has no value at that version
+_MSGPACK = "msgpack"
+_DELTA_MIN_BODY = 2048  # lists smaller than this (serialized) are always written whole
+_MAX_DEPTH = 32  # a full copy at least every 33 versions bounds the rows read per value
+_TAIL_CACHE = 256  # (thread, ns, channel) whose last list bytes are kept for deltas
+_TAIL_MAX_BYTES = 16 * 1024 * 1024
+_PAGE = 100  # checkpoints hydrated per read transaction in ``list``
+_CHUNK = 250  # keys per ``IN`` / ``VALUES`` batch
+_SWEEP_BATCH = 200  # threads purged per sweep transaction
+
+
+# --- dialects -----------------------------------------------------------------------------
+
+
+def _sqlite_metadata_predicate(key: str, value: Any) -> tuple[str, list[Any]] | None:
+    if '"' in key or "\\" in key:
+        return None  # not expressible as a quoted JSON path label: filter in Python
+    path = f'$."{key}"'
+    if value is None:
+        return "json_extract(c.metadata, ?) IS NULL", [path]
+    if isinstance(value, bool):
+        return "json_extract(c.metadata, ?) = ?", [path, int(value)]
+    if isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
+        return "json_extract(c.metadata, ?) = ?", [path, value]
+    return None
+
+
+def _postgres_metadata_predicate(key: str, value: Any) -> tuple[str, list[Any]] | None:
+    field = "(CAST(c.metadata AS jsonb) -> ?)"
+    if value is None:
+        return f"COALESCE({field}, 'null'::jsonb) = 'null'::jsonb", [key]
+    if isinstance(value, str | int | bool) or (isinstance(value, float) and math.isfinite(value)):
+        return f"{field} = CAST(? AS jsonb)", [key, json.dumps(value)]
+    return None
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    placeholder: str
+    blob_type: str
+    # (key, value) -> SQL predicate on ``c.metadata`` plus its parameters, or None when the
+    # comparison must happen in Python.
+    metadata_predicate: Callable[[str, Any], tuple[str, list[Any]] | None]
+
+    def sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+
+_DIALECTS: dict[str, _Dialect] = {
+    "sqlite": _Dialect("?", "BLOB", _sqlite_metadata_predicate),
+    "postgres": _Dialect("%s", "BYTEA", _postgres_metadata_predicate),
+}
+
+
+def migrations_for(dialect: str) -> list[str]:
+    """The migration scripts rendered for ``dialect`` (``"sqlite"`` or ``"postgres"``)."""
+    blob = _DIALECTS[dialect].blob_type
+    return [script.replace("{blob}", blob) for script in MIGRATIONS]
+
+
+# --- SQL ----------------------------------------------------------------------------------
+
+_CP_COLS = (
+    "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, metadata, "
+    "metadata_type, type, checkpoint, metadata_blob"
+)
+_BLOB_COLS = "thread_id, checkpoint_ns, channel, version, base_version, depth, checksum, type, blob"
+_WRITE_COLS = (
+    "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, task_path, channel, type, blob"
+)
+_SQL_TEXT: dict[str, str] = {
+    "thread_state": (
+        f"SELECT expires_at, ttl_seconds, last_access FROM {_THREADS} WHERE thread_id = ?"
+    ),
+    "touch_thread": (
+        f"INSERT INTO {_THREADS} (thread_id, last_access, ttl_seconds, expires_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+        "last_access = excluded.last_access, "
+        f"ttl_seconds = COALESCE(excluded.ttl_seconds, {_THREADS}.ttl_seconds), "
+        "expires_at = excluded.last_access + "
+        f"COALESCE(excluded.ttl_seconds, {_THREADS}.ttl_seconds)"
+    ),
+    "refresh_thread": (
+        f"UPDATE {_THREADS} SET last_access = ?, expires_at = ? + ttl_seconds "
+        "WHERE thread_id = ? AND ttl_seconds IS NOT NULL "
+        "AND (expires_at IS NULL OR expires_at > ?)"
+    ),
+    "blob_state": (
+        f"SELECT depth, checksum FROM {_BLOBS} "
+        "WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?"
+    ),
+    "upsert_blob": (
+        f"INSERT INTO {_BLOBS} ({_BLOB_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO UPDATE SET "
+        "base_version = excluded.base_version, depth = excluded.depth, "
+        "checksum = excluded.checksum, type = excluded.type, blob = excluded.blob"
+    ),
+    "upsert_checkpoint": (
+        f"INSERT INTO {_CHECKPOINTS} ({_CP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
+        "parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id, "
+        "metadata = excluded.metadata, metadata_type = excluded.metadata_type, "
+        "type = excluded.type, checkpoint = excluded.checkpoint, "
+        "metadata_blob = excluded.metadata_blob"
+    ),
+    "insert_write": (
+        f"INSERT INTO {_WRITES} ({_WRITE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING"
+    ),
+    "upsert_write": (
+        f"INSERT INTO {_WRITES} ({_WRITE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET "
+        "task_path = excluded.task_path, channel = excluded.channel, "
+        "type = excluded.type, blob = excluded.blob"
+    ),
+    "delete_thread_writes": f"DELETE FROM {_WRITES} WHERE thread_id = ?",
+    "delete_thread_blobs": f"DELETE FROM {_BLOBS} WHERE thread_id = ?",
+    "delete_thread_checkpoints": f"DELETE FROM {_CHECKPOINTS} WHERE thread_id = ?",
+    "delete_thread_row": f"DELETE FROM {_THREADS} WHERE thread_id = ?",
+    "expired_threads": (
+        f"SELECT thread_id FROM {_THREADS} WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?"
+    ),
+    "copy_checkpoints": (
+        f"INSERT INTO {_CHECKPOINTS} ({_CP_COLS}) SELECT CAST(? AS TEXT), checkpoint_ns, "
+        "checkpoint_id, parent_checkpoint_id, run_id, metadata, metadata_type, type, "
+        f"checkpoint, metadata_blob FROM {_CHECKPOINTS} WHERE thread_id = ? "
+        "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO NOTHING"
+    ),
+    "copy_blobs": (
+        f"INSERT INTO {_BLOBS} ({_BLOB_COLS}) SELECT CAST(? AS TEXT), checkpoint_ns, channel, "
+        f"version, base_version, depth, checksum, type, blob FROM {_BLOBS} WHERE thread_id = ? "
+        "ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING"
+    ),
+    "copy_writes": (
+        f"INSERT INTO {_WRITES} ({_WRITE_COLS}) SELECT CAST(? AS TEXT), checkpoint_ns, "
+        "checkpoint_id, task_id, idx, task_path, channel, type, blob "
+        f"FROM {_WRITES} WHERE thread_id = ? "
+        "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING"
+    ),
+    "count_checkpoints": f"SELECT COUNT(*) FROM {_CHECKPOINTS} WHERE thread_id = ?",
+    "latest_per_ns": (
+        f"SELECT c.checkpoint_ns, c.metadata FROM {_CHECKPOINTS} c WHERE c.thread_id = ? "
+        f"AND c.checkpoint_id = (SELECT MAX(c2.checkpoint_id) FROM {_CHECKPOINTS} c2 "
+        "WHERE c2.thread_id = c.thread_id AND c2.checkpoint_ns = c.checkpoint_ns)"
+    ),
+    "delete_older": (
+        f"DELETE FROM {_CHECKPOINTS} WHERE thread_id = ? AND checkpoint_id < "
+        f"(SELECT MAX(c2.checkpoint_id) FROM {_CHECKPOINTS} c2 "
+        f"WHERE c2.thread_id = {_CHECKPOINTS}.thread_id "
+        f"AND c2.checkpoint_ns = {_CHECKPOINTS}.checkpoint_ns)"
+    ),
+    "delete_orphan_writes": (
+        f"DELETE FROM {_WRITES} WHERE thread_id = ? AND NOT EXISTS "
+        f"(SELECT 1 FROM {_CHECKPOINTS} c WHERE c.thread_id = {_WRITES}.thread_id "
+        f"AND c.checkpoint_ns = {_WRITES}.checkpoint_ns "
+        f"AND c.checkpoint_id = {_WRITES}.checkpoint_id)"
+    ),
+    "ns_checkpoints": (
+        f"SELECT type, checkpoint FROM {_CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = ?"
+    ),
+    "ns_blob_keys": (
+        f"SELECT channel, version, base_version FROM {_BLOBS} "
+        "WHERE thread_id = ? AND checkpoint_ns = ?"
+    ),
+    "delete_blob": (
+        f"DELETE FROM {_BLOBS} WHERE thread_id = ? AND checkpoint_ns = ? "
+        "AND channel = ? AND version = ?"
+    ),
+}
+
+
+class _Statements:
+    """The statements above rendered for one dialect, plus builders for variable-size SQL."""
+
+    thread_state: str
+    touch_thread: str
+    refresh_thread: str
+    blob_state: str
+    upsert_blob: str
+    upsert_checkpoint: str
+    insert_write: str
+    upsert_write: str
+    delete_thread_writes: str
+    delete_thread_blobs: str
+    delete_thread_checkpoints: str
+    delete_thread_row: str
+    expired_threads: str
+    copy_checkpoints: str
+    copy_blobs: str
+    copy_writes: str
+    count_checkpoints: str
+    latest_per_ns: str
+    delete_older: str
+    delete_orphan_writes: str
+    ns_checkpoints: str
+    ns_blob_keys: str
+    delete_blob: str
+
+    def __init__(self, dialect: _Dialect) -> None:
+        self.dialect = dialect
+        names = set(_Statements.__annotations__) - {"dialect"}
+        if names != set(_SQL_TEXT):  # pragma: no cover - guards edits of this module
+            raise RuntimeError(f"statement names out of sync: {sorted(names ^ set(_SQL_TEXT))}")
+        for name, text in _SQL_TEXT.items():
+            setattr(self, name, dialect.sql(text))
+
+    def select_checkpoints(self, where: Sequence[str], single_scope: bool) -> str:
+        order = "c.checkpoint_id DESC"
+        if not single_scope:
+            order += ", c.thread_id DESC, c.checkpoint_ns DESC"
+        conditions = " AND ".join(["(t.expires_at IS NULL OR t.expires_at > ?)", *where])
+        return self.dialect.sql(
+            "SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, "
+            "c.metadata, c.metadata_type, t.last_access, t.ttl_seconds, c.type, c.checkpoint, "
+            f"c.metadata_blob FROM {_CHECKPOINTS} c "
+            f"LEFT JOIN {_THREADS} t ON t.thread_id = c.thread_id "
+            f"WHERE {conditions} ORDER BY {order} LIMIT ?"
+        )
+
+    def run_ids(self, n: int) -> tuple[str, str, str]:
+        marks = ", ".join("?" * n)
+        return (
+            self.dialect.sql(
+                f"SELECT DISTINCT thread_id, checkpoint_ns FROM {_CHECKPOINTS} "
+                f"WHERE run_id IN ({marks})"
+            ),
+            self.dialect.sql(
+                f"DELETE FROM {_WRITES} WHERE (thread_id, checkpoint_ns, checkpoint_id) IN "
+                f"(SELECT thread_id, checkpoint_ns, checkpoint_id FROM {_CHECKPOINTS} "
+                f"WHERE run_id IN ({marks}))"
+            ),
+            self.dialect.sql(f"DELETE FROM {_CHECKPOINTS} WHERE run_id IN ({marks})"),
+        )
+
+    def blobs(self, n: int) -> str:
+        # Parameters: n (channel, version) pairs, then (thread_id, checkpoint_ns) twice. The
+        # recursive part follows append-delta rows to their bases. CROSS JOIN makes SQLite
+        # probe the primary key once per key instead of scanning the thread (on PostgreSQL
+        # it is an ordinary join).
+        values = ", ".join(["(?, ?)"] * n)
+        return self.dialect.sql(
+            f"WITH RECURSIVE k (channel, version) AS (VALUES {values} "
+            f"UNION SELECT b.channel, b.base_version FROM k CROSS JOIN {_BLOBS} b "
+            "WHERE b.thread_id = ? AND b.checkpoint_ns = ? AND b.channel = k.channel "
+            "AND b.version = k.version AND b.base_version IS NOT NULL) "
+            "SELECT b.channel, b.version, b.base_version, b.depth, b.checksum, b.type, b.blob "
+            f"FROM k CROSS JOIN {_BLOBS} b WHERE b.thread_id = ? AND b.checkpoint_ns = ? "
+            "AND b.channel = k.channel AND b.version = k.version"
+        )
+
+    def writes(self, n: int) -> str:
+        marks = ", ".join("?" * n)
+        return self.dialect.sql(
+            "SELECT checkpoint_id, task_id, task_path, idx, channel, type, blob "
+            f"FROM {_WRITES} "
+            f"WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id IN ({marks})"
+        )
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _is_database(obj: object) -> bool:
+    # Static lookup so a client's ``database`` property is not evaluated here.
+    for attr in ("dialect", "transaction", "read", "migrate"):
+        try:
+            inspect.getattr_static(obj, attr)
+        except AttributeError:
+            return False
+    return True
+
+
+def _is_inline(value: Any) -> bool:
+    kind = type(value)
+    if value is None or kind is bool or kind is int or kind is float:
+        return True
+    return kind is str and len(value) <= _INLINE_STR_MAX
+
+
+def _coerce_json(value: Any) -> Any:
+    """A JSON-safe stand-in for ``value`` (used only for filtering lossy metadata)."""
+    if isinstance(value, dict):
+        return {str(k).replace("\x00", ""): _coerce_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_coerce_json(v) for v in value]
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return str(value).replace("\x00", "")
+
+
+def _bytes(data: Any) -> bytes:
+    """Binary column value as bytes (drivers may return memoryview)."""
+    if data is None:
+        return b""
+    return data if isinstance(data, bytes) else bytes(data)
+
+
+def _array_header(data: bytes) -> int:
+    """Length of the msgpack array header ``data`` starts with, or 0 if it is no array."""
+    if not data:
+        return 0
+    first = data[0]
+    if 0x90 <= first <= 0x9F:
+        return 1
+    if first == 0xDC:
+        return 3
+    if first == 0xDD:
+        return 5
+    return 0
+
+
+def _parent_config(thread_id: str, ns: str, parent_id: str | None) -> RunnableConfig | None:
+    if not parent_id:
+        return None
+    return {
+        "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": parent_id}
+    }
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """The last list value this process wrote or read for a (thread, ns, channel)."""
+
+    version: str
+    body: bytes  # msgpack elements after the array header
+    depth: int
+    checksum: int  # crc32 of ``body``
+
+
+@dataclass
+class _Row:
+    thread_id: str
+    ns: str
+    checkpoint_id: str
+    parent_id: str | None
+    checkpoint: dict[str, Any]
+    metadata: CheckpointMetadata
+    needed: list[tuple[str, str]]  # (channel, version) to read from the blobs table
+    last_access: float | None
+    ttl_seconds: float | None
+
+
+# (channel, version) -> (base_version, depth, checksum, type, blob) of one blob row
+_BlobRows = dict[tuple[str, str], tuple[str | None, int, int | None, str, bytes]]
+
+
+class _BrokenChainError(RuntimeError):
+    pass
+
+
+# --- the saver ----------------------------------------------------------------------------
+
+
+class AgentMemorySaver(BaseCheckpointSaver[str]):
+    """LangGraph checkpointer stored in the engine's SQL database (SQLite or PostgreSQL).
+
+    ``client_or_db`` is an ``SqlDatabase`` or an ``AgentMemoryClient`` /
+    ``AsyncAgentMemoryClient`` with an embedded backend; the checkpoints then live in the
+    same file as the agent memory, in their own tables.
+
+    ``ttl`` (seconds) expires a whole thread after that long without activity: an expired
+    thread disappears from every read at once, and ``sweep_expired()`` (or the background
+    sweeper started by ``sweep_interval``) deletes its rows. Writes always refresh the
+    thread's clock; reads do too while ``refresh_on_read`` is true. ``clock`` returns epoch
+    seconds and exists for tests.
+
+    All ``a*`` methods run the same synchronous code in a worker thread. ``close()`` stops
+    the sweeper; the database is shared and stays open.
+    """
+
+    def __init__(
+        self,
+        client_or_db: Any,
+        *,
+        serde: SerializerProtocol | None = None,
+        ttl: float | None = None,
+        refresh_on_read: bool = True,
+        sweep_interval: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(serde=serde)
+        if ttl is not None and not ttl > 0:
+            raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
+        if sweep_interval is not None and not sweep_interval > 0:
+            raise ValueError(
+                "sweep_interval must be a positive number of seconds or None, "
+                f"not {sweep_interval!r}"
+            )
+        db: SqlDatabase = client_or_db if _is_database(client_or_db) else client_or_db.database
+        if db.dialect not in _DIALECTS:
+            raise ValueError(f"unsupported SQL dialect {db.dialect!r}")
+        self.db = db
+        self.ttl = float(ttl) if ttl is not None else None
+        self.refresh_on_read = refresh_on_read
+        self.sweep_interval = sweep_interval
+        self._clock = clock
+        self._dialect = _DIALECTS[db.dialect]
+        self._sql = _Statements(self._dialect)
+        self.schema_version = db.migrate(COMPONENT, migrations_for(db.dialect))
+        self._tails: OrderedDict[tuple[str, str, str], _Tail] = OrderedDict()
+        self._tails_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
+        if sweep_interval is not None:
+            self._sweeper = threading.Thread(
+                target=self._sweep_loop, name="AgentMemorySaver-sweeper", daemon=True
+            )
+            self._sweeper.start()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the background sweeper (the shared database stays open)."""
+        self._stop.set()
+        if self._sweeper is not None and self._sweeper is not threading.current_thread():
+            self._sweeper.join()
+        self._sweeper = None
+
+    def __enter__(self) -> AgentMemorySaver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> AgentMemorySaver:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.close)
+
+    def _sweep_loop(self) -> None:
+        assert self.sweep_interval is not None
+        while not self._stop.wait(self.sweep_interval):
+            try:
+                self.sweep_expired()
+            except Exception:  # keep sweeping: a busy database is usually transient
+                logger.exception("sweeping expired LangGraph threads failed")
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint ``config`` names, or the thread's latest one; None if absent."""
+        conf = config["configurable"]
+        where = ["c.thread_id = ?", "c.checkpoint_ns = ?"]
+        params: list[Any] = [str(conf["thread_id"]), conf.get("checkpoint_ns") or ""]
+        if checkpoint_id := get_checkpoint_id(config):
+            where.append("c.checkpoint_id = ?")
+            params.append(checkpoint_id)
+        rows, tuples = self._fetch_page(where, params, 1, single_scope=True, seed=True)
+        self._refresh(rows)
+        return tuples[0] if tuples else None
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints matching ``config`` / ``filter`` / ``before``, newest first."""
+        for page in self._pages(config, filter, before, limit):
+            yield from page
+
+    def _pages(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> Iterator[builtins.list[CheckpointTuple]]:
+        """``list`` in pages; each page is read in its own short read transaction."""
+        where: list[str] = []
+        params: list[Any] = []
+        single_scope = False
+        if config is not None:
+            conf = config["configurable"]
+            where.append("c.thread_id = ?")
+            params.append(str(conf["thread_id"]))
+            ns = conf.get("checkpoint_ns")
+            if ns is not None:
+                where.append("c.checkpoint_ns = ?")
+                params.append(ns)
+                single_scope = True
+            if checkpoint_id := get_checkpoint_id(config):
+                where.append("c.checkpoint_id = ?")
+                params.append(checkpoint_id)
+        if before is not None and (before_id := get_checkpoint_id(before)):
+            where.append("c.checkpoint_id < ?")
+            params.append(before_id)
+        python_filter: dict[str, Any] = {}
+        for key, value in (filter or {}).items():
+            predicate = self._dialect.metadata_predicate(key, value)
+            if predicate is None:
+                python_filter[key] = value
+            else:
+                where.append(predicate[0])
+                params.extend(predicate[1])
+        if limit is not None and limit <= 0:
+            return
+        remaining = limit
+        cursor: tuple[str, str, str] | None = None
+        while True:
+            page_where, page_params = list(where), list(params)
+            if cursor is not None:
+                if single_scope:
+                    page_where.append("c.checkpoint_id < ?")
+                    page_params.append(cursor[0])
+                else:
+                    page_where.append("(c.checkpoint_id, c.thread_id, c.checkpoint_ns) < (?, ?, ?)")
+                    page_params.extend(cursor)
+            size = _PAGE if remaining is None or python_filter else min(_PAGE, remaining)
+            rows, tuples = self._fetch_page(page_where, page_params, size, single_scope)
+            if config is not None and cursor is None:
+                self._refresh(rows)
+            if python_filter:
+                tuples = [
+                    t
+                    for t in tuples
+                    if all(
+                        cast(dict[str, Any], t.metadata).get(k) == v
+                        for k, v in python_filter.items()
+                    )
+                ]
+            if remaining is not None:
+                tuples = tuples[:remaining]
+                remaining -= len(tuples)
+            if tuples:
+                yield tuples
+            if len(rows) < size or remaining == 0:
+                return
+            last = rows[-1]
+            cursor = (last.checkpoint_id, last.thread_id, last.ns)
+
+    def _fetch_page(
+        self,
+        where: builtins.list[str],
+        params: builtins.list[Any],
+        limit: int,
+        single_scope: bool,
+        seed: bool = False,
+    ) -> tuple[builtins.list[_Row], builtins.list[CheckpointTuple]]:
+        sql = self._sql.select_checkpoints(where, single_scope)
+        with self.db.read() as cur:
+            raw = cur.execute(sql, [self._clock(), *params, limit]).fetchall()
+            if not raw:
+                return [], []
+            rows = [self._decode_row(r) for r in raw]
+            blobs = self._load_blobs(cur, rows)
+            writes = self._load_writes(cur, rows)
+        tuples = []
+        # Rebuilt bytes are shared by the page's checkpoints; values are decoded per row.
+        assembled: dict[tuple[str, str, str, str], tuple[str, bytes] | None] = {}
+        for row in rows:
+            values = row.checkpoint["channel_values"]
+            scope = blobs.get((row.thread_id, row.ns), {})
+            for key in row.needed:
+                memo_key = (row.thread_id, row.ns, *key)
+                if memo_key not in assembled:
+                    assembled[memo_key] = self._assemble(row, scope, key)
+                stored = assembled[memo_key]
+                if stored is not None:
+                    values[key[0]] = self.serde.loads_typed(stored)
+                    if seed:
+                        self._seed_tail(row, scope, key, stored[1])
+            tuples.append(
+                CheckpointTuple(
+                    config={
+                        "configurable": {
+                            "thread_id": row.thread_id,
+                            "checkpoint_ns": row.ns,
+                            "checkpoint_id": row.checkpoint_id,
+                        }
+                    },
+                    checkpoint=cast(Checkpoint, row.checkpoint),
+                    metadata=row.metadata,
+                    parent_config=_parent_config(row.thread_id, row.ns, row.parent_id),
+                    pending_writes=writes.get((row.thread_id, row.ns, row.checkpoint_id), []),
+                )
+            )
+        return rows, tuples
+
+    def _decode_row(self, raw: Sequence[Any]) -> _Row:
+        (thread_id, ns, checkpoint_id, parent_id, md_json, md_type, last_access, ttl_seconds) = raw[
+            :8
+        ]
+        checkpoint: dict[str, Any] = self.serde.loads_typed((raw[8], _bytes(raw[9])))
+        versions = checkpoint.get("channel_versions") or {}
+        inline = checkpoint.get("channel_values") or {}
+        values = {k: v for k, v in inline.items() if k in versions}
+        checkpoint["channel_values"] = values
+        needed = [(ch, str(ver)) for ch, ver in versions.items() if ch not in values]
+        if md_type is not None:
+            metadata = self.serde.loads_typed((md_type, _bytes(raw[10])))
+        else:
+            metadata = json.loads(md_json)
+        return _Row(
+            thread_id,
+            ns,
+            checkpoint_id,
+            parent_id,
+            checkpoint,
+            metadata,
+            needed,
+            last_access,
+            ttl_seconds,
+        )
+
+    def _load_blobs(
+        self, cur: Cursor, rows: builtins.list[_Row]
+    ) -> dict[tuple[str, str], _BlobRows]:
+        wanted: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+        for row in rows:
+            wanted[(row.thread_id, row.ns)].update(row.needed)
+        found: dict[tuple[str, str], _BlobRows] = {}
+        for (thread_id, ns), keys in wanted.items():
+            scope: _BlobRows = {}
+            found[(thread_id, ns)] = scope
+            ordered = sorted(keys)
+            for start in range(0, len(ordered), _CHUNK):
+                chunk = ordered[start : start + _CHUNK]
+                params: list[Any] = []
+                for channel, version in chunk:
+                    params += (channel, version)
+                params += (thread_id, ns, thread_id, ns)
+                for channel, version, base, depth, checksum, type_, blob in cur.execute(
+                    self._sql.blobs(len(chunk)), params
+                ):
+                    scope[(channel, version)] = (base, depth, checksum, type_, _bytes(blob))
+        return found
+
+    def _assemble(
+        self, row: _Row, scope: _BlobRows, key: tuple[str, str]
+    ) -> tuple[str, bytes] | None:
+        """The (type, bytes) of one channel version, rebuilding append deltas."""
+        entry = scope.get(key)
+        if entry is None or entry[3] == _EMPTY:
+            return None
+        if entry[0] is None:
+            return entry[3], entry[4]
+        parts = [entry[4]]  # newest first
+        seen = {key}
+        base: str | None = entry[0]
+        while base is not None:
+            link = (key[0], base)
+            entry = scope.get(link)
+            if entry is None or link in seen or len(seen) > _MAX_DEPTH + 1:
+                raise _BrokenChainError(
+                    f"channel {key[0]!r} version {key[1]} of thread {row.thread_id!r} "
+                    f"(namespace {row.ns!r}) extends version {base}, which is missing or "
+                    "circular; the checkpoint data is damaged"
+                )
+            seen.add(link)
+            parts.append(entry[4])
+            base = entry[0]
+        out = bytearray(parts[0][: _array_header(parts[0])])
+        for part in reversed(parts):
+            out += memoryview(part)[_array_header(part) :]
+        return _MSGPACK, bytes(out)
+
+    def _load_writes(
+        self, cur: Cursor, rows: builtins.list[_Row]
+    ) -> dict[tuple[str, str, str], builtins.list[PendingWrite]]:
+        by_scope: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for row in rows:
+            by_scope[(row.thread_id, row.ns)].append(row.checkpoint_id)
+        raw: dict[tuple[str, str, str], list[tuple[Any, ...]]] = defaultdict(list)
+        for (thread_id, ns), ids in by_scope.items():
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                for cid, task_id, task_path, idx, channel, type_, blob in cur.execute(
+                    self._sql.writes(len(chunk)), [thread_id, ns, *chunk]
+                ):
+                    raw[(thread_id, ns, cid)].append(
+                        (task_path, task_id, idx, channel, type_, blob)
+                    )
+        result: dict[tuple[str, str, str], list[PendingWrite]] = {}
+        for key, items in raw.items():
+            items.sort(key=lambda w: writes_sort_key(w[0], w[1], w[2]))
+            result[key] = [
+                (task_id, channel, self.serde.loads_typed((type_, _bytes(blob))))
+                for _, task_id, _, channel, type_, blob in items
+            ]
+        return result
+
+    def _refresh(self, rows: builtins.list[_Row]) -> None:
+        """Move the expiry of the threads just read, at most about once per 1% of the TTL."""
+        if not self.refresh_on_read or not rows:
+            return
+        now = self._clock()
+        stale = {
+            row.thread_id
+            for row in rows
+            if row.ttl_seconds is not None
+            and row.last_access is not None
+            and now - row.last_access >= min(1.0, row.ttl_seconds / 100)
+        }
+        if stale:
+            with self.db.transaction() as cur:
+                for thread_id in sorted(stale):
+                    cur.execute(self._sql.refresh_thread, (now, now, thread_id, now))
+
+    # --- append-delta bookkeeping ---------------------------------------------------------
+
+    def _tail(self, key: tuple[str, str, str]) -> _Tail | None:
+        with self._tails_lock:
+            tail = self._tails.get(key)
+            if tail is not None:
+                self._tails.move_to_end(key)
+            return tail
+
+    def _remember(self, key: tuple[str, str, str], tail: _Tail) -> None:
+        if len(tail.body) > _TAIL_MAX_BYTES:
+            return
+        with self._tails_lock:
+            self._tails[key] = tail
+            self._tails.move_to_end(key)
+            while len(self._tails) > _TAIL_CACHE:
+                self._tails.popitem(last=False)
+
+    def _forget_thread(self, thread_id: str) -> None:
+        with self._tails_lock:
+            for key in [k for k in self._tails if k[0] == thread_id]:
+                del self._tails[key]
+
+    def _seed_tail(self, row: _Row, scope: _BlobRows, key: tuple[str, str], data: bytes) -> None:
+        entry = scope[key]
+        header = _array_header(data)
+        if entry[2] is not None and header and len(data) - header >= _DELTA_MIN_BODY:
+            self._remember(
+                (row.thread_id, row.ns, key[0]), _Tail(key[1], data[header:], entry[1], entry[2])
+            )
+
+    def _blob_row(
+        self, cur: Cursor, thread_id: str, ns: str, channel: str, version: str, value: Any
+    ) -> tuple[tuple[Any, ...], _Tail | None]:
+        """The blob row for one channel version (a delta when possible) and its new tail."""
+        type_, data = self.serde.dumps_typed(value)
+        header = _array_header(data) if type_ == _MSGPACK else 0
+        if not header or len(data) - header < _DELTA_MIN_BODY:
+            return (thread_id, ns, channel, version, None, 0, None, type_, data), None
+        tail = self._tail((thread_id, ns, channel))
+        if (
+            tail is not None
+            and tail.version != version
+            and tail.depth < _MAX_DEPTH
+            and data.startswith(tail.body, header)
+        ):
+            state = cur.execute(self._sql.blob_state, (thread_id, ns, channel, tail.version))
+            found = state.fetchone()
+            # Only extend the base if the stored row is still the exact bytes we remember.
+            if found is not None and found[0] == tail.depth and found[1] == tail.checksum:
+                suffix = data[header + len(tail.body) :]
+                new = _Tail(
+                    version, data[header:], tail.depth + 1, zlib.crc32(suffix, tail.checksum)
+                )
+                row = (
+                    thread_id,
+                    ns,
+                    channel,
+                    version,
+                    tail.version,
+                    new.depth,
+                    new.checksum,
+                    type_,
+                    data[:header] + suffix,
+                )
+                return row, new
+        body = data[header:]
+        new = _Tail(version, body, 0, zlib.crc32(body))
+        return (thread_id, ns, channel, version, None, 0, new.checksum, type_, data), new
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def _open_thread(self, cur: Cursor, thread_id: str, now: float) -> None:
+        """Start a write on ``thread_id``: purge it if it expired, then move its clock."""
+        row = cur.execute(self._sql.thread_state, (thread_id,)).fetchone()
+        if row is not None:
+            expires_at, ttl_seconds, last_access = row
+            if expires_at is not None and expires_at <= now:
+                # An expired thread is gone as a whole; this write starts a fresh one.
+                self._purge(cur, thread_id)
+            elif self.ttl is None or self.ttl == ttl_seconds:
+                step = min(1.0, ttl_seconds / 100) if ttl_seconds else 1.0
+                if now - last_access < step:
+                    return  # the clock moved too little to be worth a row update
+        expires_at = now + self.ttl if self.ttl is not None else None
+        cur.execute(self._sql.touch_thread, (thread_id, now, self.ttl, expires_at))
+
+    def _purge(self, cur: Cursor, thread_id: str) -> None:
+        cur.execute(self._sql.delete_thread_writes, (thread_id,))
+        cur.execute(self._sql.delete_thread_blobs, (thread_id,))
+        cur.execute(self._sql.delete_thread_checkpoints, (thread_id,))
+        cur.execute(self._sql.delete_thread_row, (thread_id,))
+        self._forget_thread(thread_id)
+
+    def _metadata_columns(
+        self, metadata: CheckpointMetadata
+    ) -> tuple[str, str | None, bytes | None]:
+        try:
+            text = json.dumps(metadata, ensure_ascii=False, allow_nan=False)
+            # PostgreSQL's jsonb rejects NUL characters, which json.dumps writes as \u0000.
+            if "\\u0000" not in text and json.loads(text) == metadata:
+                return text, None, None
+        except (TypeError, ValueError):
+            pass
+        # JSON would change some value: keep the exact metadata as a serde blob and a JSON
+        # approximation for SQL filters.
+        type_, blob = self.serde.dumps_typed(metadata)
+        return json.dumps(_coerce_json(metadata), ensure_ascii=False), type_, blob
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint; only channels in ``new_versions`` get new blob rows."""
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = conf.get("checkpoint_ns") or ""
+        values = checkpoint["channel_values"]
+        inline = {k: v for k, v in values.items() if _is_inline(v)}
+        type_, data = self.serde.dumps_typed({**checkpoint, "channel_values": inline})
+        full_metadata = get_checkpoint_metadata(config, metadata)
+        md_json, md_type, md_blob = self._metadata_columns(full_metadata)
+        run_id = full_metadata.get("run_id")
+        row = (
+            thread_id,
+            ns,
+            checkpoint["id"],
+            conf.get("checkpoint_id"),
+            str(run_id) if run_id is not None else None,
+            md_json,
+            md_type,
+            type_,
+            data,
+            md_blob,
+        )
+        tails: list[tuple[tuple[str, str, str], _Tail]] = []
+        with self.db.transaction() as cur:
+            self._open_thread(cur, thread_id, self._clock())
+            blob_rows = []
+            for channel, version in new_versions.items():
+                if channel in inline:
+                    continue
+                if channel not in values:
+                    blob_rows.append(
+                        (thread_id, ns, channel, str(version), None, 0, None, _EMPTY, None)
+                    )
+                    continue
+                blob_row, tail = self._blob_row(
+                    cur, thread_id, ns, channel, str(version), values[channel]
+                )
+                blob_rows.append(blob_row)
+                if tail is not None:
+                    tails.append(((thread_id, ns, channel), tail))
+            if blob_rows:
+                cur.executemany(self._sql.upsert_blob, blob_rows)
+            cur.execute(self._sql.upsert_checkpoint, row)
+        for key, tail in tails:  # only once the rows are committed
+            self._remember(key, tail)
+        return {
+            "configurable": {
+                "thread_id": conf["thread_id"],
+                "checkpoint_ns": ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's pending writes (first write wins; special channels are upserted)."""
+        if not writes:
+            return
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = conf.get("checkpoint_ns") or ""
+        checkpoint_id = str(conf["checkpoint_id"])
+        sql = (
+            self._sql.upsert_write
+            if all(channel in WRITES_IDX_MAP for channel, _ in writes)
+            else self._sql.insert_write
+        )
+        rows = [
+            (
+                thread_id,
+                ns,
+                checkpoint_id,
+                task_id,
+                WRITES_IDX_MAP.get(channel, idx),
+                task_path,
+                channel,
+                *self.serde.dumps_typed(value),
+            )
+            for idx, (channel, value) in enumerate(writes)
+        ]
+        with self.db.transaction() as cur:
+            self._open_thread(cur, thread_id, self._clock())
+            cur.executemany(sql, rows)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint, blob and write of ``thread_id`` in all namespaces."""
+        with self.db.transaction() as cur:
+            self._purge(cur, str(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (and their writes) whose metadata ``run_id`` is listed."""
+        ids = sorted({str(r) for r in run_ids})
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            scopes_sql, writes_sql, checkpoints_sql = self._sql.run_ids(len(chunk))
+            with self.db.transaction() as cur:
+                scopes = cur.execute(scopes_sql, chunk).fetchall()
+                if not scopes:
+                    continue
+                cur.execute(writes_sql, chunk)
+                cur.execute(checkpoints_sql, chunk)
+                for thread_id, ns in scopes:
+                    self._collect_blobs(cur, thread_id, ns)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy all checkpoints, blobs and writes of one thread to another (merging)."""
+        source, target = str(source_thread_id), str(target_thread_id)
+        if source == target:
+            return
+        with self.db.transaction() as cur:
+            now = self._clock()
+            src = cur.execute(self._sql.thread_state, (source,)).fetchone()
+            if src is not None and src[0] is not None and src[0] <= now:
+                return  # an expired source no longer exists
+            if not cur.execute(self._sql.count_checkpoints, (source,)).fetchone()[0]:
+                return
+            row = cur.execute(self._sql.thread_state, (target,)).fetchone()
+            if row is not None and row[0] is not None and row[0] <= now:
+                self._purge(cur, target)
+            cur.execute(self._sql.copy_checkpoints, (target, source))
+            cur.execute(self._sql.copy_blobs, (target, source))
+            cur.execute(self._sql.copy_writes, (target, source))
+            ttl = self.ttl if self.ttl is not None else (src[1] if src is not None else None)
+            expires = now + ttl if ttl is not None else None
+            cur.execute(self._sql.touch_thread, (target, now, ttl, expires))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """``"keep_latest"``: keep each namespace's latest checkpoint; ``"delete"``: all.
+
+        Raises ``ValueError`` for ``keep_latest`` on a thread whose latest checkpoint tracks
+        ``DeltaChannel`` counters, since dropping its ancestors would lose channel state.
+        """
+        if strategy not in ("keep_latest", "delete"):
+            raise ValueError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
+        for thread_id in dict.fromkeys(str(t) for t in thread_ids):
+            with self.db.transaction() as cur:
+                row = cur.execute(self._sql.thread_state, (thread_id,)).fetchone()
+                expired = row is not None and row[0] is not None and row[0] <= self._clock()
+                if strategy == "delete" or expired:
+                    self._purge(cur, thread_id)
+                    continue
+                latest = cur.execute(self._sql.latest_per_ns, (thread_id,)).fetchall()
+                for ns, md_json in latest:
+                    if json.loads(md_json).get("counters_since_delta_snapshot"):
+                        raise ValueError(
+                            f"thread {thread_id!r} (namespace {ns!r}) uses DeltaChannel state; "
+                            "keep_latest would drop the history it is rebuilt from. Use "
+                            "strategy='delete' or leave this thread unpruned."
+                        )
+                cur.execute(self._sql.delete_older, (thread_id,))
+                cur.execute(self._sql.delete_orphan_writes, (thread_id,))
+                for ns, _ in latest:
+                    self._collect_blobs(cur, thread_id, ns)
+
+    def _collect_blobs(self, cur: Cursor, thread_id: str, ns: str) -> None:
+        """Delete the blob rows of one namespace no checkpoint (or delta) still needs."""
+        needed: list[tuple[str, str]] = []
+        for type_, data in cur.execute(self._sql.ns_checkpoints, (thread_id, ns)).fetchall():
+            checkpoint = self.serde.loads_typed((type_, _bytes(data)))
+            for channel, version in (checkpoint.get("channel_versions") or {}).items():
+                needed.append((channel, str(version)))
+        bases = {
+            (channel, version): base
+            for channel, version, base in cur.execute(
+                self._sql.ns_blob_keys, (thread_id, ns)
+            ).fetchall()
+        }
+        keep: set[tuple[str, str]] = set()
+        while needed:
+            key = needed.pop()
+            if key in keep or key not in bases:
+                continue
+            keep.add(key)
+            if (base := bases[key]) is not None:
+                needed.append((key[0], base))
+        stale = [(thread_id, ns, ch, v) for ch, v in bases if (ch, v) not in keep]
+        if stale:
+            cur.executemany(self._sql.delete_blob, stale)
+
+    def sweep_expired(self) -> int:
+        """Delete every expired thread now; return how many were removed."""
+        removed = 0
+        while True:
+            with self.db.transaction() as cur:
+                rows = cur.execute(self._sql.expired_threads, (self._clock(), _SWEEP_BATCH))
+                batch = [r[0] for r in rows.fetchall()]
+                for thread_id in batch:
+                    self._purge(cur, thread_id)
+            removed += len(batch)
+            if len(batch) < _SWEEP_BATCH:
+                return removed
+
+    def get_next_version(self, current: str | int | float | None, channel: None = None) -> str:
+        """``"<32-digit counter>.<16-digit random>"``, the format of langgraph's own savers."""
+        if current is None:
+            counter = 0
+        elif isinstance(current, int | float):
+            counter = int(current)
+        else:
+            counter = int(current.split(".")[0])
+        return f"{counter + 1:032}.{random.random():016}"
+
+    # --- async: the same code in a worker thread ------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async ``get_tuple``."""
+        return await asyncio.to_thread(self.get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Async ``list``; each page of results is read in a worker thread."""
+        pages = self._pages(config, filter, before, limit)
+        while True:
+            page = await asyncio.to_thread(next, pages, None)
+            if page is None:
+                return
+            for item in page:
+                yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Async ``put``."""
+        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Async ``put_writes``."""
+        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async ``delete_thread``."""
+        await asyncio.to_thread(self.delete_thread, thread_id)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Async ``delete_for_runs``."""
+        await asyncio.to_thread(self.delete_for_runs, run_ids)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async ``copy_thread``."""
+        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Async ``prune``."""
+        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
+
+    async def asweep_expired(self) -> int:
+        """Async ``sweep_expired``."""
+        return await asyncio.to_thread(self.sweep_expired)
+
+
+# --- thread + session ---------------------------------------------------------------------
+
+
+def delete_thread_and_session(
+    client: Any, thread_id: str, user_id: str, *, saver: AgentMemorySaver | None = None
+) -> None:
+    """Delete a thread's checkpoints and the engine session with the same id.
+
+    For apps that use one conversation id as both the LangGraph ``thread_id`` and the memory
+    session id. A missing session is not an error. ``saver`` defaults to
+    ``AgentMemorySaver(client)``.
+    """
+    (saver or AgentMemorySaver(client)).delete_thread(thread_id)
+    with contextlib.suppress(NotFoundError):
+        client.get_user(user_id).get_session(thread_id).delete()
+
+
+async def adelete_thread_and_session(
+    client: Any, thread_id: str, user_id: str, *, saver: AgentMemorySaver | None = None
+) -> None:
+    """Async ``delete_thread_and_session``; works with sync and async clients."""
+    if saver is None:
+        saver = await asyncio.to_thread(AgentMemorySaver, client)
+    await saver.adelete_thread(thread_id)
+    with contextlib.suppress(NotFoundError):
+        user = client.get_user(user_id)
+        if inspect.isawaitable(user):
+            user = await user
+        session = user.get_session(thread_id)
+        if inspect.isawaitable(session):
+            session = await session
+        result = session.delete()
+        if inspect.isawaitable(result):
+            await result

@@ -1,0 +1,138 @@
+"""Where an adapter's memory lives: serialisable fields plus a per-process client cache.
+
+LlamaIndex serialises memories, blocks and chat stores through their pydantic fields
+(``Context.to_dict()``, ``BaseComponent.to_dict()``) and drops private attributes, so the
+adapters keep no client handle of their own. They carry ``path`` / ``url`` / ``embedder``
+and ask :func:`shared_client` for the one client of that store in this process, which is
+opened on first use (and closed at interpreter exit). A client passed explicitly with
+``client=`` is registered under its store's location, so a copy rebuilt from the fields in
+the same process uses that very client.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import anyio.to_thread
+from pydantic import BaseModel, Field
+
+from .._settings import Settings
+from ..backend import resolve_location
+from ..client import AgentMemoryClient, AsyncAgentMemoryClient
+from ..errors import ConfigurationError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+AnyClient = AgentMemoryClient | AsyncAgentMemoryClient
+
+_lock = threading.Lock()
+_clients: dict[str, AgentMemoryClient] = {}
+_opened: list[AgentMemoryClient] = []
+
+
+def _is_closed(client: AgentMemoryClient) -> bool:
+    return bool(getattr(client, "_closed", False))
+
+
+def _location_key(location: str) -> str:
+    if location == ":memory:":
+        return location
+    return str(Path(location).expanduser().resolve())
+
+
+def _close_opened() -> None:
+    with _lock:
+        opened = list(_opened)
+        _opened.clear()
+        _clients.clear()
+    for client in opened:
+        client.close()
+
+
+atexit.register(_close_opened)
+
+
+def embedder_spec(client: AgentMemoryClient) -> str | None:
+    """The spec string that reopens ``client``'s embedder in another process, if known."""
+    from ..embedders import HashingEmbedder, MiniLMEmbedder
+
+    embedder = getattr(client.backend, "embedder", None)
+    if isinstance(embedder, HashingEmbedder):
+        return f"hashing:{embedder.dim}"
+    if isinstance(embedder, MiniLMEmbedder):
+        return "default"
+    return None
+
+
+def register_client(client: AnyClient) -> tuple[str, str | None]:
+    """Make ``client`` the shared client of its store; return ``(path, embedder spec)``."""
+    sync = client.sync_client if isinstance(client, AsyncAgentMemoryClient) else client
+    location = getattr(getattr(sync.backend, "database", None), "location", None)
+    if not isinstance(location, str):
+        raise ConfigurationError(
+            "the LlamaIndex adapters need an embedded client (AgentMemoryClient(path=...)); "
+            "this one has no local database"
+        )
+    key = _location_key(location)
+    with _lock:
+        _clients[key] = sync
+    return key, embedder_spec(sync)
+
+
+def shared_client(
+    path: str | None = None, url: str | None = None, embedder: str | None = None
+) -> AgentMemoryClient:
+    """The process-wide client of the store at ``path`` / ``url`` (opened on first use)."""
+    key = _location_key(resolve_location(path, url, Settings()))
+    with _lock:
+        client = _clients.get(key)
+        if client is None or _is_closed(client):
+            client = AgentMemoryClient(path, url=url, embedder=embedder)
+            _clients[key] = client
+            _opened.append(client)
+        return client
+
+
+async def run_sync(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run the sync implementation on a worker thread (the one async path of the adapters)."""
+    return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs))
+
+
+class MemoryLocation(BaseModel):
+    """Serialisable fields naming the memory store and the user; shared by the adapters.
+
+    Pass ``client=`` (an :class:`AgentMemoryClient` or its async twin) to use an open
+    client; ``path`` and ``embedder`` are then filled in from it, so the object can be
+    serialised and rebuilt elsewhere.
+    """
+
+    user_id: str = Field(description="The memory user (one per application identity).")
+    path: str | None = Field(
+        default=None, description="SQLite file of the memory store (default: the env/cwd one)."
+    )
+    url: str | None = Field(default=None, description="Storage URL, instead of path.")
+    embedder: str | None = Field(
+        default=None,
+        description="Embedder spec used when this process opens the store ('default', "
+        "'hashing', 'openai:<model>'); None = MEMORY_INTEGRATIONS_EMBEDDER or the default.",
+    )
+
+    def __init__(self, *, client: AnyClient | None = None, **data: Any) -> None:
+        if client is not None:
+            path, spec = register_client(client)
+            if data.get("path") is None and data.get("url") is None:
+                data["path"] = path
+            if data.get("embedder") is None:
+                data["embedder"] = spec
+        super().__init__(**data)
+
+    @property
+    def client(self) -> AgentMemoryClient:
+        """The shared client of this store (opened on first use)."""
+        return shared_client(self.path, self.url, self.embedder)
