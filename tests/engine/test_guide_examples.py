@@ -35,7 +35,7 @@ def run_example(code: str, path: Path, **namespace: Any) -> dict[str, Any]:
     return scope
 
 
-def test_initialize_the_client(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_initialize_the_client(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     run_example(
         """
         from agentmemory import AgentMemoryClient
@@ -71,7 +71,7 @@ with AgentMemoryClient(base_url="http://localhost:8080") as client:
 """
 
 
-def test_store_memory(db_path: Path) -> None:
+def test_store_memory(db_path: Any) -> None:
     scope = run_example(STORE, db_path)
     blocks = scope["page"].memory_blocks
     assert [b.kind for b in blocks] == ["message", "fact"]
@@ -79,7 +79,7 @@ def test_store_memory(db_path: Path) -> None:
     assert blocks[1].fact == "Customer is in the EU timezone."
 
 
-def test_messages_and_facts_in_one_call_raise_validation_error(db_path: Path) -> None:
+def test_messages_and_facts_in_one_call_raise_validation_error(db_path: Any) -> None:
     scope = run_example(STORE, db_path)
     session = scope["session"]
     with memory_integrations.AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
@@ -91,7 +91,7 @@ def test_messages_and_facts_in_one_call_raise_validation_error(db_path: Path) ->
         assert session.list_memories().total == 2
 
 
-def test_backfill_and_sync_processing(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_backfill_and_sync_processing(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     run_example(STORE, db_path)
     scope = run_example(
         """
@@ -126,7 +126,7 @@ def test_backfill_and_sync_processing(db_path: Path, capsys: pytest.CaptureFixtu
     assert blocks[0].created_at.year == 2025
 
 
-def test_search_examples(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_examples(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     run_example(STORE, db_path)
     scope = run_example(
         """
@@ -166,7 +166,7 @@ def test_search_examples(db_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert cross[0].fact == "Customer payment preferences: credit card."
 
 
-def test_update_memory_example(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_update_memory_example(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     with memory_integrations.AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
         session = client.create_user("agent-1", "Support Bot").create_session("conv-100")
         block_abc = session.add_memory(
@@ -193,7 +193,7 @@ def test_update_memory_example(db_path: Path, capsys: pytest.CaptureFixture[str]
     assert scope["resp"].block.expires_at is None
 
 
-def test_update_of_processing_block_is_refused(db_path: Path) -> None:
+def test_update_of_processing_block_is_refused(db_path: Any) -> None:
     with memory_integrations.AgentMemoryClient(
         db_path, embedder=HashingEmbedder(), backend=None
     ) as client:
@@ -206,7 +206,7 @@ def test_update_of_processing_block_is_refused(db_path: Path) -> None:
             session.update_memory(block_id=block_id, fact="new")
 
 
-def test_ttl_examples(db_path: Path) -> None:
+def test_ttl_examples(db_path: Any) -> None:
     run_example(STORE, db_path)
     scope = run_example(
         """
@@ -247,7 +247,7 @@ def test_ttl_examples(db_path: Path) -> None:
     assert all(b.expires_at is not None for b in ephemeral)  # the user-wide 3600 s
 
 
-def test_annotation_examples(db_path: Path) -> None:
+def test_annotation_examples(db_path: Any) -> None:
     run_example(STORE, db_path)
     scope = run_example(
         """
@@ -276,7 +276,7 @@ def test_annotation_examples(db_path: Path) -> None:
     assert scope["session"].annotations == {"topic": "onboarding", "source": "web"}
 
 
-def test_list_and_delete_examples(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_and_delete_examples(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     run_example(STORE, db_path)
     scope = run_example(
         """
@@ -305,7 +305,7 @@ def test_list_and_delete_examples(db_path: Path, capsys: pytest.CaptureFixture[s
     assert scope["after_all"] == 0
 
 
-def test_async_client_example(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_async_client_example(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     code = """
     import asyncio
     from agentmemory import AsyncAgentMemoryClient, ChatMessage

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,7 +86,7 @@ def test_search_sees_only_the_callers_user_even_with_shared_words(
     assert client.get_user("small").search_memory("pizza").count == 1
 
 
-def test_index_follows_writes_from_another_process(db_path: Path) -> None:
+def test_index_follows_writes_from_another_process(db_path: Any) -> None:
     with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
         session = client.create_user("u", "U").create_session("s")
         session.add_memory(facts=["first memory about tea"], async_processing=False)
@@ -127,7 +126,7 @@ def test_sign_bit_prefilter_keeps_recall(monkeypatch: pytest.MonkeyPatch) -> Non
     assert hits / 500 >= 0.9
 
 
-def test_reindex_switches_embedder(db_path: Path) -> None:
+def test_reindex_switches_embedder(db_path: Any) -> None:
     from click.testing import CliRunner
 
     from memory_integrations.cli import main
@@ -146,7 +145,7 @@ def test_reindex_switches_embedder(db_path: Path) -> None:
     with AgentMemoryClient(db_path, embedder=HashingEmbedder(64)) as client:
         found = client.get_user("u").get_session("s").search_memory(query="beta gamma")
         assert found.memory_blocks[0].fact == "beta gamma"
-        database: Any = client.database
-        with database.read() as cur:
-            blob = cur.execute("SELECT embedding FROM mi_blocks LIMIT 1").fetchone()[0]
-        assert len(blob) == 64 * 4
+        engine: Any = client.backend
+        with engine.database.read() as cur:
+            rows = engine._store.indexed_blocks(cur, "u", 0)
+        assert {len(row[-1]) for row in rows} == {64 * 4}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -389,7 +388,7 @@ def test_users_and_sessions_listing_and_updates(client: AgentMemoryClient) -> No
         s.update()
 
 
-def test_embedder_mismatch_is_refused_with_the_fix(db_path: Path) -> None:
+def test_embedder_mismatch_is_refused_with_the_fix(db_path: Any) -> None:
     with AgentMemoryClient(db_path, embedder=HashingEmbedder(384)) as client:
         s = client.create_user("u", "U").create_session("s")
         s.add_memory(facts=["x"], async_processing=False)

@@ -24,9 +24,7 @@ def resolve_location(path: str | Path | None, url: str | None, settings: Setting
             f"{target!r} is an HTTP server: pass it as base_url=, not url= or path="
         )
     if target.startswith(("postgresql://", "postgres://")):
-        raise ConfigurationError(
-            "PostgreSQL storage is not available in this version yet; use a SQLite path"
-        )
+        return target
     if target.startswith("sqlite:///"):
         return target[len("sqlite:///") :] or ":memory:"
     if target.startswith("sqlite://"):
@@ -48,16 +46,16 @@ def open_embedded(
     settings: Settings | None = None,
     clock: Callable[[], float] | None = None,
 ) -> Backend:
-    """The embedded engine on a SQLite file (or ``:memory:``)."""
+    """The embedded engine on a SQLite file, ``:memory:``, or a PostgreSQL database."""
     import time
 
     from ..engine import Engine
-    from ..storage import SQLiteDatabase
+    from ..storage import open_database
 
     settings = settings or Settings()
     location = resolve_location(path, url, settings)
     chosen = resolve_embedder(embedder if embedder is not None else settings.embedder)
-    database = SQLiteDatabase(location)
+    database = open_database(location)
     try:
         return Engine(database, embedder=chosen, settings=settings, clock=clock or time.time)
     except BaseException:

@@ -43,7 +43,13 @@ def demo(path: Path) -> None:
 
 
 @main.command()
-@click.option("--path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--path",
+    "--url",
+    "location",
+    required=True,
+    help="The store: a SQLite file path or a postgresql:// URL.",
+)
 @click.option(
     "--embedder",
     "spec",
@@ -51,15 +57,15 @@ def demo(path: Path) -> None:
     show_default=True,
     help="Embedder spec for the new vectors (default, hashing, openai:<model>).",
 )
-def reindex(path: Path, spec: str) -> None:
+def reindex(location: str, spec: str) -> None:
     """Re-embed every block of a store with a new embedder."""
     from ..embedders import resolve_embedder
     from ..engine import Engine
-    from ..storage import SQLiteDatabase
+    from ..storage import open_database
 
     embedder = resolve_embedder(spec)
     engine = Engine(
-        SQLiteDatabase(path), embedder=embedder, check_embedder=False, start_worker=False
+        open_database(location), embedder=embedder, check_embedder=False, start_worker=False
     )
     try:
         with engine.database.read() as cur:

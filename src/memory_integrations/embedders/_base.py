@@ -42,4 +42,5 @@ def normalize_rows(matrix: npt.NDArray[np.floating]) -> Vectors:
         out = out.reshape(1, -1)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (out / norms).astype(np.float32, copy=False)
+    result: Vectors = (out / norms).astype(np.float32, copy=False)
+    return result

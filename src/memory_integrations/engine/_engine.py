@@ -47,9 +47,9 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..storage import SqlDatabase, SQLiteDatabase
+from ..storage import SqlDatabase
+from ..storage._engine_store import EngineStore, dumps
 from ..storage._query import BlockQuery, BlockRow
-from ..storage._sqlite_engine import SQLiteEngineStore, dumps
 from . import _validation as v
 from ._keywords import query_terms
 from ._processing import ProcessingWorker
@@ -93,9 +93,7 @@ class Engine:
     ) -> None:
         self.settings = settings or Settings()
         self.database = database
-        if not isinstance(database, SQLiteDatabase):
-            raise NotImplementedError(f"no engine storage for {database.dialect} yet")
-        self._store = SQLiteEngineStore(database)
+        self._store = EngineStore(database)
         self.embedder = embedder
         self._clock = clock
         self._started = time.monotonic()

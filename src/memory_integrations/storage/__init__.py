@@ -3,4 +3,14 @@
 from ._database import Cursor, SqlDatabase
 from ._sqlite import SQLiteDatabase
 
-__all__ = ["Cursor", "SQLiteDatabase", "SqlDatabase"]
+
+def open_database(location: str) -> SqlDatabase:
+    """A SQLite path / ``:memory:``, or a ``postgresql://`` URL."""
+    if location.startswith(("postgresql://", "postgres://")):
+        from ._postgres import PostgresDatabase
+
+        return PostgresDatabase(location)
+    return SQLiteDatabase(location)
+
+
+__all__ = ["Cursor", "SQLiteDatabase", "SqlDatabase", "open_database"]

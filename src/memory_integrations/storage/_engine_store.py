@@ -1,4 +1,9 @@
-"""The engine's explicit SQL on SQLite: users, sessions, blocks, vectors, keyword index."""
+"""The engine's explicit SQL: users, sessions, blocks and vectors, on SQLite or PostgreSQL.
+
+Statements are written once with ``?`` / ``:name`` parameters (the PostgreSQL database
+translates them); the few dialect differences (JSON access, substring search, vector
+columns) are isolated in small helpers.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._database import Cursor
+from ._database import Cursor, SqlDatabase
 from ._query import BLOCK_COLUMNS, BlockQuery, BlockRow
-from ._sqlite import SQLiteDatabase
-from ._sqlite_schema import ENGINE_MIGRATIONS
 
 USER_COLUMNS = "user_id, name, metadata, created_at"
 SESSION_COLUMNS = "user_id, session_id, start_time, end_time, annotations, metadata, blocks_ttl"
@@ -19,12 +22,44 @@ def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
-class SQLiteEngineStore:
-    """Engine persistence on a :class:`SQLiteDatabase`; every query is scoped by user."""
+class EngineStore:
+    """Engine persistence on a :class:`SqlDatabase`; every query is scoped by user."""
 
-    def __init__(self, db: SQLiteDatabase) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self.db = db
+        self.postgres = db.dialect == "postgres"
+        if self.postgres:
+            from ._postgres_schema import ENGINE_MIGRATIONS
+        else:
+            from ._sqlite_schema import ENGINE_MIGRATIONS
         db.migrate("engine", ENGINE_MIGRATIONS)
+
+    # --- dialect helpers ----------------------------------------------------------------
+
+    def _json_text(self, column: str, key: str) -> tuple[str, str]:
+        """SQL fragment and parameter reading a top-level JSON key as text."""
+        if self.postgres:
+            return f"({column}::jsonb ->> ?)", key
+        return f"CAST(json_extract({column}, ?) AS TEXT)", f'$."{key}"'
+
+    def _contains(self, column: str) -> str:
+        return f"strpos({column}, ?) > 0" if self.postgres else f"instr({column}, ?) > 0"
+
+    def _vector_param(self, blob: bytes | None) -> Any:
+        if blob is None or not self.postgres:
+            return blob
+        import numpy as np
+
+        return np.frombuffer(blob, dtype=np.float32)
+
+    def _vector_bytes(self, value: Any) -> bytes:
+        if isinstance(value, (bytes, memoryview)):
+            return bytes(value)
+        import numpy as np
+
+        if hasattr(value, "to_numpy"):  # pgvector's Vector
+            value = value.to_numpy()
+        return np.asarray(value, dtype=np.float32).tobytes()
 
     # --- meta ---------------------------------------------------------------------------
 
@@ -70,8 +105,9 @@ class SQLiteEngineStore:
             params.append(name)
         for key, value in metadata.items():
             # values compare as strings, like the wire API's key=value filter
-            where.append("CAST(json_extract(metadata, ?) AS TEXT) = ?")
-            params.extend([f'$."{key}"', value])
+            fragment, param = self._json_text("metadata", key)
+            where.append(f"{fragment} = ?")
+            params.extend([param, value])
         clause = " AND ".join(where)
         total = cur.execute(f"SELECT count(*) FROM mi_users WHERE {clause}", params).fetchone()
         rows = cur.execute(
@@ -205,6 +241,8 @@ class SQLiteEngineStore:
     def insert_blocks(self, cur: Cursor, rows: Sequence[dict[str, Any]]) -> list[int]:
         seqs: list[int] = []
         for row in rows:
+            if self.postgres:
+                row = {**row, "embedding": self._vector_param(row["embedding"])}
             cur.execute(
                 "INSERT INTO mi_blocks (block_id, user_id, session_id, kind, fact, user_content, "
                 "assistant_content, role, content, name, text, annotations, metadata, agent_id, "
@@ -243,13 +281,14 @@ class SQLiteEngineStore:
                 where.append(f"coalesce({a}.{column}, {a}.ingested_at) <= ?")
                 params.append(high)
         for key, value in q.annotations.items():
-            where.append(f"json_extract({a}.annotations, ?) = ?")
-            params.extend([f'$."{key}"', value])
+            fragment, param = self._json_text(f"{a}.annotations", key)
+            where.append(f"{fragment} = ?")
+            params.extend([param, value])
         if q.metadata_contains:
-            where.append(f"instr(coalesce({a}.metadata, ''), ?) > 0")
+            where.append(self._contains(f"coalesce({a}.metadata, '')"))
             params.append(q.metadata_contains)
         if q.content_contains:
-            where.append(f"instr({a}.text, ?) > 0")
+            where.append(self._contains(f"{a}.text"))
             params.append(q.content_contains)
         if q.agent_id is not None:
             where.append(f"{a}.agent_id = ?")
@@ -323,6 +362,8 @@ class SQLiteEngineStore:
         return None if row is None else BlockRow.from_row(row)
 
     def update_block(self, cur: Cursor, seq: int, fields: dict[str, Any]) -> None:
+        if "embedding" in fields:
+            fields = {**fields, "embedding": self._vector_param(fields["embedding"])}
         assignments = ", ".join(f"{name} = :{name}" for name in fields)
         cur.execute(f"UPDATE mi_blocks SET {assignments} WHERE seq = :seq", {**fields, "seq": seq})
 
@@ -404,7 +445,7 @@ class SQLiteEngineStore:
             "UPDATE mi_blocks SET embedding = ?, status = 'ready', lease_owner = NULL, "
             "lease_until = NULL, index_version = ?, updated_at = ? "
             "WHERE seq = ? AND status = 'processing' AND lease_owner = ?",
-            (embedding, version, now, seq, owner),
+            (self._vector_param(embedding), version, now, seq, owner),
         )
         return cur.rowcount == 1
 
@@ -431,7 +472,7 @@ class SQLiteEngineStore:
         """Ready blocks of a user changed after ``after_version``, for the search index:
         (seq, session_id, expires_at, kind, text, embedding)."""
         return [
-            (int(r[0]), str(r[1]), r[2], str(r[3]), str(r[4]), bytes(r[5]))
+            (int(r[0]), str(r[1]), r[2], str(r[3]), str(r[4]), self._vector_bytes(r[5]))
             for r in cur.execute(
                 "SELECT seq, session_id, expires_at, kind, text, embedding FROM mi_blocks "
                 "WHERE user_id = ? AND status = 'ready' AND embedding IS NOT NULL "
@@ -454,7 +495,7 @@ class SQLiteEngineStore:
     def set_embedding(self, cur: Cursor, seq: int, embedding: bytes, version: int) -> None:
         cur.execute(
             "UPDATE mi_blocks SET embedding = ?, index_version = ? WHERE seq = ?",
-            (embedding, version, seq),
+            (self._vector_param(embedding), version, seq),
         )
 
     def has_vectors(self, cur: Cursor) -> bool:

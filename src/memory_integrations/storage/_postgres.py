@@ -1,0 +1,160 @@
+"""PostgreSQL database (psycopg 3, pooled) implementing the shared SqlDatabase protocol."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any, Literal
+
+from ..errors import ConfigurationError, StorageBusyError
+
+_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS mi_migrations (
+    component TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+)
+"""
+# A fixed key for pg_advisory_xact_lock: migrations from several processes run one at a time.
+_MIGRATION_LOCK = 0x6D656D6F7279
+
+
+@lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """Rewrite our portable SQL (``?`` and ``:name`` parameters) into psycopg's style."""
+    sql = sql.replace("%", "%%")
+    sql = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql)
+    return sql.replace("?", "%s")
+
+
+class _Cursor:
+    """A psycopg cursor that accepts the portable parameter style."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def execute(self, sql: str, params: Any = None, /) -> _Cursor:
+        self._inner.execute(translate(sql), params)
+        return self
+
+    def executemany(self, sql: str, params: Any, /) -> _Cursor:
+        self._inner.executemany(translate(sql), params)
+        return self
+
+    def fetchone(self) -> Any:
+        return self._inner.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._inner.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._inner.rowcount)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._inner)
+
+
+class PostgresDatabase:
+    """A PostgreSQL database with pgvector, shared by many processes and machines.
+
+    Connections come from a ``psycopg_pool.ConnectionPool``; each transaction runs on one
+    pooled connection. Serialisation failures and lock timeouts are retried by the caller's
+    transaction loop before they surface as ``StorageBusyError``.
+    """
+
+    dialect: Literal["sqlite", "postgres"] = "postgres"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        try:
+            import psycopg
+            from pgvector.psycopg import register_vector
+            from psycopg_pool import ConnectionPool
+        except ImportError as exc:  # pragma: no cover - depends on the extra
+            raise ImportError(
+                'PostgreSQL storage needs: pip install "memory-integrations[postgres]"'
+            ) from exc
+        self.location = _redact(url)
+        self._psycopg = psycopg
+        self._register_vector = register_vector
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+        def configure(conn: Any) -> None:
+            register_vector(conn)
+
+        self._pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            configure=configure,
+            open=True,
+            kwargs={"autocommit": True},  # transactions are explicit: conn.transaction()
+        )
+        self._local = threading.local()
+        self._closed = False
+
+    @contextmanager
+    def _connection(self) -> Iterator[tuple[Any, bool]]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:  # nested: join the outer transaction
+            yield conn, True
+            return
+        if self._closed:
+            raise RuntimeError("the database is closed; create a new client")
+        with self._pool.connection() as conn:
+            self._local.conn = conn
+            try:
+                yield conn, False
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Cursor]:
+        with self._connection() as (conn, nested):
+            if nested:
+                yield _Cursor(conn.cursor())
+                return
+            try:
+                with conn.transaction():
+                    yield _Cursor(conn.cursor())
+            except self._psycopg.errors.LockNotAvailable as exc:
+                raise StorageBusyError(f"the database {self.location} is busy: {exc}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[_Cursor]:
+        with self.transaction() as cur:
+            yield cur
+
+    def migrate(self, component: str, migrations: Sequence[str]) -> int:
+        with self.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            cur.execute(_MIGRATIONS_TABLE)
+            row = cur.execute(
+                "SELECT version FROM mi_migrations WHERE component = ?", (component,)
+            ).fetchone()
+            current = row[0] if row else 0
+            if current > len(migrations):
+                raise ConfigurationError(
+                    f"{self.location} has {component} schema version {current}, newer than "
+                    f"this memory-integrations supports ({len(migrations)}); upgrade the package"
+                )
+            for script in migrations[current:]:
+                cur._inner.execute(script)  # raw: scripts may contain literal % and ?
+            cur.execute(
+                "INSERT INTO mi_migrations (component, version) VALUES (?, ?) "
+                "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                (component, len(migrations)),
+            )
+            return len(migrations)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)

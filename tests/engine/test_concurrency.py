@@ -1,0 +1,92 @@
+"""Several processes on one store: exactly-once embedding and concurrent sweeps."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from memory_integrations import AgentMemoryClient, MemoryBlockStatus
+from memory_integrations.embedders import HashingEmbedder
+
+from ..conftest import Clock
+
+WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from memory_integrations import AgentMemoryClient
+    from memory_integrations.embedders import HashingEmbedder
+
+    class LoggingEmbedder(HashingEmbedder):
+        def embed_documents(self, texts):
+            with open(sys.argv[2], "a") as log:
+                for text in texts:
+                    log.write(text + "\\n")
+            time.sleep(0.01)  # slow enough for the two workers to overlap
+            return super().embed_documents(texts)
+
+    with AgentMemoryClient(sys.argv[1], embedder=LoggingEmbedder()) as client:
+        deadline = time.time() + 60
+        session = client.get_user("u").get_session("s")
+        while time.time() < deadline:
+            page = session.list_memories(limit=200)
+            if all(b.status.value == "ready" for b in page.memory_blocks):
+                break
+            time.sleep(0.05)
+    """
+)
+
+
+def test_pending_blocks_are_embedded_exactly_once_by_competing_workers(
+    db_path: Any, tmp_path: Path
+) -> None:
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+        engine: Any = client.backend
+        engine._worker.stop(drain=False)
+        engine._worker = None  # leave everything for the two worker processes
+        session = client.create_user("u", "U").create_session("s")
+        for i in range(0, 150, 50):
+            session.add_memory(facts=[f"fact {n}" for n in range(i, i + 50)])
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    log = tmp_path / "embedded.log"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(db_path), str(log)], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+    embedded = log.read_text().splitlines()
+    assert sorted(embedded) == sorted(f"fact {n}" for n in range(150))  # each exactly once
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+        page = client.get_user("u").get_session("s").list_memories(limit=200)
+        assert {b.status for b in page.memory_blocks} == {MemoryBlockStatus.READY}
+
+
+def test_sweeps_from_several_clients_delete_each_block_once(db_path: Any, clock: Clock) -> None:
+    import threading
+
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder(), clock=clock) as first:
+        session = first.create_user("u", "U").create_session("s")
+        session.add_memory(
+            facts=[f"short {i}" for i in range(40)], memory_block_ttl=10, async_processing=False
+        )
+        session.add_memory(facts=["long lived"], async_processing=False)
+        clock.advance(11)
+        with AgentMemoryClient(db_path, embedder=HashingEmbedder(), clock=clock) as second:
+            results: list[dict[str, int]] = []
+            threads = [
+                threading.Thread(target=lambda c=c: results.append(c.sweep_expired()))
+                for c in (first, second, first, second)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert sum(r["expired"] for r in results) == 40
+        assert [b.fact for b in session.list_memories().memory_blocks] == ["long lived"]
