@@ -77,6 +77,16 @@ def reindex(location: str, spec: str) -> None:
     click.echo(f"re-embedded {done} blocks with {embedder.name} ({embedder.dim}-d)")
 
 
+def _register_lifecycle() -> None:
+    from ._lifecycle import erase_cmd, export_cmd, import_cmd
+
+    for command in (export_cmd, import_cmd, erase_cmd):
+        main.add_command(command)
+
+
+_register_lifecycle()
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks that print figures and ratios against targets."""

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -50,6 +50,7 @@ from ..errors import (
 from ..storage import SqlDatabase
 from ..storage._engine_store import EngineStore, dumps
 from ..storage._query import BlockQuery, BlockRow
+from . import _transfer
 from . import _validation as v
 from ._keywords import query_terms
 from ._processing import ProcessingWorker
@@ -857,7 +858,7 @@ class Engine:
             entry = self._indexes.get(user_id)
             if entry is None or reset_version > entry.version:
                 entry = UserIndex(self.embedder.dim)
-                after = 0
+                after = -1  # everything, including imported rows of version 0
             elif index_version > entry.version:
                 after = entry.version
             else:
@@ -1026,6 +1027,16 @@ class Engine:
             self._store.set_meta(cur, "embedder_dim", str(embedder.dim))
             self._store.reset_all_indexes(cur)
         return done
+
+    def export_records(self, user_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Stream one user's (or every user's) records for ``import_records``."""
+        if user_id is not None:
+            v.check_id(user_id, "user_id")
+        return _transfer.export_records(self, user_id)
+
+    def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
+        """Insert exported records; refuses users that already exist."""
+        return _transfer.import_records(self, records)
 
     def health(self, entity: str | None = None) -> HealthPingResponse:
         checked: list[str] = []

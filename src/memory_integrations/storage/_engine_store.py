@@ -510,6 +510,75 @@ class EngineStore:
             "reset_version = index_version + 1"
         )
 
+    # --- export / import ----------------------------------------------------------------
+
+    EXPORT_BLOCK_COLUMNS = (
+        "seq, block_id, user_id, session_id, kind, fact, user_content, assistant_content, role, "
+        "content, name, text, annotations, metadata, agent_id, created_at, ingested_at, "
+        "updated_at, last_queued_at, expires_at, status, fail_count, embedding"
+    )
+
+    def user_ids(self, cur: Cursor, after: str, limit: int) -> list[str]:
+        return [
+            str(r[0])
+            for r in cur.execute(
+                "SELECT user_id FROM mi_users WHERE user_id > ? ORDER BY user_id LIMIT ?",
+                (after, limit),
+            )
+        ]
+
+    def user_row(self, cur: Cursor, user_id: str) -> dict[str, Any] | None:
+        row = self.get_user(cur, user_id)
+        if row is None:
+            return None
+        return dict(zip(("user_id", "name", "metadata", "created_at"), row, strict=True))
+
+    def session_rows(self, cur: Cursor, user_id: str) -> list[dict[str, Any]]:
+        names = [c.strip() for c in SESSION_COLUMNS.split(",")]
+        return [
+            dict(zip(names, r, strict=True))
+            for r in cur.execute(
+                f"SELECT {SESSION_COLUMNS} FROM mi_sessions WHERE user_id = ? "
+                "ORDER BY start_time, session_id",
+                (user_id,),
+            )
+        ]
+
+    def block_rows(
+        self, cur: Cursor, user_id: str, after_seq: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """Raw stored blocks of a user (embedding as bytes), in insertion order."""
+        names = [c.strip() for c in self.EXPORT_BLOCK_COLUMNS.split(",")]
+        rows = []
+        for r in cur.execute(
+            f"SELECT {self.EXPORT_BLOCK_COLUMNS} FROM mi_blocks WHERE user_id = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (user_id, after_seq, limit),
+        ):
+            row = dict(zip(names, r, strict=True))
+            if row["embedding"] is not None:
+                row["embedding"] = self._vector_bytes(row["embedding"])
+            rows.append(row)
+        return rows
+
+    def insert_user_row(self, cur: Cursor, row: dict[str, Any]) -> bool:
+        cur.execute(
+            "INSERT INTO mi_users (user_id, name, metadata, created_at) "
+            "VALUES (:user_id, :name, :metadata, :created_at) ON CONFLICT(user_id) DO NOTHING",
+            row,
+        )
+        return cur.rowcount == 1
+
+    def insert_session_row(self, cur: Cursor, row: dict[str, Any]) -> bool:
+        cur.execute(
+            "INSERT INTO mi_sessions (user_id, session_id, start_time, end_time, annotations, "
+            "metadata, blocks_ttl) VALUES (:user_id, :session_id, :start_time, :end_time, "
+            ":annotations, :metadata, :blocks_ttl) "
+            "ON CONFLICT(user_id, session_id) DO NOTHING",
+            row,
+        )
+        return cur.rowcount == 1
+
     # --- lifecycle ----------------------------------------------------------------------
 
     def expired_users(self, cur: Cursor, now: int) -> list[str]:

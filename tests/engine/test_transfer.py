@@ -1,0 +1,105 @@
+"""Export / import round trips and erase."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from memory_integrations import AgentMemoryClient, ChatMessage, MessageRole
+from memory_integrations.cli import main
+from memory_integrations.embedders import HashingEmbedder
+from memory_integrations.errors import ConflictError, NotFoundError
+
+
+def _fill(client: AgentMemoryClient) -> None:
+    for uid in ("alice", "bob"):
+        user = client.create_user(uid, uid.title(), metadata={"tier": "gold"})
+        s1 = user.create_session("s1", annotations={"topic": "x"}, memory_blocks_ttl=3600)
+        s1.add_memory(
+            facts=[f"{uid} likes tea", "ünïcödé ✓"],
+            annotations={"k": "v"},
+            metadata={"n": 1},
+            agent_id="a1",
+            async_processing=False,
+        )
+        s1.add_memory(
+            messages=[ChatMessage(user_content="hi", assistant_content="hello")],
+            created_at="2024-01-02T03:04:05.123456Z",
+            async_processing=False,
+        )
+        s2 = user.create_session("s2")
+        s2.add_memory(
+            messages=[ChatMessage(role=MessageRole.TOOL, content=" raw ", name="t")],
+            memory_block_ttl=0,
+            async_processing=False,
+        )
+        s2.end()
+
+
+def _export(client: AgentMemoryClient, user_id: str | None = None) -> list[dict[str, Any]]:
+    engine: Any = client.backend
+    return list(engine.export_records(user_id))
+
+
+def test_export_import_round_trips_exactly(db_path: Any, tmp_path: Path) -> None:
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+        _fill(client)
+        records = _export(client)
+    assert [r["type"] for r in records].count("block") == 8
+    target = tmp_path / "target.sqlite3"
+    with AgentMemoryClient(target, embedder=HashingEmbedder()) as other:
+        engine: Any = other.backend
+        counts = engine.import_records(json.loads(json.dumps(r)) for r in records)
+        assert counts == {"users": 2, "sessions": 4, "blocks": 8, "requeued": 0}
+        assert _export(other) == records
+        found = other.get_user("alice").search_memory("tea").memory_blocks
+        assert found[0].fact == "alice likes tea"
+        with pytest.raises(ConflictError):
+            engine.import_records(records)
+
+
+def test_one_user_export_and_reembedding_import(db_path: Any, tmp_path: Path) -> None:
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+        _fill(client)
+        records = _export(client, "bob")
+    assert {r["user_id"] for r in records if "user_id" in r} == {"bob"}
+    with AgentMemoryClient(tmp_path / "t.sqlite3", embedder=HashingEmbedder(64)) as other:
+        counts = other.backend.import_records(records)  # type: ignore[attr-defined]
+        assert counts["requeued"] == 4
+        assert other.wait_until_processed(30)
+        assert other.get_user("bob").search_memory("tea").memory_blocks[0].fact == "bob likes tea"
+
+
+def test_cli_export_import_and_erase(tmp_path: Path) -> None:
+    source, target, dump = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3", tmp_path / "d.jsonl"
+    with AgentMemoryClient(source, embedder=HashingEmbedder()) as client:
+        _fill(client)
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["export", "--path", str(source), "-o", str(dump), "--embedder", "hashing"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(dump.read_text().splitlines()) == 1 + 2 + 4 + 8
+    result = runner.invoke(
+        main, ["import", "--path", str(target), "-i", str(dump), "--embedder", "hashing"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "imported 2 users, 4 sessions, 8 blocks" in result.output
+    result = runner.invoke(
+        main, ["erase", "--path", str(target), "--user", "alice", "--yes", "--embedder", "hashing"]
+    )
+    assert result.exit_code == 0, result.output
+    with AgentMemoryClient(target, embedder=HashingEmbedder()) as client:
+        with pytest.raises(NotFoundError):
+            client.get_user("alice")
+        assert client.get_user("bob").list_memories().total == 4
+        database: Any = client.database
+        with database.read() as cur:
+            assert (
+                cur.execute("SELECT count(*) FROM mi_blocks WHERE user_id = 'alice'").fetchone()[0]
+                == 0
+            )
