@@ -19,8 +19,9 @@ Reading concatenates the bytes back, so the value handed to ``serde.loads_typed`
 byte-for-byte what a full write would have stored. This keeps a long thread's file size
 linear instead of quadratic in its length.
 
-The SQL is written once with ``?`` placeholders; what a dialect changes (placeholder style,
-binary column type, JSON field access) lives in ``_DIALECTS``.
+The SQL is written once with portable ``?`` placeholders (``SqlDatabase`` implementations
+translate them); what differs by dialect (binary column type, JSON field access) lives in
+``_DIALECTS``.
 """
 
 from __future__ import annotations
@@ -172,19 +173,15 @@ def _postgres_metadata_predicate(key: str, value: Any) -> tuple[str, list[Any]] 
 
 @dataclass(frozen=True)
 class _Dialect:
-    placeholder: str
     blob_type: str
     # (key, value) -> SQL predicate on ``c.metadata`` plus its parameters, or None when the
     # comparison must happen in Python.
     metadata_predicate: Callable[[str, Any], tuple[str, list[Any]] | None]
 
-    def sql(self, text: str) -> str:
-        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
-
 
 _DIALECTS: dict[str, _Dialect] = {
-    "sqlite": _Dialect("?", "BLOB", _sqlite_metadata_predicate),
-    "postgres": _Dialect("%s", "BYTEA", _postgres_metadata_predicate),
+    "sqlite": _Dialect("BLOB", _sqlite_metadata_predicate),
+    "postgres": _Dialect("BYTEA", _postgres_metadata_predicate),
 }
 
 
@@ -306,7 +303,7 @@ _SQL_TEXT: dict[str, str] = {
 
 
 class _Statements:
-    """The statements above rendered for one dialect, plus builders for variable-size SQL."""
+    """The statements above as attributes, plus builders for variable-size SQL."""
 
     thread_state: str
     touch_thread: str
@@ -332,20 +329,19 @@ class _Statements:
     ns_blob_keys: str
     delete_blob: str
 
-    def __init__(self, dialect: _Dialect) -> None:
-        self.dialect = dialect
-        names = set(_Statements.__annotations__) - {"dialect"}
+    def __init__(self) -> None:
+        names = set(_Statements.__annotations__)
         if names != set(_SQL_TEXT):  # pragma: no cover - guards edits of this module
             raise RuntimeError(f"statement names out of sync: {sorted(names ^ set(_SQL_TEXT))}")
         for name, text in _SQL_TEXT.items():
-            setattr(self, name, dialect.sql(text))
+            setattr(self, name, text)
 
     def select_checkpoints(self, where: Sequence[str], single_scope: bool) -> str:
         order = "c.checkpoint_id DESC"
         if not single_scope:
             order += ", c.thread_id DESC, c.checkpoint_ns DESC"
         conditions = " AND ".join(["(t.expires_at IS NULL OR t.expires_at > ?)", *where])
-        return self.dialect.sql(
+        return (
             "SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, "
             "c.metadata, c.metadata_type, t.last_access, t.ttl_seconds, c.type, c.checkpoint, "
             f"c.metadata_blob FROM {_CHECKPOINTS} c "
@@ -356,16 +352,16 @@ class _Statements:
     def run_ids(self, n: int) -> tuple[str, str, str]:
         marks = ", ".join("?" * n)
         return (
-            self.dialect.sql(
+            (
                 f"SELECT DISTINCT thread_id, checkpoint_ns FROM {_CHECKPOINTS} "
                 f"WHERE run_id IN ({marks})"
             ),
-            self.dialect.sql(
+            (
                 f"DELETE FROM {_WRITES} WHERE (thread_id, checkpoint_ns, checkpoint_id) IN "
                 f"(SELECT thread_id, checkpoint_ns, checkpoint_id FROM {_CHECKPOINTS} "
                 f"WHERE run_id IN ({marks}))"
             ),
-            self.dialect.sql(f"DELETE FROM {_CHECKPOINTS} WHERE run_id IN ({marks})"),
+            (f"DELETE FROM {_CHECKPOINTS} WHERE run_id IN ({marks})"),
         )
 
     def blobs(self, n: int) -> str:
@@ -374,7 +370,7 @@ class _Statements:
         # probe the primary key once per key instead of scanning the thread (on PostgreSQL
         # it is an ordinary join).
         values = ", ".join(["(?, ?)"] * n)
-        return self.dialect.sql(
+        return (
             f"WITH RECURSIVE k (channel, version) AS (VALUES {values} "
             f"UNION SELECT b.channel, b.base_version FROM k CROSS JOIN {_BLOBS} b "
             "WHERE b.thread_id = ? AND b.checkpoint_ns = ? AND b.channel = k.channel "
@@ -386,7 +382,7 @@ class _Statements:
 
     def writes(self, n: int) -> str:
         marks = ", ".join("?" * n)
-        return self.dialect.sql(
+        return (
             "SELECT checkpoint_id, task_id, task_path, idx, channel, type, blob "
             f"FROM {_WRITES} "
             f"WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id IN ({marks})"
@@ -535,7 +531,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         self.sweep_interval = sweep_interval
         self._clock = clock
         self._dialect = _DIALECTS[db.dialect]
-        self._sql = _Statements(self._dialect)
+        self._sql = _Statements()
         self.schema_version = db.migrate(COMPONENT, migrations_for(db.dialect))
         self._tails: OrderedDict[tuple[str, str, str], _Tail] = OrderedDict()
         self._tails_lock = threading.Lock()
