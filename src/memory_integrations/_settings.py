@@ -37,5 +37,8 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Seconds between background TTL/retention sweeps."
     )
     lease_seconds: float = Field(
-        default=120.0, gt=0, description="How long a worker owns a block it is embedding."
+        default=60.0,
+        gt=0,
+        description="How long a worker owns a block it is embedding; blocks a crashed process "
+        "held are picked up by others after this.",
     )

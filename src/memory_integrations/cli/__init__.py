@@ -155,3 +155,25 @@ def bench_locomo_cmd(data: Path, spec: str | None, as_json: bool) -> None:
         f"search p50 {figures['search_p50_ms']} ms, p95 {figures['search_p95_ms']} ms "
         "(query embedding included)"
     )
+
+
+@bench.command("reliability")
+@click.option(
+    "--path",
+    "--url",
+    "location",
+    default=None,
+    help="Store to load (default: a fresh SQLite file in a temporary directory).",
+)
+@click.option("--processes", default=4, show_default=True)
+@click.option("--ops", default=1000, show_default=True, help="Operations per process.")
+@click.option("--json", "as_json", is_flag=True)
+def bench_reliability_cmd(location: str | None, processes: int, ops: int, as_json: bool) -> None:
+    """N processes x M mixed writes on one store, then an audit for lost writes."""
+    import tempfile
+
+    from ..bench._load import run_load
+
+    if location is None:
+        location = str(Path(tempfile.mkdtemp(prefix="mi-bench-")) / "load.sqlite3")
+    _print_figures({"load": run_load(location, processes, ops)}, as_json)

@@ -112,6 +112,8 @@ class Engine:
                 sweep_interval=self.settings.sweep_interval,
                 recover_interval=max(self.settings.lease_seconds / 2, 1.0),
             )
+            # The worker thread may finish a batch after close() dropped self._worker.
+            self._worker_ref: ProcessingWorker = self._worker
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -893,8 +895,7 @@ class Engine:
     # --- processing ---------------------------------------------------------------------
 
     def _process_batch(self, seqs: list[int]) -> list[int]:
-        worker = self._worker
-        assert worker is not None
+        worker = self._worker_ref
         now = self._now()
         lease_until = now + int(self.settings.lease_seconds * _US)
         with self.database.transaction() as cur:
@@ -926,8 +927,7 @@ class Engine:
         return self._record_failures(failed) if failed else []
 
     def _record_failures(self, claimed: list[tuple[int, str, str, int]]) -> list[int]:
-        worker = self._worker
-        assert worker is not None
+        worker = self._worker_ref
         retry: list[int] = []
         with self.database.transaction() as cur:
             for seq, _, _, _ in claimed:
