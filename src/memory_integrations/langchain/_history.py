@@ -78,7 +78,9 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         """Every message of the session, oldest first (empty for a new session)."""
-        blocks = self.binding.with_session(self._message_blocks, [], create=False)
+        blocks: list[MemoryBlock] = self.binding.with_session(
+            self._message_blocks, [], create=False
+        )
         return from_blocks(blocks)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:

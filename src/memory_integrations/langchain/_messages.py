@@ -43,7 +43,7 @@ def role_of(message: BaseMessage) -> MessageRole:
 def to_block_message(message: BaseMessage) -> tuple[ChatMessage, dict[str, Any]]:
     """The role-tagged block message (text is searchable) and the metadata to store."""
     name = message.name if isinstance(message.name, str) and message.name else None
-    block = ChatMessage(role=role_of(message), content=message.text, name=name)
+    block = ChatMessage(role=role_of(message), content=str(message.text), name=name)
     return block, {METADATA_KEY: message_to_dict(message)}
 
 

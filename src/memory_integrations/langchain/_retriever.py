@@ -70,7 +70,9 @@ class AgentMemoryRetriever(BaseRetriever):
     / ``"message"``) and ``role`` narrow the search. Each ``Document`` has the block id as
     ``id`` and ``score``, ``similarity``, ``kind``, ``session_id``, timestamps and
     ``annotations`` in its metadata. Any option can also be passed per call, e.g.
-    ``retriever.invoke(query, k=2)``.
+    ``retriever.invoke(query, k=2)``, as can ``user_id`` / ``session_id`` (otherwise read
+    from the surrounding run's ``configurable``). Blocks without text (an AI message that
+    only calls tools) are skipped.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -95,9 +97,8 @@ class AgentMemoryRetriever(BaseRetriever):
         super().__init__(**data)
 
     def model_post_init(self, context: Any, /) -> None:
-        self._binding = MemoryBinding(
-            self.source, user_id=self.user_id, session_id=self.session_id
-        )
+        super().model_post_init(context)
+        self._binding = MemoryBinding(self.source, user_id=self.user_id, session_id=self.session_id)
         if self.user_id is None:
             self.user_id = self._binding.user_id
         if self.session_id is None:
@@ -108,8 +109,7 @@ class AgentMemoryRetriever(BaseRetriever):
         unknown = set(options) - _CALL_OPTIONS - {"verbose"}
         if unknown:
             raise TypeError(
-                f"unknown retriever option(s) {sorted(unknown)}; "
-                f"accepted: {sorted(_CALL_OPTIONS)}"
+                f"unknown retriever option(s) {sorted(unknown)}; accepted: {sorted(_CALL_OPTIONS)}"
             )
         if not query.strip():
             return []
@@ -132,8 +132,9 @@ class AgentMemoryRetriever(BaseRetriever):
         def run(user: UserResource) -> list[MemoryBlock]:
             return user.search_memory(query, filters).memory_blocks
 
-        blocks = self._binding.with_user(run, [], configurable, create=False)
-        return [block_document(block) for block in blocks]
+        blocks: list[MemoryBlock] = self._binding.with_user(run, [], configurable, create=False)
+        # Blocks without text (an AI message that only calls tools) have nothing to read.
+        return [block_document(block) for block in blocks if block.text.strip()]
 
     def _get_relevant_documents(
         self,

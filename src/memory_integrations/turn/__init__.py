@@ -17,13 +17,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .._models import ChatMessage, MemoryBlock
 from ..client import AsyncSessionResource, SessionResource
 from ._binding import MemoryBinding, MemorySource
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
+
     from ._langchain import AgentMemoryRunnable, with_agent_memory
     from ._middleware import AgentMemoryMiddleware
 
@@ -154,7 +156,7 @@ def recall(session: SessionResource, user_input: str, config: TurnConfig) -> lis
 def prepare_turn(
     session: SessionResource, user_input: str, config: TurnConfig | None = None
 ) -> TurnPrompt:
-    """Steps 1–2 of a turn: recall, then render the system message."""
+    """Steps 1 and 2 of a turn: recall, then render the system message."""
     config = config or TurnConfig()
     recalled = recall(session, user_input, config)
     system = render_memories(
@@ -193,10 +195,12 @@ def answer_text(output: Any) -> str:
             return answer_text(messages[-1])
         return str(output)
     text = getattr(output, "text", None)
+    if isinstance(text, str):
+        return str(text)
     if callable(text):  # older message classes expose text() as a method
         text = text()
-    if isinstance(text, str):
-        return text
+        if isinstance(text, str):
+            return text
     content = getattr(output, "content", None)
     if isinstance(content, str):
         return content
@@ -265,7 +269,7 @@ async def arun_turn(
         if is_runnable(respond):
             from ._langchain import ainvoke_turn_model
 
-            return await ainvoke_turn_model(respond, system, text)
+            return await ainvoke_turn_model(cast("Runnable[Any, Any]", respond), system, text)
         output = respond(system, text)
         if inspect.isawaitable(output):
             output = await output
@@ -279,16 +283,28 @@ async def arun_turn(
     )
 
 
+_LANGCHAIN_NAMES = {
+    "with_agent_memory": "_langchain",
+    "AgentMemoryRunnable": "_langchain",
+    "AgentMemoryMiddleware": "_middleware",
+}
+
+
 def __getattr__(name: str) -> Any:
-    if name in ("with_agent_memory", "AgentMemoryRunnable"):
-        from . import _langchain
+    # The LangChain pieces are imported on first use, so this module works without LangChain.
+    module_name = _LANGCHAIN_NAMES.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(_langchain, name)
-    if name == "AgentMemoryMiddleware":
-        from ._middleware import AgentMemoryMiddleware
-
-        return AgentMemoryMiddleware
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+    except ImportError as exc:
+        raise ImportError(
+            f"memory_integrations.turn.{name} needs LangChain, which is not installed. "
+            'Install the extra: pip install "memory-integrations[langchain]"'
+        ) from exc
+    return getattr(module, name)
 
 
 __all__ = [

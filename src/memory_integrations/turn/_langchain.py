@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForChainRun,
+    CallbackManagerForChainRun,
+)
 from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
@@ -67,7 +71,7 @@ def last_human_text(messages: Sequence[BaseMessage]) -> str:
     """The text of the last human message ('' when there is none)."""
     for message in reversed(messages):
         if isinstance(message, HumanMessage):
-            return message.text
+            return str(message.text)
     return ""
 
 
@@ -105,7 +109,7 @@ class AgentMemoryRunnable(Runnable[Any, Any]):
         if isinstance(input, str):
             return input
         if isinstance(input, BaseMessage):
-            return input.text
+            return str(input.text)
         if isinstance(input, PromptValue):
             return last_human_text(input.to_messages())
         if isinstance(input, Mapping):
@@ -149,13 +153,25 @@ class AgentMemoryRunnable(Runnable[Any, Any]):
     def _finish(self, session: SessionResource, text: str, output: Any) -> None:
         persist(session, text, answer_text(output), self.turn_config)
 
-    def _invoke(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+    def _invoke(
+        self,
+        input: Any,
+        run_manager: CallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> Any:
         session, text, prompt = self._prepare(input, config)
         output = self.bound.invoke(self.inject(input, prompt.system_message), config, **kwargs)
         self._finish(session, text, output)
         return output
 
-    async def _ainvoke(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+    async def _ainvoke(
+        self,
+        input: Any,
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> Any:
         import anyio.to_thread
 
         session, text, prompt = await anyio.to_thread.run_sync(self._prepare, input, config)
@@ -169,9 +185,7 @@ class AgentMemoryRunnable(Runnable[Any, Any]):
         """Run one turn with the wrapped runnable."""
         return self._call_with_config(self._invoke, input, config, **kwargs)
 
-    async def ainvoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Any:
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Async :meth:`invoke` (storage on a worker thread, the model via ``ainvoke``)."""
         return await self._acall_with_config(self._ainvoke, input, config, **kwargs)
 

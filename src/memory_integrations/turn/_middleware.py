@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from langchain.agents.middleware.types import (
     AgentMiddleware,
@@ -15,7 +15,6 @@ from langchain.agents.middleware.types import (
 )
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
-from typing_extensions import NotRequired
 
 from . import TurnConfig, persist, prepare_turn
 from ._binding import MemoryBinding, MemorySource
@@ -41,10 +40,7 @@ def _configurable(runtime: Runtime[Any] | None) -> dict[str, Any]:
     for key in ("user_id", "session_id"):
         if values.get(key):
             continue
-        if isinstance(context, Mapping):
-            value = context.get(key)
-        else:
-            value = getattr(context, key, None)
+        value = context.get(key) if isinstance(context, Mapping) else getattr(context, key, None)
         if value:
             values[key] = value
     return values
@@ -100,7 +96,7 @@ class AgentMemoryMiddleware(AgentMiddleware[AgentMemoryState, Any, Any]):
         answer = ""
         for message in reversed(state["messages"]):
             if isinstance(message, AIMessage):
-                answer = message.text
+                answer = str(message.text)
                 break
         session = self.binding.session(ids, create=True)
         assert session is not None
@@ -123,9 +119,7 @@ class AgentMemoryMiddleware(AgentMiddleware[AgentMemoryState, Any, Any]):
         """Search memory for the run's input and keep the rendered system message."""
         return self._recall(state, _configurable(runtime))
 
-    async def abefore_agent(
-        self, state: AgentMemoryState, runtime: Runtime[Any]
-    ) -> dict[str, Any]:
+    async def abefore_agent(self, state: AgentMemoryState, runtime: Runtime[Any]) -> dict[str, Any]:
         """Async :meth:`before_agent` (storage on a worker thread)."""
         import anyio.to_thread
 
@@ -147,9 +141,7 @@ class AgentMemoryMiddleware(AgentMiddleware[AgentMemoryState, Any, Any]):
         """Async :meth:`wrap_model_call`."""
         return await handler(self._with_memory(request))
 
-    def after_agent(
-        self, state: AgentMemoryState, runtime: Runtime[Any]
-    ) -> dict[str, Any] | None:
+    def after_agent(self, state: AgentMemoryState, runtime: Runtime[Any]) -> dict[str, Any] | None:
         """Store the exchange: the run's input and the final answer."""
         return self._persist(state, _configurable(runtime))
 
