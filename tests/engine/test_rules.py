@@ -80,7 +80,8 @@ def test_dots_and_at_signs_are_fine_in_ids(client: AgentMemoryClient) -> None:
         ({"facts": ["ok"], "memory_block_ttl": 1.5}, "memory_block_ttl"),
         ({"facts": ["ok"], "created_at": "yesterday"}, "ISO-8601"),
         ({"facts": ["ok"], "metadata": {"x": object()}}, "JSON"),
-        ({"facts": ["ok"], "metadata": ["not", "a", "dict"]}, "JSON object"),
+        ({"facts": ["ok"], "metadata": ["not a dict"]}, "JSON object"),
+        ({"facts": ["ok"], "metadata": 42}, "dict or a list"),
         ({"facts": ["bad \udc80 surrogate"]}, "UTF-8"),
         ({"facts": ["nul \x00 byte"]}, "NUL"),
         ({"facts": ["x" * 1_000_001]}, "maximum"),
@@ -394,3 +395,22 @@ def test_embedder_mismatch_is_refused_with_the_fix(db_path: Any) -> None:
         s.add_memory(facts=["x"], async_processing=False)
     with pytest.raises(EmbedderMismatchError, match="reindex"):
         AgentMemoryClient(db_path, embedder=HashingEmbedder(128))
+
+
+def test_per_item_metadata(session: Any) -> None:
+    ids = session.add_memory(
+        facts=["a", "b"], metadata=[{"n": 1}, None], async_processing=False
+    ).block_ids
+    assert session.get_memory_block(ids[0]).metadata == {"n": 1}
+    assert session.get_memory_block(ids[1]).metadata is None
+    with pytest.raises(ValidationError, match="one entry"):
+        session.add_memory(facts=["a", "b"], metadata=[{"n": 1}])
+    assert session.list_memories().total == 2
+
+
+def test_blank_blocks_never_match_a_query(session: Any) -> None:
+    session.add_memory(messages=[ChatMessage(role="assistant", content="")], async_processing=False)
+    session.add_memory(facts=["tea time"], async_processing=False)
+    found = session.search_memory(query="anything at all", filters={"relevant_k": 5})
+    assert [b.fact for b in found.memory_blocks] == ["tea time"]
+    assert session.search_memory().count == 2  # filter-only lookups still list it

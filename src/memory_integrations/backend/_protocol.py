@@ -78,7 +78,7 @@ class Backend(Protocol):
         async_processing: bool = ...,
         memory_block_ttl: int | None = ...,
         created_at: datetime | str | None = ...,
-        metadata: Mapping[str, Any] | None = ...,
+        metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = ...,
         agent_id: str | None = ...,
     ) -> AddMemoryResponse: ...
     def get_memory_block(self, user_id: str, session_id: str, block_id: str) -> MemoryBlock: ...

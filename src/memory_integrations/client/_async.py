@@ -56,6 +56,11 @@ class AsyncSessionResource:
     def __init__(self, sync: SessionResource) -> None:
         self._sync = sync
 
+    @property
+    def sync(self) -> SessionResource:
+        """The synchronous handle this one wraps."""
+        return self._sync
+
     def __getattr__(self, name: str) -> Any:  # user_id, session_id, start_time, ...
         if name.startswith("_"):
             raise AttributeError(name)
@@ -82,6 +87,11 @@ class AsyncUserResource:
 
     def __init__(self, sync: UserResource) -> None:
         self._sync = sync
+
+    @property
+    def sync(self) -> UserResource:
+        """The synchronous handle this one wraps."""
+        return self._sync
 
     def __getattr__(self, name: str) -> Any:  # user_id, name, sessions, metadata
         if name.startswith("_"):

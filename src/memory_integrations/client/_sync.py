@@ -299,13 +299,14 @@ class SessionResource:
         async_processing: bool = True,
         memory_block_ttl: int | None = None,
         created_at: datetime | str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
     ) -> AddMemoryResponse:
         """Store messages or facts (not both), one block each.
 
         With ``async_processing=True`` (default) it returns at once and the blocks become
-        searchable when embedded; ``False`` returns when they are searchable.
+        searchable when embedded; ``False`` returns when they are searchable. ``metadata``
+        is one dict for every item, or a list with one entry per item.
         """
         return self._backend.add_memory(
             self.user_id,

@@ -434,7 +434,7 @@ class Engine:
         async_processing: bool = True,
         memory_block_ttl: int | None = None,
         created_at: datetime | str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
     ) -> AddMemoryResponse:
         """Store one block per message or fact; see the class docs for the rules."""
@@ -464,7 +464,7 @@ class Engine:
         if not isinstance(async_processing, bool):
             raise ValidationError("async_processing must be True or False")
         notes = v.check_annotations(annotations)
-        meta = v.check_metadata(metadata)
+        metas = _per_item_metadata(metadata, len(items))
         ttl = v.check_ttl(memory_block_ttl, "memory_block_ttl")
         created = v.check_datetime(created_at, "created_at")
         if agent_id is not None:
@@ -518,7 +518,7 @@ class Engine:
                         "name": None if message is None else message.name,
                         "text": texts[i],
                         "annotations": dumps(notes),
-                        "metadata": None if meta is None else dumps(meta),
+                        "metadata": None if metas[i] is None else dumps(metas[i]),
                         "agent_id": agent_id,
                         "created_at": None if created is None else to_us(created),
                         "ingested_at": now,
@@ -1130,6 +1130,23 @@ def parse_filters(filters: FilterOptions | Mapping[str, Any] | None) -> FilterOp
         return FilterOptions.model_validate(dict(filters))
     except Exception as exc:
         raise ValidationError(f"invalid search filters: {exc}") from None
+
+
+def _per_item_metadata(metadata: object, count: int) -> list[dict[str, Any] | None]:
+    """One metadata dict (shared by every item) or a list with one entry per item."""
+    if metadata is None or isinstance(metadata, Mapping):
+        shared = v.check_metadata(metadata)
+        return [shared] * count
+    if isinstance(metadata, (list, tuple)):
+        if len(metadata) != count:
+            raise ValidationError(
+                f"metadata has {len(metadata)} entries for {count} items: pass one dict for "
+                "all items, or a list with exactly one entry (dict or None) per item"
+            )
+        return [v.check_metadata(m, f"metadata[{n}]") for n, m in enumerate(metadata)]
+    raise ValidationError(
+        f"metadata must be a dict or a list of dicts, got {type(metadata).__name__}"
+    )
 
 
 def _to_message(value: object) -> ChatMessage:

@@ -45,6 +45,7 @@ class UserIndex:
         self.sessions = np.zeros(0, np.int32)
         self.expires = np.zeros(0, np.int64)
         self.is_message = np.zeros(0, np.bool_)
+        self.blank = np.zeros(0, np.bool_)
         self.bits = np.zeros((0, (dim + 63) // 64), np.uint64)
         self.session_codes: dict[str, int] = {}
         self.position_of: dict[int, int] = {}
@@ -63,6 +64,7 @@ class UserIndex:
             self.sessions = _grow(self.sessions, capacity)
             self.expires = _grow(self.expires, capacity)
             self.is_message = _grow(self.is_message, capacity)
+            self.blank = _grow(self.blank, capacity)
             self.bits = _grow(self.bits, capacity)
         vectors = np.frombuffer(b"".join(b.embedding for b in blocks), dtype=np.float32)
         self.matrix[self.size : needed] = vectors.reshape(n, self.dim)
@@ -73,6 +75,7 @@ class UserIndex:
             -1 if b.expires_at is None else b.expires_at for b in blocks
         ]
         self.is_message[self.size : needed] = [b.is_message for b in blocks]
+        self.blank[self.size : needed] = [not b.text.strip() for b in blocks]
         for offset, block in enumerate(blocks):
             self.position_of[block.seq] = self.size + offset
             self.keywords.add(block.text)
@@ -91,10 +94,11 @@ class UserIndex:
         session_ids: list[str] | None,
         allowed_seqs: npt.NDArray[np.int64] | None,
     ) -> npt.NDArray[np.int64]:
-        """Positions of the blocks a query may see (live, in scope, passing filters)."""
+        """Positions of the blocks a query may match (live, in scope, passing filters, and
+        with some text: a blank block, e.g. a tool-call-only message, matches nothing)."""
         n = self.size
         expires = self.expires[:n]
-        mask = (expires < 0) | (expires > now)
+        mask = ((expires < 0) | (expires > now)) & ~self.blank[:n]
         if session_ids is not None:
             codes = [self.session_codes[s] for s in session_ids if s in self.session_codes]
             mask &= np.isin(self.sessions[:n], codes)
