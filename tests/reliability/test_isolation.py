@@ -47,12 +47,18 @@ def make_machine(location: Callable[[], Any]) -> type[RuleBasedStateMachine]:
             others = [b for u in USERS if u != user_id for b in self.model[u]]
             return data.draw(st.sampled_from(others)) if others else None
 
-        @rule(user=st.sampled_from(USERS), session=st.sampled_from(SESSIONS),
-              words=st.lists(WORDS, min_size=1, max_size=4))
+        @rule(
+            user=st.sampled_from(USERS),
+            session=st.sampled_from(SESSIONS),
+            words=st.lists(WORDS, min_size=1, max_size=4),
+        )
         def add(self, user: str, session: str, words: list[str]) -> None:
             text = " ".join(words) + f" #{uuid.uuid4().hex[:6]}"
-            (block_id,) = self.session(user, session).add_memory(
-                facts=[text], async_processing=False).block_ids
+            (block_id,) = (
+                self.session(user, session)
+                .add_memory(facts=[text], async_processing=False)
+                .block_ids
+            )
             self.model[user][block_id] = text
             self.session_of[block_id] = session
 
@@ -63,7 +69,8 @@ def make_machine(location: Callable[[], Any]) -> type[RuleBasedStateMachine]:
             block_id = data.draw(st.sampled_from(sorted(self.model[user])))
             text = f"updated {uuid.uuid4().hex[:6]}"
             self.session(user, self.session_of[block_id]).update_memory(
-                block_id=block_id, fact=text, async_processing=False)
+                block_id=block_id, fact=text, async_processing=False
+            )
             self.model[user][block_id] = text
 
         @rule(user=st.sampled_from(USERS), session=st.sampled_from(SESSIONS), data=st.data())
@@ -78,8 +85,9 @@ def make_machine(location: Callable[[], Any]) -> type[RuleBasedStateMachine]:
                 own.get_memory_block(block_id)
             own.delete_memory(block_ids=[block_id])  # idempotent no-op outside the scope
             assert own.search_memory(filters={"block_ids": [block_id]}).count == 0
-            self.client.get_user(user).modify_ttl(new_ttl=0, session_id=session,
-                                                  block_ids=[block_id])
+            self.client.get_user(user).modify_ttl(
+                new_ttl=0, session_id=session, block_ids=[block_id]
+            )
 
         @rule(user=st.sampled_from(USERS), data=st.data())
         def delete_own(self, user: str, data: st.DataObject) -> None:
@@ -118,8 +126,10 @@ def make_machine(location: Callable[[], Any]) -> type[RuleBasedStateMachine]:
             for user in USERS:
                 page = self.client.get_user(user).list_memories(limit=200)
                 assert {b.block_id: b.fact for b in page.memory_blocks} == self.model[user]
-                assert all(b.expires_at is None or b.block_id in self.model[user]
-                           for b in page.memory_blocks)
+                assert all(
+                    b.expires_at is None or b.block_id in self.model[user]
+                    for b in page.memory_blocks
+                )
 
     return Isolation
 
@@ -129,8 +139,10 @@ def test_users_never_touch_each_others_data(
 ) -> None:
     counter = iter(range(10**6))
     if storage == "sqlite":
+
         def location() -> Any:
             return tmp_path / f"iso-{next(counter)}.sqlite3"
+
         examples = 25
     else:
         import psycopg
@@ -142,10 +154,15 @@ def test_users_never_touch_each_others_data(
             with psycopg.connect(base, autocommit=True) as conn:
                 conn.execute(f"CREATE SCHEMA {schema}")
             return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema},public"
+
         examples = 8
     machine = make_machine(location)
     run_state_machine_as_test(
         machine,
-        settings=settings(max_examples=examples, stateful_step_count=20, deadline=None,
-                          suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
     )

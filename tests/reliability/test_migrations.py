@@ -1,0 +1,101 @@
+"""Schema migrations: a store written at every past schema version opens with its data.
+
+For each engine schema version we build a database exactly as that release left it (its
+migration scripts, then rows written with that version's columns), open it with the current
+code, and check every row reads back and stays searchable. Add an entry to ``ROWS_AT`` with
+each new migration script.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memory_integrations import AgentMemoryClient
+from memory_integrations.embedders import HashingEmbedder
+from memory_integrations.storage import open_database
+from memory_integrations.storage._postgres_schema import ENGINE_MIGRATIONS as PG_MIGRATIONS
+from memory_integrations.storage._sqlite_schema import ENGINE_MIGRATIONS as SQLITE_MIGRATIONS
+
+US = 1_000_000
+EMBEDDER = HashingEmbedder()
+
+
+def _rows_v1(cur: Any, vector: Any) -> None:
+    cur.execute(
+        "INSERT INTO mi_meta (key, value) VALUES ('embedder_name', ?), ('embedder_dim', ?)",
+        (EMBEDDER.name, str(EMBEDDER.dim)),
+    )
+    cur.execute(
+        "INSERT INTO mi_users (user_id, name, metadata, created_at) VALUES (?, ?, ?, ?)",
+        ("old-user", "Old", '{"tier":"gold"}', 1_600_000_000 * US),
+    )
+    cur.execute(
+        "INSERT INTO mi_sessions (user_id, session_id, start_time, annotations) "
+        "VALUES (?, ?, ?, ?)",
+        ("old-user", "old-session", 1_600_000_000 * US, '{"topic":"travel"}'),
+    )
+    cur.execute(
+        "INSERT INTO mi_blocks (block_id, user_id, session_id, kind, fact, text, annotations, "
+        "ingested_at, updated_at, status, embedding, index_version) "
+        "VALUES (?, ?, ?, 'fact', ?, ?, ?, ?, ?, 'ready', ?, 1)",
+        (
+            "b-ready",
+            "old-user",
+            "old-session",
+            "Prefers window seats",
+            "Prefers window seats",
+            '{"k":"v"}',
+            1_600_000_001 * US,
+            1_600_000_001 * US,
+            vector,
+        ),
+    )
+    cur.execute(
+        "INSERT INTO mi_blocks (block_id, user_id, session_id, kind, role, content, text, "
+        "ingested_at, updated_at, status, fail_count) "
+        "VALUES (?, ?, ?, 'message', 'user', ?, ?, ?, ?, 'processing', 1)",
+        (
+            "b-pending",
+            "old-user",
+            "old-session",
+            "I am vegetarian",
+            "I am vegetarian",
+            1_600_000_002 * US,
+            1_600_000_002 * US,
+        ),
+    )
+
+
+ROWS_AT = {1: _rows_v1}
+
+
+@pytest.mark.parametrize("version", sorted(ROWS_AT))
+def test_store_from_every_past_version_opens_with_its_data(
+    db_path: Any, storage: str, version: int
+) -> None:
+    scripts = PG_MIGRATIONS if storage == "postgres" else SQLITE_MIGRATIONS
+    assert len(ROWS_AT) == len(scripts), "add the rows of the new schema version to ROWS_AT"
+    database = open_database(str(db_path))
+    database.migrate("engine", scripts[:version])
+    vector = EMBEDDER.embed_documents(["Prefers window seats"])[0]
+    with database.transaction() as cur:
+        ROWS_AT[version](cur, vector if storage == "postgres" else vector.tobytes())
+    database.close()
+
+    with AgentMemoryClient(db_path, embedder=EMBEDDER) as client:
+        user = client.get_user("old-user")
+        assert user.metadata == {"tier": "gold"}
+        session = user.get_session("old-session")
+        assert session.annotations == {"topic": "travel"}
+        assert client.wait_until_processed(30)  # the pending block is re-queued and embedded
+        blocks = {b.block_id: b for b in session.list_memories().memory_blocks}
+        assert blocks["b-ready"].fact == "Prefers window seats"
+        assert blocks["b-ready"].annotations == {"k": "v"}
+        assert blocks["b-pending"].message.content == "I am vegetarian"
+        found = session.search_memory(query="window seats").memory_blocks
+        assert found[0].block_id == "b-ready"
+        exact = session.search_memory(query="Prefers window seats").memory_blocks[0]
+        assert np.isclose(exact.similarity, 1.0, atol=1e-5)  # the stored vector is intact
