@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,13 @@ from ._stats import summary, timed
 TARGETS = {"add_async_p50_ms": 2.0, "list_200_p50_ms": 10.0}
 
 
-def bench_engine(blocks: int = 10_000, path: Path | None = None) -> dict[str, Any]:
+def bench_engine(blocks: int = 10_000, location: str | Path | None = None) -> dict[str, Any]:
     """Add ``blocks`` blocks (half async, half sync) to one session and time the calls."""
     with tempfile.TemporaryDirectory() as tmp:
-        db = path or Path(tmp) / "bench.sqlite3"
+        db = location or Path(tmp) / "bench.sqlite3"
         with AgentMemoryClient(db, embedder=HashingEmbedder()) as client:
-            session = client.create_user("bench", "Bench").create_session("s")
+            user_id = f"bench-{uuid.uuid4().hex[:8]}"
+            session = client.create_user(user_id, "Bench").create_session("s")
             counter = itertools.count()
 
             def add(async_processing: bool) -> None:
@@ -45,6 +47,7 @@ def bench_engine(blocks: int = 10_000, path: Path | None = None) -> dict[str, An
                 lambda: session.search_memory(filters={"annotations": {"topic": "t5"}}), 100
             )
             query = timed(lambda: session.search_memory(query="question about topic 42"), 100)
+            client.delete_user(user_id)
         figures: dict[str, Any] = {
             "blocks": blocks,
             "add_async": summary(add_async),
@@ -53,6 +56,7 @@ def bench_engine(blocks: int = 10_000, path: Path | None = None) -> dict[str, An
             "filter_only_search": summary(filter_only),
             "query_search": summary(query),
             "embedder": "hashing-v1-384",
+            "storage": client.database.dialect,
         }
         figures["targets"] = {
             "add_async_p50_ms": {

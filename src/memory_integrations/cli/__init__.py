@@ -95,6 +95,14 @@ def bench() -> None:
 @bench.command("engine")
 @click.option("--blocks", default=10_000, show_default=True, help="Blocks for the core timings.")
 @click.option(
+    "--url",
+    "--path",
+    "location",
+    default=None,
+    help="Store for the core timings (default: a temporary SQLite file); e.g. a "
+    "postgresql:// URL to measure PostgreSQL.",
+)
+@click.option(
     "--real",
     is_flag=True,
     help="Also measure the default embedder: ingest overhead and search at --sizes.",
@@ -106,15 +114,45 @@ def bench() -> None:
     help="Store sizes for the --real search timings.",
 )
 @click.option("--json", "as_json", is_flag=True)
-def bench_engine_cmd(blocks: int, real: bool, sizes: str, as_json: bool) -> None:
+def bench_engine_cmd(
+    blocks: int, location: str | None, real: bool, sizes: str, as_json: bool
+) -> None:
     """Engine timings: add/list/search at N blocks (hashing embedder); --real for the rest."""
     from ..bench._engine import bench_engine
 
-    figures: dict[str, Any] = {"core": bench_engine(blocks)}
+    figures: dict[str, Any] = {"core": bench_engine(blocks, location)}
     if real:
         from ..bench._scale import bench_real
 
         figures["real"] = bench_real([int(s) for s in sizes.split(",") if s])
+    _print_figures(figures, as_json)
+
+
+@bench.command("langgraph")
+@click.option("--steps", default=500, show_default=True)
+@click.option("--repeat", default=3, show_default=True)
+@click.option("--items", default=10_000, show_default=True, help="Store items for the store bench.")
+@click.option("--url", default=None, help="Also compare on this PostgreSQL server.")
+@click.option("--json", "as_json", is_flag=True)
+def bench_langgraph_cmd(
+    steps: int, repeat: int, items: int, url: str | None, as_json: bool
+) -> None:
+    """Checkpointer and store vs LangGraph's own savers and stores."""
+    import tempfile
+
+    from ..langgraph._bench import bench_saver, bench_saver_postgres
+
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        figures["saver_sqlite"] = bench_saver(tmp, steps, repeat=repeat)
+    try:
+        from ..langgraph._bench_store import bench_store
+    except ImportError:  # pragma: no cover - store bench not available
+        pass
+    else:
+        figures["store"] = bench_store(items=items)
+    if url:
+        figures["saver_postgres"] = bench_saver_postgres(url, steps, repeat=repeat)
     _print_figures(figures, as_json)
 
 

@@ -172,6 +172,71 @@ def _graph_workload(saver: BaseCheckpointSaver[Any], steps: int) -> float:
     return elapsed
 
 
+def _run_workloads(
+    savers: dict[str, BaseCheckpointSaver[Any]], steps: int, repeat: int
+) -> dict[str, Any]:
+    """Median per-step figures of both workloads for each saver (interleaved runs)."""
+    result: dict[str, Any] = {}
+    for name, workload in (("step", _step_workload), ("graph", _graph_workload)):
+        runs: dict[str, list[float]] = {saver_name: [] for saver_name in savers}
+        for saver in savers.values():
+            workload(saver, min(20, steps))  # warm imports and statement caches
+        for _ in range(repeat):
+            for saver_name, saver in savers.items():
+                runs[saver_name].append(workload(saver, steps))
+        result[name] = {
+            saver_name: {
+                "total_s": round(statistics.median(times), 4),
+                "per_step_ms": round(statistics.median(times) / steps * 1000, 4),
+            }
+            for saver_name, times in runs.items()
+        }
+    return result
+
+
+def bench_saver_postgres(url: str, steps: int = 500, *, repeat: int = 3) -> dict[str, Any]:
+    """``AgentMemorySaver`` on PostgreSQL vs langgraph's ``PostgresSaver`` on the same server.
+
+    Needs ``pip install langgraph-checkpoint-postgres``. Ratios are ours / PostgresSaver.
+    """
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver
+    except ImportError as exc:  # pragma: no cover - optional comparison dependency
+        raise ImportError(
+            "the PostgreSQL comparison needs: pip install langgraph-checkpoint-postgres"
+        ) from exc
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from ..storage._postgres import PostgresDatabase
+
+    database = PostgresDatabase(url)
+    ours = AgentMemorySaver(database)
+    with psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+        theirs = PostgresSaver(conn)
+        theirs.setup()
+        try:
+            result: dict[str, Any] = {"steps": steps, "repeat": repeat}
+            result.update(
+                _run_workloads(
+                    {"agent_memory_saver": ours, "postgres_saver": theirs}, steps, repeat
+                )
+            )
+        finally:
+            ours.close()
+            database.close()
+    result["ratios"] = {
+        f"{name}:agent_memory_saver/postgres_saver": round(
+            result[name]["agent_memory_saver"]["per_step_ms"]
+            / result[name]["postgres_saver"]["per_step_ms"],
+            3,
+        )
+        for name in ("step", "graph")
+    }
+    result["target"] = "saver <= 1.0x PostgresSaver per step"
+    return result
+
+
 def bench_saver(path_dir: str | Path, steps: int = 500, *, repeat: int = 3) -> dict[str, Any]:
     """Time per step of each saver on the disk under ``path_dir``; ratios are vs SqliteSaver.
 
@@ -189,20 +254,7 @@ def bench_saver(path_dir: str | Path, steps: int = 500, *, repeat: int = 3) -> d
         "sqlite_version": sqlite3.sqlite_version,
     }
     with _savers(root) as (savers, files):
-        for name, workload in (("step", _step_workload), ("graph", _graph_workload)):
-            runs: dict[str, list[float]] = {saver_name: [] for saver_name in savers}
-            for saver in savers.values():
-                workload(saver, min(20, steps))  # warm imports and statement caches
-            for _ in range(repeat):
-                for saver_name, saver in savers.items():
-                    runs[saver_name].append(workload(saver, steps))
-            result[name] = {
-                saver_name: {
-                    "total_s": round(statistics.median(times), 4),
-                    "per_step_ms": round(statistics.median(times) / steps * 1000, 4),
-                }
-                for saver_name, times in runs.items()
-            }
+        result.update(_run_workloads(savers, steps, repeat))
     # Closed connections have folded their WAL into the main file.
     result["db_bytes"] = {name: path.stat().st_size for name, path in files.items()}
     ratios: dict[str, float] = {}

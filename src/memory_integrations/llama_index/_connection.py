@@ -7,16 +7,22 @@ and ask :func:`shared_client` for the one client of that store in this process, 
 opened on first use (and closed at interpreter exit). A client passed explicitly with
 ``client=`` is registered under its store's location, so a copy rebuilt from the fields in
 the same process uses that very client.
+
+PostgreSQL passwords are never written into these fields: a client on
+``postgresql://user:secret@host/db`` is recorded as ``postgresql://user:***@host/db``, and
+another process that rebuilds the adapter takes the full URL from
+``MEMORY_INTEGRATIONS_URL`` when it names the same database.
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 import anyio.to_thread
 from pydantic import BaseModel, Field
@@ -40,10 +46,30 @@ def _is_closed(client: AgentMemoryClient) -> bool:
     return bool(getattr(client, "_closed", False))
 
 
+_POSTGRES = ("postgresql://", "postgres://")
+_CREDENTIALS = re.compile(r"://([^:/@]+):[^@]*@")
+
+
+def _redact(url: str) -> str:
+    return _CREDENTIALS.sub(r"://\1:***@", url)
+
+
 def _location_key(location: str) -> str:
     if location == ":memory:":
         return location
+    if location.startswith(_POSTGRES):
+        return _redact(location)
     return str(Path(location).expanduser().resolve())
+
+
+def _with_credentials(url: str | None) -> str | None:
+    """A redacted PostgreSQL URL made usable again from ``MEMORY_INTEGRATIONS_URL``."""
+    if url is None or "***" not in url:
+        return url
+    configured = Settings().url
+    if configured and _redact(configured) == url:
+        return configured
+    return url
 
 
 def _close_opened() -> None:
@@ -60,24 +86,26 @@ atexit.register(_close_opened)
 
 def embedder_spec(client: AgentMemoryClient) -> str | None:
     """The spec string that reopens ``client``'s embedder in another process, if known."""
-    from ..embedders import HashingEmbedder, MiniLMEmbedder
+    from ..embedders import HashingEmbedder, MiniLMEmbedder, OpenAICompatibleEmbedder
 
     embedder = getattr(client.backend, "embedder", None)
     if isinstance(embedder, HashingEmbedder):
         return f"hashing:{embedder.dim}"
     if isinstance(embedder, MiniLMEmbedder):
         return "default"
+    if isinstance(embedder, OpenAICompatibleEmbedder):
+        return embedder.name  # "openai:<model>"; the base URL comes from OPENAI_BASE_URL
     return None
 
 
 def register_client(client: AnyClient) -> tuple[str, str | None]:
-    """Make ``client`` the shared client of its store; return ``(path, embedder spec)``."""
+    """Make ``client`` the shared client of its store; return ``(location, embedder spec)``."""
     sync = client.sync_client if isinstance(client, AsyncAgentMemoryClient) else client
     location = getattr(getattr(sync.backend, "database", None), "location", None)
     if not isinstance(location, str):
         raise ConfigurationError(
-            "the LlamaIndex adapters need an embedded client (AgentMemoryClient(path=...)); "
-            "this one has no local database"
+            "the LlamaIndex adapters need an embedded client (AgentMemoryClient(path=...) or "
+            "url='postgresql://...'); this one has no database"
         )
     key = _location_key(location)
     with _lock:
@@ -93,7 +121,7 @@ def shared_client(
     with _lock:
         client = _clients.get(key)
         if client is None or _is_closed(client):
-            client = AgentMemoryClient(path, url=url, embedder=embedder)
+            client = AgentMemoryClient(path, url=_with_credentials(url), embedder=embedder)
             _clients[key] = client
             _opened.append(client)
         return client
@@ -125,12 +153,19 @@ class MemoryLocation(BaseModel):
 
     def __init__(self, *, client: AnyClient | None = None, **data: Any) -> None:
         if client is not None:
-            path, spec = register_client(client)
+            location, spec = register_client(client)
             if data.get("path") is None and data.get("url") is None:
-                data["path"] = path
+                field = "url" if location.startswith(_POSTGRES) else "path"
+                data[field] = location
             if data.get("embedder") is None:
                 data["embedder"] = spec
         super().__init__(**data)
+
+    @classmethod
+    def from_client(cls, client: AnyClient, *, user_id: str, **fields: Any) -> Self:
+        """Build on an open client (the typed spelling of ``cls(client=..., ...)``)."""
+        arguments: dict[str, Any] = {"client": client, "user_id": user_id, **fields}
+        return cls(**arguments)
 
     @property
     def client(self) -> AgentMemoryClient:

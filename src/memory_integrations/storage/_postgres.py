@@ -125,8 +125,10 @@ class PostgresDatabase:
 
     @contextmanager
     def read(self) -> Iterator[_Cursor]:
-        with self.transaction() as cur:
-            yield cur
+        # Under READ COMMITTED every statement takes its own snapshot even inside a
+        # transaction, so an explicit BEGIN/COMMIT would only add two round trips.
+        with self._connection() as (conn, _nested):
+            yield _Cursor(conn.cursor())
 
     def migrate(self, component: str, migrations: Sequence[str]) -> int:
         with self.transaction() as cur:

@@ -1,0 +1,97 @@
+"""Search options shared by the memory and the memory block, and the recall step itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .._models import MemoryBlock
+from ..errors import NotFoundError
+from ..turn import DEFAULT_TEMPLATE, TurnConfig, render_memories
+from ._chat_log import ChatLog
+from ._messages import block_fingerprint
+
+Scope = Literal["all", "session"] | list[str]
+
+_MAX_K = 1000
+
+
+class RecallOptions(BaseModel):
+    """How relevant memories are searched and rendered (serialisable fields)."""
+
+    k: int = Field(default=5, ge=1, le=_MAX_K, description="Memories recalled per turn.")
+    scope: Scope = Field(
+        default="all",
+        description="'all' sessions of the user, only this 'session', or a list of session ids.",
+    )
+    threshold: float | None = Field(
+        default=None, description="Minimum cosine similarity of a recalled memory."
+    )
+    template: str = Field(
+        default=DEFAULT_TEMPLATE, description="Text around the recalled memories ({memories})."
+    )
+    token_budget: int = Field(default=1000, ge=1, description="Token cap of the rendered text.")
+    search_filters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra search filters (annotations, kind, role, metadata_contains, ...).",
+    )
+
+    def search_config(self) -> TurnConfig:
+        return TurnConfig(
+            scope=self.scope,
+            k=self.k,
+            threshold=self.threshold,
+            template=self.template,
+            token_budget=self.token_budget,
+        )
+
+    def render(self, blocks: list[MemoryBlock]) -> str | None:
+        return render_memories(blocks, template=self.template, token_budget=self.token_budget)
+
+
+def recall(
+    log: ChatLog,
+    session_id: str | None,
+    query: str,
+    options: RecallOptions,
+    *,
+    exclude: Callable[[MemoryBlock], bool] = lambda block: False,
+    spare: int = 0,
+) -> list[MemoryBlock]:
+    """The ``options.k`` most relevant blocks for ``query``, best first.
+
+    ``exclude`` drops blocks the caller already shows (``spare`` extra hits are fetched to
+    make up for them); the same message stored twice is returned once.
+    """
+    if not query.strip():
+        return []
+    filters = options.search_config().filters()
+    filters.update(options.search_filters)
+    filters["relevant_k"] = min(options.k + spare, _MAX_K)
+    try:
+        if options.scope == "session":
+            if session_id is None:
+                return []
+            session = log.session(session_id, create=False)
+            if session is None:
+                return []
+            found = session.search_memory(query, filters).memory_blocks
+        else:
+            found = log.user.search_memory(query, filters).memory_blocks
+    except NotFoundError:  # no such user (or session) yet: nothing to recall
+        return []
+    seen: set[str] = set()
+    recalled: list[MemoryBlock] = []
+    for block in found:
+        if exclude(block):
+            continue
+        key = block_fingerprint(block) or block.block_id
+        if key in seen:
+            continue
+        seen.add(key)
+        recalled.append(block)
+        if len(recalled) == options.k:
+            break
+    return recalled
