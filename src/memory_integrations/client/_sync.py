@@ -54,12 +54,20 @@ class AgentMemoryClient:
         clock: Callable[[], float] | None = None,
         backend: Backend | None = None,
     ) -> None:
-        if base_url is not None or token is not None:
-            raise ConfigurationError(
-                "remote servers (base_url=/token=) are not supported by this version yet; "
-                "use the embedded engine (path= or url=)"
-            )
         settings = settings or Settings()
+        remote = base_url or (url if url and url.startswith(("http://", "https://")) else None)
+        if remote is None and path is None and url is None and backend is None:
+            env_url = settings.url or ""
+            remote = env_url if env_url.startswith(("http://", "https://")) else None
+        if remote is not None or token is not None:
+            if remote is None or path is not None or embedder is not None or backend is not None:
+                raise ConfigurationError(
+                    "a remote server takes base_url= (and token=) only: it embeds and stores "
+                    "server-side, so path=, embedder= and backend= do not apply"
+                )
+            from ..backend._remote import RemoteBackend
+
+            backend = RemoteBackend(remote, token=token)
         if memory_block_ttl is not None:
             settings = settings.model_copy(update={"memory_block_ttl": memory_block_ttl})
         self._backend: Backend = backend or open_embedded(
@@ -67,11 +75,25 @@ class AgentMemoryClient:
         )
         self._closed = False
 
+    @classmethod
+    def for_sap(cls, base_url: str | None = None, **options: Any) -> AgentMemoryClient:
+        """A client of an SAP Agent Memory service; see ``SapBackend`` for the options
+        (``agent_id=``, OAuth ``token_url=``/``client_id=``/``client_secret=``, or none of
+        them to read the service binding / ``CLOUD_SDK_CFG_HANA_AGENT_MEMORY_DEFAULT_*``)."""
+        from ..backend._sap import SapBackend
+
+        return cls(backend=SapBackend(base_url, **options))
+
     # --- plumbing -----------------------------------------------------------------------
 
     @property
     def backend(self) -> Backend:
         return self._backend
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._closed
 
     @property
     def database(self) -> SqlDatabase:
