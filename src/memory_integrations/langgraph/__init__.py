@@ -13,6 +13,13 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         'Install the extra: pip install "memory-integrations[langgraph]"'
     ) from exc
 
+from ._nodes import AgentMemoryNodes, MemoryState
 from ._saver import AgentMemorySaver, adelete_thread_and_session, delete_thread_and_session
 
-__all__ = ["AgentMemorySaver", "adelete_thread_and_session", "delete_thread_and_session"]
+__all__ = [
+    "AgentMemoryNodes",
+    "AgentMemorySaver",
+    "MemoryState",
+    "adelete_thread_and_session",
+    "delete_thread_and_session",
+]
