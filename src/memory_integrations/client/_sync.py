@@ -91,6 +91,11 @@ class AgentMemoryClient:
         return self._backend
 
     @property
+    def embedder(self) -> Any:
+        """The embedder of an embedded backend (``None`` for remote services)."""
+        return getattr(self._backend, "embedder", None)
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`close` has run."""
         return self._closed

@@ -79,6 +79,9 @@ class AgentMemoryEmbedder:
     def __repr__(self) -> str:
         return f"AgentMemoryEmbedder({self._embedder.name!r})"
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> AgentMemoryEmbedder:
+        return self  # stateless apart from the model, which copies of a Memory share
+
     def __call__(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed ``texts``; one vector (a list of floats) per text, in order."""
         items = list(texts)

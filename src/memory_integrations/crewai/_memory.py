@@ -1,0 +1,254 @@
+"""``CrewMemory`` (a CrewAI ``Memory`` on the engine) and ``agent_memory_for_crew``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from crewai.llms.base_llm import BaseLLM
+from crewai.memory.analyze import ConsolidationPlan, MemoryAnalysis
+from crewai.memory.types import MemoryMatch, MemoryRecord
+from crewai.memory.unified_memory import Memory
+from crewai.memory.utils import sanitize_scope_name
+from pydantic import BaseModel, Field
+
+from ..client import AgentMemoryClient, AsyncAgentMemoryClient
+from ._storage import AgentMemoryStorage, ScoreScale
+
+_RESULT = re.compile(r"^Result:[ \t]*", re.MULTILINE)
+_FINAL = "Final Answer:"
+_WRITE_QUEUE = ("_save_pool", "_pending_saves", "_pending_lock", "_reset_lock")
+
+
+class OfflineAnalysisLLM(BaseLLM):
+    """A stand-in for CrewAI's memory-analysis LLM that never leaves the process.
+
+    Used by ``CrewMemory(analysis=False)``: it answers CrewAI's structured analysis calls
+    with fixed, neutral decisions (root scope, no categories, keep every record), so
+    memory behaves deterministically and needs no API key. It is not a chat model.
+    """
+
+    def __init__(self, **data: Any) -> None:
+        data.setdefault("model", "memory-integrations/offline-analysis")
+        super().__init__(**data)
+
+    def supports_function_calling(self) -> bool:
+        return True
+
+    def call(
+        self,
+        messages: Any,
+        tools: Any = None,
+        callbacks: Any = None,
+        available_functions: Any = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+        response_model: type[BaseModel] | None = None,
+    ) -> Any:
+        """Return the neutral answer for ``response_model``."""
+        if response_model is None:
+            return "{}"
+        if issubclass(response_model, ConsolidationPlan):
+            return ConsolidationPlan(actions=[], insert_new=True)
+        if issubclass(response_model, MemoryAnalysis):
+            return MemoryAnalysis(suggested_scope="/")
+        return response_model()
+
+
+def extract_result(content: str) -> list[str]:
+    """The memories a crew task yields without an LLM: its ``Result:`` text, else all of it.
+
+    CrewAI asks memory to extract facts from ``"Task: …\\nAgent: …\\nExpected result: …\\n
+    Result: …"``; without analysis the agent's result (its ``Final Answer:`` part, if it has
+    one) is kept whole as one memory.
+    """
+    text = content.strip()
+    if not text:
+        return []
+    found = list(_RESULT.finditer(text))
+    if found and text.startswith("Task:"):
+        text = text[found[-1].end() :]
+    text = text.rpartition(_FINAL)[2].strip()  # a ReAct answer keeps only its final part
+    return [text] if text else []
+
+
+class CrewMemory(Memory):
+    """CrewAI's unified ``Memory``, with an ``analysis`` switch and per-agent views.
+
+    * ``analysis=False`` skips every LLM step: missing scope / categories / importance get
+      the defaults (``/``, none, ``default_importance``), similar records are all kept,
+      ``extract_memories`` keeps a task's result whole, and ``recall`` is always
+      ``shallow``. Deterministic, offline, no API key.
+    * :meth:`for_agent` gives one agent a private memory on the same store.
+
+    ``reset_all()`` (what ``Crew.reset_memories("memory")`` calls) clears only
+    ``root_scope`` when one is set, so a crew never wipes other crews' memories.
+    """
+
+    analysis: bool = Field(default=True, description="Use the LLM to analyse memories.")
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.analysis and not isinstance(self.llm, OfflineAnalysisLLM):
+            self.llm = OfflineAnalysisLLM()
+        super().model_post_init(__context)
+
+    def _fill(
+        self, scope: str | None, categories: list[str] | None, importance: float | None
+    ) -> tuple[str | None, list[str] | None, float | None]:
+        if self.analysis:
+            return scope, categories, importance
+        return (
+            "/" if scope is None else scope,
+            [] if categories is None else categories,
+            self.default_importance if importance is None else importance,
+        )
+
+    def remember(
+        self,
+        content: str,
+        scope: str | None = None,
+        categories: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        importance: float | None = None,
+        source: str | None = None,
+        private: bool = False,
+        agent_role: str | None = None,
+        root_scope: str | None = None,
+    ) -> MemoryRecord | None:
+        """Store one item (see ``Memory.remember``); without analysis, defaults fill in."""
+        scope, categories, importance = self._fill(scope, categories, importance)
+        return super().remember(
+            content,
+            scope=scope,
+            categories=categories,
+            metadata=metadata,
+            importance=importance,
+            source=source,
+            private=private,
+            agent_role=agent_role,
+            root_scope=root_scope,
+        )
+
+    def remember_many(
+        self,
+        contents: list[str],
+        scope: str | None = None,
+        categories: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        importance: float | None = None,
+        source: str | None = None,
+        private: bool = False,
+        agent_role: str | None = None,
+        root_scope: str | None = None,
+    ) -> list[MemoryRecord]:
+        """Store items in the background (see ``Memory.remember_many``)."""
+        scope, categories, importance = self._fill(scope, categories, importance)
+        return super().remember_many(
+            contents,
+            scope=scope,
+            categories=categories,
+            metadata=metadata,
+            importance=importance,
+            source=source,
+            private=private,
+            agent_role=agent_role,
+            root_scope=root_scope,
+        )
+
+    def recall(
+        self,
+        query: str,
+        scope: str | None = None,
+        categories: list[str] | None = None,
+        limit: int = 10,
+        depth: Literal["shallow", "deep"] = "deep",
+        source: str | None = None,
+        include_private: bool = False,
+    ) -> list[MemoryMatch]:
+        """Relevant memories, best first (always ``shallow`` when analysis is off)."""
+        return super().recall(
+            query,
+            scope=scope,
+            categories=categories,
+            limit=limit,
+            depth=depth if self.analysis else "shallow",
+            source=source,
+            include_private=include_private,
+        )
+
+    def extract_memories(self, content: str) -> list[str]:
+        """Facts to remember from raw content (the LLM's, or :func:`extract_result`)."""
+        if self.analysis:
+            return super().extract_memories(content)
+        return extract_result(content)
+
+    def reset_all(self) -> None:
+        """Clear ``root_scope`` when set (the whole store otherwise)."""
+        if self.root_scope:
+            self.reset()
+        else:
+            super().reset_all()
+
+    def for_agent(self, agent: str) -> CrewMemory:
+        """A memory for one agent: the same store and settings, private to ``agent``.
+
+        Give it to ``Agent(memory=...)``. What that agent stores is private to it (CrewAI
+        files a task's lessons under ``<root>/agent/<role>``); its recall sees its own
+        private records plus everything shared, and the other agents' recall (through
+        the crew memory) never sees them. It shares this memory's background write queue,
+        so a recall by either waits for both's pending writes. Needs an
+        :class:`AgentMemoryStorage`.
+        """
+        storage = self.storage
+        if not isinstance(storage, AgentMemoryStorage):
+            raise TypeError(
+                f"for_agent() needs a Memory on AgentMemoryStorage, not {type(storage).__name__}"
+            )
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        values["storage"] = storage.for_agent(agent)
+        view = type(self)(**values)
+        # One write queue for the crew and its agents, so every recall (which first waits
+        # for pending writes) sees what any of them stored before it.
+        for name in _WRITE_QUEUE:
+            if name in (self.__pydantic_private__ or {}):
+                setattr(view, name, getattr(self, name))
+        return view
+
+
+def agent_memory_for_crew(
+    client: AgentMemoryClient | AsyncAgentMemoryClient | str | Path | None = None,
+    *,
+    crew_name: str | None = None,
+    root_scope: str | None = None,
+    user_id: str = "crewai",
+    session_id: str = "crewai",
+    analysis: bool = True,
+    llm: BaseLLM | str | None = None,
+    score_scale: ScoreScale = "lancedb",
+    **memory_kwargs: Any,
+) -> CrewMemory:
+    """One call: a CrewAI ``Memory`` on the memory engine with a local embedder.
+
+    Pass the result as ``Crew(memory=...)`` (or ``Agent(memory=...)``). ``client`` is a
+    client or a database path (default: ``./agent-memory.sqlite3``). ``crew_name`` sets
+    ``root_scope`` to ``/crew/<name>`` as ``Crew(memory=True)`` would, which keeps the
+    crew's memories (and ``reset_memories``) to themselves. ``analysis=False`` needs no
+    LLM at all; with ``analysis=True`` give ``llm=`` (CrewAI's default needs an OpenAI
+    key). Other keyword arguments go to ``Memory`` (weights, ``read_only``, …).
+    """
+    storage = AgentMemoryStorage(
+        client, user_id=user_id, session_id=session_id, score_scale=score_scale
+    )
+    if root_scope is None and crew_name is not None:
+        root_scope = f"/crew/{sanitize_scope_name(crew_name)}"
+    kwargs: dict[str, Any] = dict(memory_kwargs)
+    if llm is not None:
+        kwargs["llm"] = llm
+    return CrewMemory(
+        storage=storage,
+        embedder=storage.embedder,
+        root_scope=root_scope,
+        analysis=analysis,
+        **kwargs,
+    )

@@ -1,0 +1,634 @@
+"""``AgentMemoryStorage``: CrewAI's ``StorageBackend`` on the memory engine.
+
+How a CrewAI ``MemoryRecord`` is kept (see docs/crewai.md):
+
+* one engine **user** per tenant (``user_id``); records are written to one **session**
+  (``session_id``) and read from every session of the user;
+* the record is a **fact block** whose text is ``record.content``;
+* **annotations** (exact-match, visible to every adapter): ``crewai_id`` (the record id),
+  ``crewai_scope`` (its scope path), ``crewai_s0`` … ``crewai_sN`` (the scope's ancestors:
+  ``/``, ``/crew``, ``/crew/research`` …, which turn a scope-prefix query into one exact
+  annotation filter) and ``crewai_private``;
+* **metadata**: the record's own metadata at top level, plus ``_crewai`` holding
+  ``categories``, ``importance``, ``source``, ``private``, ``created_at``, ``last_accessed``;
+* ``created_at`` is the record's; ``agent_id`` is ``<role>`` when the scope contains
+  ``.../agent/<role>`` (where CrewAI files what an agent learnt).
+
+A per-agent view (:meth:`AgentMemoryStorage.for_agent`) stores records private to its agent
+and shows that agent's private records as visible, so CrewAI's recall lets them through.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import anyio.to_thread
+
+from .._models import MemoryBlock
+from ..client import AgentMemoryClient, AsyncAgentMemoryClient, SessionResource, UserResource
+from ..errors import ConfigurationError, NotFoundError
+from ._embedder import AgentMemoryEmbedder, vector_texts
+
+if TYPE_CHECKING:
+    from crewai.memory.types import MemoryRecord, ScopeInfo
+
+ScoreScale = Literal["lancedb", "cosine"]
+T = TypeVar("T")
+
+META_KEY = "_crewai"
+"""The metadata key holding CrewAI's own record fields (reserved)."""
+
+_MAX_DEPTH = 48  # ancestors kept as annotations (the engine allows 64 annotations)
+_MAX_RELEVANT_K = 1000
+_OVERSAMPLE = 4
+_ID = "crewai_id"
+_SCOPE = "crewai_scope"
+_PRIVATE = "crewai_private"
+
+
+def normalize_scope(path: str | None) -> str:
+    """``'crew//a/'`` → ``'/crew/a'``; empty or ``None`` → ``'/'``."""
+    parts = [p for p in (path or "").split("/") if p]
+    return "/" + "/".join(parts)
+
+
+def _levels(scope: str) -> list[str]:
+    parts = [p for p in scope.split("/") if p]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _scope_filter(scope_prefix: str | None) -> dict[str, str]:
+    """The one annotation that selects a scope and everything below it."""
+    levels = _levels(normalize_scope(scope_prefix))
+    if len(levels) - 1 > _MAX_DEPTH:
+        raise ConfigurationError(
+            f"scope {scope_prefix!r} is {len(levels) - 1} levels deep; AgentMemoryStorage "
+            f"supports at most {_MAX_DEPTH}: use a shallower scope"
+        )
+    return {f"crewai_s{len(levels) - 1}": levels[-1]}
+
+
+def _agent_of(scope: str) -> str | None:
+    parts = [p for p in scope.split("/") if p]
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "agent":
+            name = parts[i + 1]
+            ok = len(name) <= 256 and not any(c in "?#%" or ord(c) < 32 for c in name)
+            return name if ok and name not in (".", "..") else None
+    return None
+
+
+def _utc(moment: datetime) -> datetime:
+    """CrewAI uses naive UTC datetimes; the engine wants aware ones."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _naive(moment: datetime) -> datetime:
+    return _utc(moment).replace(tzinfo=None)
+
+
+def _parse(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return _naive(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str) and value.isprintable() and not any(c in value for c in '"\\')
+
+
+def score_of(cosine: float, scale: ScoreScale) -> float:
+    """Turn a cosine similarity into this storage's score (higher is better)."""
+    # float32 cosines of identical unit vectors land a few 1e-8 off 1.0; the square root
+    # below would blow that up to ~1e-4, so snap them back to 1.0.
+    cos = 1.0 if cosine > 1.0 - 1e-6 else max(-1.0, cosine)
+    if scale == "cosine":
+        return max(0.0, cos)
+    return 1.0 / (1.0 + math.sqrt(max(0.0, 2.0 - 2.0 * cos)))
+
+
+def min_cosine(min_score: float, scale: ScoreScale) -> float | None:
+    """The cosine a block needs for ``score_of(cosine) >= min_score`` (None: any)."""
+    if scale == "cosine":
+        return min_score if min_score > 0 else None
+    if min_score <= 1.0 / 3.0:
+        return None
+    distance = 1.0 / min_score - 1.0
+    return 1.0 - distance * distance / 2.0
+
+
+class AgentMemoryStorage:
+    """CrewAI 1.x ``StorageBackend`` that keeps records in the memory engine.
+
+    ``client`` is an :class:`AgentMemoryClient`, an :class:`AsyncAgentMemoryClient`, or a
+    path (the storage then opens, owns and closes its own client). Records live under the
+    engine user ``user_id`` (one per tenant) and are written to ``session_id``; reads
+    span all the user's sessions but only see CrewAI records.
+
+    Ranking uses the engine's hybrid retrieval on the query *text*, recovered from
+    CrewAI's query vector, so the ``Memory`` must embed with :attr:`embedder` (or any
+    :class:`AgentMemoryEmbedder`). Scores come from the engine's cosine similarity:
+    with ``score_scale="lancedb"`` (default) ``1 / (1 + L2 distance)`` between unit
+    vectors, the scale of CrewAI's default LanceDB storage, so CrewAI's thresholds keep
+    their meaning; with ``"cosine"``, the cosine clipped to ``[0, 1]``.
+
+    ``private_to`` makes a per-agent view (see :meth:`for_agent`).
+    """
+
+    def __init__(
+        self,
+        client: AgentMemoryClient | AsyncAgentMemoryClient | str | Path | None = None,
+        *,
+        user_id: str = "crewai",
+        session_id: str = "crewai",
+        score_scale: ScoreScale = "lancedb",
+        embedder: AgentMemoryEmbedder | None = None,
+        private_to: str | None = None,
+    ) -> None:
+        if score_scale not in ("lancedb", "cosine"):
+            raise ConfigurationError(
+                f"score_scale must be 'lancedb' or 'cosine', got {score_scale!r}"
+            )
+        self._owns_client = not isinstance(client, AgentMemoryClient | AsyncAgentMemoryClient)
+        if isinstance(client, AsyncAgentMemoryClient):
+            self._client = client.sync_client
+        elif isinstance(client, AgentMemoryClient):
+            self._client = client
+        else:
+            self._client = AgentMemoryClient(client)
+        self.user_id = user_id
+        self.session_id = session_id
+        self.score_scale: ScoreScale = score_scale
+        self._embedder = embedder
+        self.private_to = private_to
+        self._lock = threading.Lock()
+        self._user: UserResource | None = None
+        self._sessions: dict[str, SessionResource] = {}
+
+    def __repr__(self) -> str:
+        agent = "" if self.private_to is None else f", private_to={self.private_to!r}"
+        return (
+            f"AgentMemoryStorage(user_id={self.user_id!r}, session_id={self.session_id!r}{agent})"
+        )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AgentMemoryStorage:
+        return self  # a handle on a shared store: copies of a Memory share it
+
+    def for_agent(self, agent: str) -> AgentMemoryStorage:
+        """A view of this storage for one agent (same store, client and caches).
+
+        Records saved through the view are private to ``agent`` (``private=True``,
+        ``source=agent`` unless set). The view shows the agent's own private records as
+        visible (``private=False``), because CrewAI's recall hides private records unless
+        asked with their source; others' private records stay private. The view keeps
+        working when CrewAI copies an agent, which rebuilds its ``Memory`` from fields.
+        """
+        view = copy.copy(self)
+        view.private_to = agent
+        view._owns_client = False
+        return view
+
+    @property
+    def client(self) -> AgentMemoryClient:
+        return self._client
+
+    @property
+    def embedder(self) -> AgentMemoryEmbedder:
+        """The CrewAI embedder to pair with this storage (the engine's own model)."""
+        with self._lock:
+            if self._embedder is None:
+                engine_embedder = getattr(self._client.backend, "embedder", None)
+                self._embedder = AgentMemoryEmbedder(engine_embedder)
+            return self._embedder
+
+    # --- engine handles ----------------------------------------------------------------
+
+    def _get_user(self) -> UserResource:
+        with self._lock:
+            if self._user is None:
+                self._user = self._client.get_or_create_user(self.user_id)
+            return self._user
+
+    def _session(self, session_id: str) -> SessionResource:
+        with self._lock:
+            handle = self._sessions.get(session_id)
+        if handle is None:
+            user = self._get_user()
+            if session_id == self.session_id:
+                handle = user.get_or_create_session(session_id, annotations={"framework": "crewai"})
+            else:
+                handle = user.get_session(session_id)
+            with self._lock:
+                self._sessions[session_id] = handle
+        return handle
+
+    def _fresh(self, call: Callable[[], T]) -> T:
+        """Run ``call``; if the user or a session was deleted under us, re-open and retry."""
+        try:
+            return call()
+        except NotFoundError:
+            with self._lock:
+                self._user = None
+                self._sessions.clear()
+            return call()
+
+    def _find(
+        self,
+        *,
+        scope_prefix: str | None = None,
+        record_id: str | None = None,
+        older_than: datetime | None = None,
+        contains: str | None = None,
+    ) -> list[MemoryBlock]:
+        """Every CrewAI block matching, oldest first (a filter-only engine lookup)."""
+        annotations = _scope_filter(scope_prefix)
+        if record_id is not None:
+            annotations[_ID] = record_id
+        filters: dict[str, Any] = {"annotations": annotations, "kind": "fact"}
+        filters["order_by"] = "created_at"
+        if older_than is not None:
+            filters["created_end_time"] = _utc(older_than) - timedelta(microseconds=1)
+        if contains is not None:
+            filters["metadata_contains"] = contains
+        return self._fresh(lambda: self._get_user().search_memory(None, filters).memory_blocks)
+
+    # --- record <-> block ---------------------------------------------------------------
+
+    @staticmethod
+    def _annotations(record: MemoryRecord, scope: str) -> dict[str, str]:
+        levels = _levels(scope)
+        if len(levels) - 1 > _MAX_DEPTH:
+            raise ConfigurationError(
+                f"scope {scope!r} is {len(levels) - 1} levels deep; AgentMemoryStorage "
+                f"supports at most {_MAX_DEPTH}: use a shallower scope"
+            )
+        notes = {f"crewai_s{i}": level for i, level in enumerate(levels)}
+        notes.update(
+            {_ID: record.id, _SCOPE: scope, _PRIVATE: "true" if record.private else "false"}
+        )
+        return notes
+
+    @staticmethod
+    def _metadata(record: MemoryRecord) -> dict[str, Any]:
+        meta = {k: v for k, v in record.metadata.items() if k != META_KEY}
+        meta[META_KEY] = {
+            "categories": list(record.categories),
+            "importance": record.importance,
+            "source": record.source,
+            "private": record.private,
+            "created_at": _naive(record.created_at).isoformat(),
+            "last_accessed": _naive(record.last_accessed).isoformat(),
+        }
+        return meta
+
+    @staticmethod
+    def _stored_private(block: MemoryBlock) -> bool:
+        own = (block.metadata or {}).get(META_KEY)
+        return isinstance(own, dict) and bool(own.get("private", False))
+
+    def _record(self, block: MemoryBlock) -> MemoryRecord:
+        from crewai.memory.types import MemoryRecord
+
+        meta = dict(block.metadata or {})
+        own = meta.pop(META_KEY, None)
+        fields: dict[str, Any] = own if isinstance(own, dict) else {}
+        fallback = _naive(block.created_at or block.ingested_at)
+        created = _parse(fields.get("created_at")) or fallback
+        private = bool(fields.get("private", False))
+        source = fields.get("source")
+        if private and self.private_to is not None and source == self.private_to:
+            private = False  # the view's own records: visible to its agent's recall
+        return MemoryRecord(
+            id=block.annotations.get(_ID, block.block_id),
+            content=block.text,
+            scope=block.annotations.get(_SCOPE, "/"),
+            categories=list(fields.get("categories") or []),
+            metadata=meta,
+            importance=float(fields.get("importance", 0.5)),
+            created_at=created,
+            last_accessed=_parse(fields.get("last_accessed")) or created,
+            source=source,
+            private=private,
+        )
+
+    @staticmethod
+    def _matches(
+        record: MemoryRecord,
+        categories: Sequence[str] | None,
+        metadata_filter: Mapping[str, Any] | None,
+    ) -> bool:
+        if categories and not any(c in record.categories for c in categories):
+            return False
+        return not metadata_filter or all(
+            record.metadata.get(k) == v for k, v in metadata_filter.items()
+        )
+
+    @staticmethod
+    def _prefilter(
+        categories: Sequence[str] | None, metadata_filter: Mapping[str, Any] | None
+    ) -> str | None:
+        """A metadata substring every match must contain, to narrow the engine's pool."""
+        for value in (metadata_filter or {}).values():
+            if _plain(value):
+                return json.dumps(value, ensure_ascii=False)
+        if categories and len(categories) == 1 and _plain(categories[0]):
+            return json.dumps(categories[0], ensure_ascii=False)
+        return None
+
+    def _own(self, record: MemoryRecord) -> MemoryRecord:
+        """The record as stored: private to the view's agent, if this is a view."""
+        if self.private_to is None:
+            return record
+        return record.model_copy(
+            update={"private": True, "source": record.source or self.private_to}
+        )
+
+    def _write(self, record: MemoryRecord) -> None:
+        scope = normalize_scope(record.scope)
+        annotations, metadata = self._annotations(record, scope), self._metadata(record)
+        self._fresh(
+            lambda: self._session(self.session_id).add_memory(
+                facts=[record.content],
+                annotations=annotations,
+                metadata=metadata,
+                agent_id=_agent_of(scope),
+                created_at=_utc(record.created_at),
+                async_processing=False,
+            )
+        )
+
+    def _delete_blocks(self, blocks: Iterable[MemoryBlock]) -> int:
+        by_session: dict[str, list[str]] = {}
+        for block in blocks:
+            by_session.setdefault(block.session_id, []).append(block.block_id)
+        deleted = 0
+        for session_id, ids in by_session.items():
+            try:
+                self._session(session_id).delete_memory(ids)
+            except NotFoundError:  # the session went away meanwhile
+                continue
+            deleted += len(ids)
+        return deleted
+
+    # --- StorageBackend -------------------------------------------------------------------
+
+    def save(self, records: list[MemoryRecord]) -> None:
+        """Store each record as a fact block, searchable when this returns.
+
+        Records with blank content are skipped: there is nothing to search for.
+        """
+        for record in records:
+            if record.content.strip():
+                self._write(self._own(record))
+
+    def search(
+        self,
+        query_embedding: list[float],
+        scope_prefix: str | None = None,
+        categories: list[str] | None = None,
+        metadata_filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        min_score: float = 0.0,
+    ) -> list[tuple[MemoryRecord, float]]:
+        """Rank records by relevance to the query; ``(record, score)``, best first."""
+        if limit <= 0 or not query_embedding:
+            return []
+        query = vector_texts.get(query_embedding)
+        if query is None:
+            raise ConfigurationError(
+                "AgentMemoryStorage ranks records with the memory engine, by text, and got a "
+                "query vector it cannot trace back to its text. Build the CrewAI Memory with "
+                "embedder=storage.embedder (or any AgentMemoryEmbedder), or use "
+                "agent_memory_for_crew(), which wires both."
+            )
+        if min_score > 1.0:
+            return []
+        post = bool(categories) or bool(metadata_filter)
+        filters: dict[str, Any] = {
+            "annotations": _scope_filter(scope_prefix),
+            "kind": "fact",
+            "relevant_k": min(_MAX_RELEVANT_K, limit * _OVERSAMPLE if post else limit),
+        }
+        threshold = min_cosine(min_score, self.score_scale)
+        if threshold is not None:
+            filters["threshold"] = max(-1.0, threshold - 1e-6)
+        contains = self._prefilter(categories, metadata_filter)
+        if contains is not None:
+            filters["metadata_contains"] = contains
+        blocks = self._fresh(lambda: self._get_user().search_memory(query, filters).memory_blocks)
+        scored: list[tuple[MemoryRecord, float]] = []
+        for block in blocks:
+            score = score_of(block.similarity or 0.0, self.score_scale)
+            if score < min_score:
+                continue
+            record = self._record(block)
+            if self._matches(record, categories, metadata_filter):
+                scored.append((record, score))
+        scored.sort(key=lambda pair: pair[1], reverse=True)
+        return scored[:limit]
+
+    def delete(
+        self,
+        scope_prefix: str | None = None,
+        categories: list[str] | None = None,
+        record_ids: list[str] | None = None,
+        older_than: datetime | None = None,
+        metadata_filter: dict[str, Any] | None = None,
+    ) -> int:
+        """Delete the records meeting *every* given criterion; returns how many.
+
+        With no criteria it deletes every CrewAI record of the user (never other blocks).
+        """
+        contains = self._prefilter(categories, metadata_filter)
+        if record_ids is not None:
+            blocks = [
+                block
+                for record_id in dict.fromkeys(record_ids)
+                for block in self._find(
+                    scope_prefix=scope_prefix,
+                    record_id=record_id,
+                    older_than=older_than,
+                    contains=contains,
+                )
+            ]
+        else:
+            blocks = self._find(scope_prefix=scope_prefix, older_than=older_than, contains=contains)
+        if categories or metadata_filter:
+            blocks = [
+                b for b in blocks if self._matches(self._record(b), categories, metadata_filter)
+            ]
+        return self._delete_blocks(blocks)
+
+    def update(self, record: MemoryRecord) -> None:
+        """Replace the record with the same id (storing it if there is none)."""
+        blocks = self._find(record_id=record.id)
+        if not blocks:
+            self.save([record])
+            return
+        block, extra = blocks[0], blocks[1:]
+        current = self._record(block)
+        if current.private != self._stored_private(block):
+            record = record.model_copy(update={"private": True})  # the view's own stays so
+        if not record.content.strip():  # a fact cannot be blank: keep the old text
+            record = record.model_copy(update={"content": current.content})
+        scope = normalize_scope(record.scope)
+        in_place = block.agent_id == _agent_of(scope) and current.created_at == _naive(
+            record.created_at
+        )
+        if in_place:
+            self._session(block.session_id).update_memory(
+                block.block_id,
+                fact=None if record.content.strip() == block.fact else record.content,
+                annotations=self._annotations(record, scope),
+                metadata=self._metadata(record),
+                async_processing=False,
+            )
+        else:  # agent_id and created_at are fixed at insert: replace the block
+            self._write(record)
+            extra = blocks
+        self._delete_blocks(extra)
+
+    def touch_records(self, record_ids: list[str]) -> None:
+        """Set ``last_accessed`` of these records to now (CrewAI calls it after recall)."""
+        now = datetime.now(UTC).replace(tzinfo=None).isoformat()
+        for record_id in dict.fromkeys(record_ids):
+            for block in self._find(record_id=record_id):
+                meta = dict(block.metadata or {})
+                own = meta.get(META_KEY)
+                meta[META_KEY] = {**(own if isinstance(own, dict) else {}), "last_accessed": now}
+                try:
+                    self._session(block.session_id).update_memory(block.block_id, metadata=meta)
+                except NotFoundError:  # deleted meanwhile
+                    continue
+
+    def get_record(self, record_id: str) -> MemoryRecord | None:
+        """The record with this CrewAI id, or ``None``."""
+        blocks = self._find(record_id=record_id)
+        return self._record(blocks[0]) if blocks else None
+
+    def list_records(
+        self, scope_prefix: str | None = None, limit: int = 200, offset: int = 0
+    ) -> list[MemoryRecord]:
+        """Records in the scope (and below), newest first."""
+        if limit <= 0 or offset < 0:
+            return []
+        records = [self._record(b) for b in self._find(scope_prefix=scope_prefix)]
+        records.sort(key=lambda r: r.created_at, reverse=True)
+        return records[offset : offset + limit]
+
+    def get_scope_info(self, scope: str) -> ScopeInfo:
+        """Record count, categories, date range and child scopes of ``scope``."""
+        from crewai.memory.types import ScopeInfo
+
+        path = normalize_scope(scope)
+        records = [self._record(b) for b in self._find(scope_prefix=path)]
+        dates = [r.created_at for r in records]
+        return ScopeInfo(
+            path=path,
+            record_count=len(records),
+            categories=sorted({c for r in records for c in r.categories}),
+            oldest_record=min(dates, default=None),
+            newest_record=max(dates, default=None),
+            child_scopes=self._children(path, (r.scope for r in records)),
+        )
+
+    @staticmethod
+    def _children(parent: str, scopes: Iterable[str]) -> list[str]:
+        depth = len(_levels(parent))
+        children = set()
+        for scope in scopes:
+            levels = _levels(normalize_scope(scope))
+            if len(levels) > depth and levels[depth - 1] == parent:
+                children.add(levels[depth])
+        return sorted(children)
+
+    def list_scopes(self, parent: str = "/") -> list[str]:
+        """Immediate child scopes of ``parent`` that hold records."""
+        path = normalize_scope(parent)
+        blocks = self._find(scope_prefix=path)
+        return self._children(path, (b.annotations.get(_SCOPE, "/") for b in blocks))
+
+    def list_categories(self, scope_prefix: str | None = None) -> dict[str, int]:
+        """Category → number of records using it, within the scope."""
+        counts: dict[str, int] = {}
+        for block in self._find(scope_prefix=scope_prefix):
+            for category in self._record(block).categories:
+                counts[category] = counts.get(category, 0) + 1
+        return counts
+
+    def count(self, scope_prefix: str | None = None) -> int:
+        """Number of records in the scope and below (all of them with ``None``)."""
+        filters = {"annotations": _scope_filter(scope_prefix), "kind": "fact"}
+        return self._fresh(lambda: self._get_user().count_memories(filters))
+
+    def reset(self, scope_prefix: str | None = None) -> None:
+        """Delete every record in the scope and below (``None``: all CrewAI records)."""
+        self.delete(scope_prefix=scope_prefix)
+
+    # --- async: the same implementation on a worker thread --------------------------------
+
+    @staticmethod
+    async def _in_thread(call: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(call)
+
+    async def asave(self, records: list[MemoryRecord]) -> None:
+        """Async :meth:`save`."""
+        await self._in_thread(functools.partial(self.save, records))
+
+    async def asearch(
+        self,
+        query_embedding: list[float],
+        scope_prefix: str | None = None,
+        categories: list[str] | None = None,
+        metadata_filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        min_score: float = 0.0,
+    ) -> list[tuple[MemoryRecord, float]]:
+        """Async :meth:`search`."""
+        return await self._in_thread(
+            functools.partial(
+                self.search,
+                query_embedding,
+                scope_prefix=scope_prefix,
+                categories=categories,
+                metadata_filter=metadata_filter,
+                limit=limit,
+                min_score=min_score,
+            )
+        )
+
+    async def adelete(
+        self,
+        scope_prefix: str | None = None,
+        categories: list[str] | None = None,
+        record_ids: list[str] | None = None,
+        older_than: datetime | None = None,
+        metadata_filter: dict[str, Any] | None = None,
+    ) -> int:
+        """Async :meth:`delete`."""
+        return await self._in_thread(
+            functools.partial(
+                self.delete,
+                scope_prefix=scope_prefix,
+                categories=categories,
+                record_ids=record_ids,
+                older_than=older_than,
+                metadata_filter=metadata_filter,
+            )
+        )
+
+    def close(self) -> None:
+        """Close the client if this storage opened it (``Memory.close()`` calls this)."""
+        if self._owns_client:
+            self._client.close()
