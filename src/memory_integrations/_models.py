@@ -206,6 +206,8 @@ class FilterOptions(BaseModel):
     ``session_ids`` absent means the session the call is made on; ``"all"`` means every
     session of the user. ``threshold`` is a cosine-similarity lower bound for query
     searches. ``metadata_contains`` / ``content_contains`` are substring filters.
+    ``descending`` / ``limit`` / ``offset`` page a search without a query (newest first
+    with ``descending=True``); ranked searches are capped by ``relevant_k`` instead.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -221,6 +223,9 @@ class FilterOptions(BaseModel):
     annotations: dict[str, str] | None = None
     annotation_filter_mode: Literal["pre", "post"] = "pre"
     order_by: Literal["ingested_at", "created_at"] = "ingested_at"
+    descending: bool = False
+    limit: int | None = None
+    offset: int = 0
     metadata_contains: str | None = None
     content_contains: str | None = None
     agent_id: str | None = None

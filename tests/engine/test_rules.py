@@ -414,3 +414,11 @@ def test_blank_blocks_never_match_a_query(session: Any) -> None:
     found = session.search_memory(query="anything at all", filters={"relevant_k": 5})
     assert [b.fact for b in found.memory_blocks] == ["tea time"]
     assert session.search_memory().count == 2  # filter-only lookups still list it
+
+
+def test_filter_only_search_pages_newest_first(session: Any) -> None:
+    session.add_memory(facts=[f"note {i}" for i in range(7)], async_processing=False)
+    page = session.search_memory(filters={"descending": True, "limit": 3, "offset": 1})
+    assert [b.fact for b in page.memory_blocks] == ["note 5", "note 4", "note 3"]
+    with pytest.raises(ValidationError, match="limit"):
+        session.search_memory(filters={"limit": 0})

@@ -791,6 +791,8 @@ class Engine:
         if query is not None:
             v.check_text(query, "query")
         k = v.check_limit(options.relevant_k, "relevant_k", 1, v.MAX_RELEVANT_K)
+        if options.limit is not None:
+            v.check_limit(options.limit, "limit", 1, 10_000)
         if options.threshold is not None and not -1.0 <= options.threshold <= 1.0:
             raise ValidationError(
                 f"threshold is a cosine similarity between -1 and 1, got {options.threshold}"
@@ -799,7 +801,14 @@ class Engine:
         if query is None:
             with self.database.read() as cur:
                 self._check_scope_owner(cur, user_id, session_id)
-                rows = self._store.query_blocks(cur, q, order_by=options.order_by)
+                rows = self._store.query_blocks(
+                    cur,
+                    q,
+                    order_by=options.order_by,
+                    limit=options.limit,
+                    offset=v.check_offset(options.offset),
+                    descending=options.descending,
+                )
             blocks = [self.block_model(r) for r in rows]
             return MemoryList(memory_blocks=blocks, count=len(blocks))
         query_vector = self._embed_query(query)

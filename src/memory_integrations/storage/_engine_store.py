@@ -309,12 +309,15 @@ class EngineStore:
         order_by: str = "ingested_at",
         limit: int | None = None,
         offset: int = 0,
+        descending: bool = False,
     ) -> list[BlockRow]:
         where, params = self._where(q)
+        way = " DESC" if descending else ""
         if order_by == "created_at":
-            order = "b.created_at IS NULL, b.created_at, b.ingested_at, b.seq"
+            # blocks without created_at sort last either way
+            order = f"b.created_at IS NULL, b.created_at{way}, b.ingested_at{way}, b.seq{way}"
         else:
-            order = "b.ingested_at, b.seq"
+            order = f"b.ingested_at{way}, b.seq{way}"
         if limit is None:
             sql = f"SELECT {_prefixed(BLOCK_COLUMNS)} FROM mi_blocks b WHERE {where} "
             sql += f"ORDER BY {order}"
