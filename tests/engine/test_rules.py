@@ -81,7 +81,7 @@ def test_dots_and_at_signs_are_fine_in_ids(client: AgentMemoryClient) -> None:
         ({"facts": ["ok"], "created_at": "yesterday"}, "ISO-8601"),
         ({"facts": ["ok"], "metadata": {"x": object()}}, "JSON"),
         ({"facts": ["ok"], "metadata": ["not a dict"]}, "JSON object"),
-        ({"facts": ["ok"], "metadata": 42}, "dict or a list"),
+        ({"facts": ["ok"], "metadata": 42}, "one value or a list"),
         ({"facts": ["bad \udc80 surrogate"]}, "UTF-8"),
         ({"facts": ["nul \x00 byte"]}, "NUL"),
         ({"facts": ["x" * 1_000_001]}, "maximum"),
@@ -422,3 +422,20 @@ def test_filter_only_search_pages_newest_first(session: Any) -> None:
     assert [b.fact for b in page.memory_blocks] == ["note 5", "note 4", "note 3"]
     with pytest.raises(ValidationError, match="limit"):
         session.search_memory(filters={"limit": 0})
+
+
+def test_per_item_annotations_and_created_at(session: Any) -> None:
+    ids = session.add_memory(
+        facts=["a", "b"],
+        annotations=[{"n": "1"}, None],
+        created_at=["2024-01-01T00:00:00Z", None],
+        async_processing=False,
+    ).block_ids
+    first, second = (session.get_memory_block(i) for i in ids)
+    assert first.annotations == {"n": "1"} and second.annotations == {}
+    assert first.created_at.year == 2024 and second.created_at == second.ingested_at
+    with pytest.raises(ValidationError, match="annotations has 1 entries"):
+        session.add_memory(facts=["a", "b"], annotations=[{"n": "1"}])
+    with pytest.raises(ValidationError, match=r"created_at\[1\]"):
+        session.add_memory(facts=["a", "b"], created_at=[None, "yesterday"])
+    assert session.list_memories().total == 2

@@ -74,10 +74,10 @@ class Backend(Protocol):
         session_id: str,
         messages: Sequence[ChatMessage | Mapping[str, Any]] | None = ...,
         facts: Sequence[str] | None = ...,
-        annotations: Mapping[str, str] | None = ...,
+        annotations: Mapping[str, str] | Sequence[Mapping[str, str] | None] | None = ...,
         async_processing: bool = ...,
         memory_block_ttl: int | None = ...,
-        created_at: datetime | str | None = ...,
+        created_at: datetime | str | Sequence[datetime | str | None] | None = ...,
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = ...,
         agent_id: str | None = ...,
     ) -> AddMemoryResponse: ...

@@ -151,6 +151,11 @@ class AsyncAgentMemoryClient:
         self._sync = client
         return self
 
+    @classmethod
+    def for_sap(cls, base_url: str | None = None, **options: Any) -> AsyncAgentMemoryClient:
+        """Async twin of :meth:`AgentMemoryClient.for_sap`."""
+        return cls.from_client(AgentMemoryClient.for_sap(base_url, **options))
+
     @property
     def sync_client(self) -> AgentMemoryClient:
         return self._sync
@@ -162,6 +167,15 @@ class AsyncAgentMemoryClient:
     @property
     def database(self) -> SqlDatabase:
         return self._sync.database
+
+    @property
+    def embedder(self) -> Any:
+        """The embedder of an embedded backend (``None`` for remote services)."""
+        return self._sync.embedder
+
+    @property
+    def closed(self) -> bool:
+        return self._sync.closed
 
     async def __aenter__(self) -> AsyncAgentMemoryClient:
         return self

@@ -322,18 +322,19 @@ class SessionResource:
         self,
         messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
         facts: Sequence[str] | None = None,
-        annotations: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | Sequence[Mapping[str, str] | None] | None = None,
         async_processing: bool = True,
         memory_block_ttl: int | None = None,
-        created_at: datetime | str | None = None,
+        created_at: datetime | str | Sequence[datetime | str | None] | None = None,
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
     ) -> AddMemoryResponse:
         """Store messages or facts (not both), one block each.
 
         With ``async_processing=True`` (default) it returns at once and the blocks become
-        searchable when embedded; ``False`` returns when they are searchable. ``metadata``
-        is one dict for every item, or a list with one entry per item.
+        searchable when embedded; ``False`` returns when they are searchable. ``annotations``,
+        ``metadata`` and ``created_at`` are each one value for every item, or a list with one
+        entry per item.
         """
         return self._backend.add_memory(
             self.user_id,

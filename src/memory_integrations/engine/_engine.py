@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -58,12 +58,17 @@ from ._ranking import hybrid_rank
 from ._vectors import IndexCache, IndexedBlock, UserIndex
 
 log = logging.getLogger("memory_integrations.engine")
+T = TypeVar("T")
 
 _US = 1_000_000
 
 
 def to_us(moment: datetime) -> int:
     return round(moment.timestamp() * _US)
+
+
+def _us_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else to_us(moment)
 
 
 def from_us(value: int | None) -> datetime | None:
@@ -430,10 +435,10 @@ class Engine:
         session_id: str,
         messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
         facts: Sequence[str] | None = None,
-        annotations: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | Sequence[Mapping[str, str] | None] | None = None,
         async_processing: bool = True,
         memory_block_ttl: int | None = None,
-        created_at: datetime | str | None = None,
+        created_at: datetime | str | Sequence[datetime | str | None] | None = None,
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
     ) -> AddMemoryResponse:
@@ -463,10 +468,10 @@ class Engine:
             )
         if not isinstance(async_processing, bool):
             raise ValidationError("async_processing must be True or False")
-        notes = v.check_annotations(annotations)
-        metas = _per_item_metadata(metadata, len(items))
+        notes = _per_item(annotations, len(items), "annotations", v.check_annotations, Mapping)
+        metas = _per_item(metadata, len(items), "metadata", v.check_metadata, Mapping)
         ttl = v.check_ttl(memory_block_ttl, "memory_block_ttl")
-        created = v.check_datetime(created_at, "created_at")
+        created = _per_item(created_at, len(items), "created_at", v.check_datetime, (str, datetime))
         if agent_id is not None:
             v.check_id(agent_id, "agent_id")
         texts = [item if kind == "fact" else item.text for kind, item in items]
@@ -517,10 +522,10 @@ class Engine:
                         "content": None if message is None else message.content,
                         "name": None if message is None else message.name,
                         "text": texts[i],
-                        "annotations": dumps(notes),
+                        "annotations": dumps(notes[i]),
                         "metadata": None if metas[i] is None else dumps(metas[i]),
                         "agent_id": agent_id,
-                        "created_at": None if created is None else to_us(created),
+                        "created_at": _us_or_none(created[i]),
                         "ingested_at": now,
                         "updated_at": now,
                         "last_queued_at": now if vectors is None else None,
@@ -1141,20 +1146,26 @@ def parse_filters(filters: FilterOptions | Mapping[str, Any] | None) -> FilterOp
         raise ValidationError(f"invalid search filters: {exc}") from None
 
 
-def _per_item_metadata(metadata: object, count: int) -> list[dict[str, Any] | None]:
-    """One metadata dict (shared by every item) or a list with one entry per item."""
-    if metadata is None or isinstance(metadata, Mapping):
-        shared = v.check_metadata(metadata)
+def _per_item(
+    value: Any,
+    count: int,
+    name: str,
+    check: Callable[[Any, str], T],
+    single: type | tuple[type, ...],
+) -> list[T]:
+    """One value shared by every item, or a list with one entry per item, each checked."""
+    if value is None or isinstance(value, single):
+        shared = check(value, name)
         return [shared] * count
-    if isinstance(metadata, (list, tuple)):
-        if len(metadata) != count:
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
             raise ValidationError(
-                f"metadata has {len(metadata)} entries for {count} items: pass one dict for "
-                "all items, or a list with exactly one entry (dict or None) per item"
+                f"{name} has {len(value)} entries for {count} items: pass one value for all "
+                "items, or a list with exactly one entry (or None) per item"
             )
-        return [v.check_metadata(m, f"metadata[{n}]") for n, m in enumerate(metadata)]
+        return [check(entry, f"{name}[{n}]") for n, entry in enumerate(value)]
     raise ValidationError(
-        f"metadata must be a dict or a list of dicts, got {type(metadata).__name__}"
+        f"{name} must be one value or a list with one per item, got {type(value).__name__}"
     )
 
 
