@@ -20,11 +20,18 @@ def erase_user(client: AgentMemoryClient, user_id: str) -> dict[str, int]:
     """Delete a user, its sessions and blocks, and what other components keep for it.
 
     LangGraph checkpoints are erased for every thread whose id is one of the user's session
-    ids (the convention the adapters use: thread id = session id), and LangGraph store items
-    whose namespace has the user id as one of its labels. Returns counts per kind.
+    ids (the convention the adapters use: thread id = session id) and that no other user has
+    as a session id; LangGraph store items whose namespace has the user id as one of its
+    labels are erased too. Returns counts per kind.
     """
     database = client.database
-    removed = {"sessions": 0, "blocks": 0, "checkpoint_threads": 0, "store_items": 0}
+    removed = {
+        "sessions": 0,
+        "blocks": 0,
+        "checkpoint_threads": 0,
+        "shared_threads_kept": 0,
+        "store_items": 0,
+    }
     user = client.get_user(user_id)  # NotFoundError when missing
     sessions = list(user.sessions or [])
     removed["sessions"] = len(sessions)
@@ -35,10 +42,23 @@ def erase_user(client: AgentMemoryClient, user_id: str) -> dict[str, int]:
     if has_saver and sessions:
         from .langgraph import AgentMemorySaver
 
+        # Thread ids are global: a session id another user also has may name *their*
+        # thread, so only threads unique to this user are erased (the rest are reported).
+        with database.read() as cur:
+            shared = {
+                row[0]
+                for row in cur.execute(
+                    "SELECT DISTINCT session_id FROM mi_sessions WHERE user_id <> ? AND "
+                    f"session_id IN ({','.join('?' * len(sessions))})",
+                    (user_id, *sessions),
+                )
+            }
         saver = AgentMemorySaver(database)
         for thread_id in sessions:
-            saver.delete_thread(thread_id)
-        removed["checkpoint_threads"] = len(sessions)
+            if thread_id not in shared:
+                saver.delete_thread(thread_id)
+        removed["checkpoint_threads"] = len(sessions) - len(shared)
+        removed["shared_threads_kept"] = len(shared)
     if has_store:
         from .langgraph import AgentMemoryStore
 

@@ -103,3 +103,40 @@ def test_cli_export_import_and_erase(tmp_path: Path) -> None:
                 cur.execute("SELECT count(*) FROM mi_blocks WHERE user_id = 'alice'").fetchone()[0]
                 == 0
             )
+
+
+def test_erase_removes_checkpoints_and_store_items_of_the_user(db_path: Any) -> None:
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    from memory_integrations.langgraph import AgentMemorySaver, AgentMemoryStore
+    from memory_integrations.lifecycle import erase_user
+
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+        _fill(client)
+        saver, store = AgentMemorySaver(client), AgentMemoryStore(client)
+        builder = StateGraph(MessagesState)
+        builder.add_node("echo", lambda state: {"messages": [("ai", "ok")]})
+        builder.add_edge(START, "echo")
+        graph = builder.compile(checkpointer=saver, store=store)
+        client.get_user("alice").create_session("alice-trip")
+        # thread ids = session ids; "s1"/"s2" are session ids of bob too, "alice-trip" not
+        for thread in ("s1", "s2", "alice-trip"):
+            graph.invoke({"messages": [("user", "hi")]}, {"configurable": {"thread_id": thread}})
+        graph.invoke({"messages": [("user", "hi")]}, {"configurable": {"thread_id": "other"}})
+        store.put(("users", "alice", "prefs"), "seat", {"value": "window"})
+        store.put(("users", "bob", "prefs"), "seat", {"value": "aisle"})
+
+        removed = erase_user(client, "alice")
+
+        assert removed["store_items"] == 1 and removed["checkpoint_threads"] == 1
+        assert removed["shared_threads_kept"] == 2
+        assert removed["blocks"] == 4 and removed["sessions"] == 3
+        assert saver.get_tuple({"configurable": {"thread_id": "alice-trip"}}) is None
+        assert saver.get_tuple({"configurable": {"thread_id": "s1"}}) is not None  # bob's too
+        assert saver.get_tuple({"configurable": {"thread_id": "other"}}) is not None
+        assert store.get(("users", "alice", "prefs"), "seat") is None
+        assert store.get(("users", "bob", "prefs"), "seat") is not None
+        assert client.get_user("bob").list_memories().total == 4
+        assert not any("alice" in str(r) for r in client.backend.export_records())  # type: ignore[attr-defined]
+        store.close()
+        saver.close()

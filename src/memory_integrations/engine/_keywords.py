@@ -39,6 +39,8 @@ B = 0.5
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
+    if word.isdigit():  # numbers do not stem, and each would fill the cache
+        return word
     return str(_STEMMER.stemWord(word))
 
 
