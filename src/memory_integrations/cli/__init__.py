@@ -215,3 +215,12 @@ def bench_reliability_cmd(location: str | None, processes: int, ops: int, as_jso
     if location is None:
         location = str(Path(tempfile.mkdtemp(prefix="mi-bench-")) / "load.sqlite3")
     _print_figures({"load": run_load(location, processes, ops)}, as_json)
+
+
+def _register_server_commands() -> None:
+    from ._server import register
+
+    register(main, bench)
+
+
+_register_server_commands()

@@ -57,7 +57,7 @@ def _redact(url: str) -> str:
 def _location_key(location: str) -> str:
     if location == ":memory:":
         return location
-    if location.startswith(_POSTGRES):
+    if location.startswith((*_POSTGRES, "http://", "https://")):
         return _redact(location)
     return str(Path(location).expanduser().resolve())
 
@@ -102,6 +102,8 @@ def register_client(client: AnyClient) -> tuple[str, str | None]:
     """Make ``client`` the shared client of its store; return ``(location, embedder spec)``."""
     sync = client.sync_client if isinstance(client, AsyncAgentMemoryClient) else client
     location = getattr(getattr(sync.backend, "database", None), "location", None)
+    if location is None:  # a remote client: its server's URL
+        location = getattr(sync.backend, "base_url", None)
     if not isinstance(location, str):
         raise ConfigurationError(
             "the LlamaIndex adapters need an embedded client (AgentMemoryClient(path=...) or "
@@ -117,11 +119,15 @@ def shared_client(
     path: str | None = None, url: str | None = None, embedder: str | None = None
 ) -> AgentMemoryClient:
     """The process-wide client of the store at ``path`` / ``url`` (opened on first use)."""
-    key = _location_key(resolve_location(path, url, Settings()))
+    remote = url is not None and url.startswith(("http://", "https://"))
+    key = _location_key(url if remote and url else resolve_location(path, url, Settings()))
     with _lock:
         client = _clients.get(key)
         if client is None or _is_closed(client):
-            client = AgentMemoryClient(path, url=_with_credentials(url), embedder=embedder)
+            if remote:
+                client = AgentMemoryClient(base_url=url)
+            else:
+                client = AgentMemoryClient(path, url=_with_credentials(url), embedder=embedder)
             _clients[key] = client
             _opened.append(client)
         return client

@@ -1,0 +1,407 @@
+"""The FastAPI application: both wire APIs, health, OAuth token endpoint, error envelope."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..embedders import Embedder, resolve_embedder
+from ..errors import AgentMemoryError, AuthenticationError, ValidationError
+from . import _schemas as s
+from ._auth import InvalidClientError, TokenAuthority
+from ._config import ServerConfig
+from ._couchbase import build_router as couchbase_router
+from ._errors import code_for_status, envelope, error_parts, log, storage_error
+from ._sap import build_router as sap_router
+from ._tenancy import TenantRegistry
+
+IMPLEMENTATION = "memory-integrations"
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+def _request_id(request: Request) -> str:
+    return request.headers.get("x-request-id") or uuid.uuid4().hex
+
+
+def _error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    rid = _request_id(request)
+    return JSONResponse(
+        envelope(code, message, rid, details),
+        status_code=status,
+        headers={**(headers or {}), "X-Request-ID": rid},
+    )
+
+
+def _agent_memory_response(request: Request, exc: AgentMemoryError) -> JSONResponse:
+    rid = _request_id(request)
+    status, body, headers = error_parts(exc, rid)
+    headers["X-Request-ID"] = rid
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class RequestCounter:
+    """Pure-ASGI middleware counting requests by (method, path): tests read it."""
+
+    def __init__(self, app: ASGIApp, counts: Counter[tuple[str, str]]) -> None:
+        self.app = app
+        self.counts = counts
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            with self._lock:
+                self.counts[(scope["method"], scope["path"])] += 1
+        await self.app(scope, receive, send)
+
+
+class _Health:
+    """Server-wide health figures; the embedder probe is cached for a few seconds."""
+
+    def __init__(self, embedder: Embedder, registry: TenantRegistry) -> None:
+        self.embedder = embedder
+        self.registry = registry
+        self.started = time.monotonic()
+        self._checked = 0.0
+        self._embedding: dict[str, Any] = {}
+        self._storage_checked = 0.0
+        self._storage: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def embedding(self) -> dict[str, Any]:
+        with self._lock:
+            if time.monotonic() - self._checked > 5.0:
+                try:
+                    self.embedder.embed_query("health check")
+                    self._embedding = {"status": "healthy", "model": self.embedder.name}
+                except Exception as exc:
+                    self._embedding = {
+                        "status": "unhealthy",
+                        "model": self.embedder.name,
+                        "retry_after": 5.0,
+                        "error": str(exc),
+                    }
+                self._checked = time.monotonic()
+            return dict(self._embedding)
+
+    def processor(self, tenant: str | None) -> dict[str, Any]:
+        figures = self.registry.processor_stats(tenant)
+        stats = {
+            key: figures["statistics"].get(key, 0)
+            for key in (
+                "total_enqueued",
+                "total_recovered",
+                "total_dispatched",
+                "total_completed",
+                "total_failed",
+                "queue_full",
+                "queue_duplicates",
+                "queue_oversized",
+                "recovery_duplicates",
+                "active_tasks",
+            )
+        }
+        stats["total_dispatched"] = stats["total_completed"] + stats["total_failed"]
+        alive = bool(figures["alive"])
+        return {
+            "status": "healthy" if alive else "degraded",
+            "message": None if alive else "a processing worker has stopped",
+            "queue": figures["queue"],
+            "statistics": {**stats, "loop_running": alive, "dispatcher_alive": alive},
+            "loop_running": alive,
+            "dispatcher_alive": alive,
+        }
+
+    def storage(self) -> dict[str, Any]:
+        with self._lock:
+            if time.monotonic() - self._storage_checked > 5.0:
+                self._storage = self._probe_storage()
+                self._storage_checked = time.monotonic()
+            return {**self._storage, "open_stores": len(self.registry.engines())}
+
+    def _probe_storage(self) -> dict[str, Any]:
+        config = self.registry.config
+        target = config.path.parent if config.path is not None else config.data_dir
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            probe = target / f".health-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+            status = "healthy"
+        except OSError:
+            status = "unhealthy"
+        return {"status": status, "backend": "sqlite"}
+
+
+def _health_router(health: _Health) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    def tenant_of(request: Request) -> str | None:
+        """Per-tenant queue figures for a valid token; server-wide for anonymous calls."""
+        header = request.headers.get("authorization")
+        authority: TokenAuthority = request.app.state.authority
+        if not header or not authority.active:
+            return None
+        try:
+            return authority.tenant_for(header)
+        except AuthenticationError:
+            return None
+
+    @router.get("/health", response_model=None, responses={200: {"model": s.HealthOut}})
+    def server_health() -> Response:
+        """Overall status (always 200: ``degraded`` rather than 503, so probes stay cheap)."""
+        healthy = (
+            health.embedding()["status"] == "healthy"
+            and health.storage()["status"] == "healthy"
+            and health.processor(None)["status"] == "healthy"
+        )
+        return JSONResponse(
+            {
+                "status": "healthy" if healthy else "degraded",
+                "version": __version__,
+                "uptime_seconds": round(time.monotonic() - health.started, 3),
+                "implementation": IMPLEMENTATION,
+            }
+        )
+
+    @router.get("/health/couchbase", response_model=None, responses={200: {"model": s.StatusOut}})
+    def storage_health() -> Response:
+        """Storage status (named after the Couchbase route; here it is SQLite)."""
+        return JSONResponse(health.storage())
+
+    @router.get(
+        "/health/models", response_model=None, responses={200: {"model": s.ModelsHealthOut}}
+    )
+    def models_health() -> Response:
+        embedding = health.embedding()
+        status = "healthy" if embedding["status"] == "healthy" else "unhealthy"
+        return JSONResponse(
+            {
+                "status": status,
+                "embedding": embedding,
+                "llm": {"status": "healthy", "model": None, "note": "no LLM is used"},
+            }
+        )
+
+    @router.get(
+        "/health/async-batch-processor",
+        response_model=None,
+        responses={200: {"model": s.ProcessorOut}},
+    )
+    def processor_health(request: Request) -> Response:
+        """The embedding queue (of the caller's tenant when a valid token is sent)."""
+        return JSONResponse(health.processor(tenant_of(request)))
+
+    @router.get(
+        "/health/async-batch-processor-stats",
+        response_model=None,
+        responses={200: {"model": s.ProcessorOut}},
+    )
+    def processor_stats(request: Request) -> Response:
+        return JSONResponse(health.processor(tenant_of(request)))
+
+    @router.get("/health/memory", response_model=None, responses={200: {"model": s.StatusOut}})
+    def memory_health() -> Response:
+        healthy = health.storage()["status"] == "healthy"
+        return JSONResponse(
+            {
+                "status": "healthy" if healthy else "degraded",
+                "open_stores": len(health.registry.engines()),
+            }
+        )
+
+    return router
+
+
+def _token_router() -> APIRouter:
+    router = APIRouter(tags=["auth"])
+
+    @router.post(
+        "/oauth/token",
+        response_model=None,
+        responses={200: {"model": s.TokenOut}, 401: {"model": s.ErrorOut}},
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                                "client_id": {"type": "string"},
+                                "client_secret": {"type": "string"},
+                            },
+                            "required": ["grant_type"],
+                        }
+                    }
+                },
+                "required": True,
+            }
+        },
+    )
+    async def token(request: Request) -> Response:
+        """OAuth2 client-credentials grant (form body, or HTTP Basic client auth)."""
+        raw = (await request.body()).decode("utf-8", errors="replace")
+        form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        basic = request.headers.get("authorization", "")
+        if basic.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(basic[6:].strip()).decode("utf-8")
+                client_id, _, secret = decoded.partition(":")
+            except (ValueError, UnicodeDecodeError):
+                raise InvalidClientError("malformed HTTP Basic client credentials") from None
+        if form.get("grant_type") != "client_credentials":
+            rid = _request_id(request)
+            body = envelope(
+                "unsupported_grant_type",
+                "only grant_type=client_credentials is supported",
+                rid,
+            )
+            body["error_description"] = body["message"]
+            return JSONResponse(body, status_code=400)
+        authority: TokenAuthority = request.app.state.authority
+        issued = authority.issue(client_id, secret)
+        return JSONResponse(
+            {
+                "access_token": issued.access_token,
+                "token_type": "bearer",
+                "expires_in": issued.expires_in,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return router
+
+
+async def authenticate(request: Request) -> None:
+    """Resolve the bearer token to a tenant (401 when auth is on and it is missing/bad)."""
+    authority: TokenAuthority = request.app.state.authority
+    request.state.tenant = authority.tenant_for(request.headers.get("authorization"))
+
+
+def create_app(
+    config: ServerConfig | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    record_requests: bool = False,
+) -> FastAPI:
+    """The server app. Tenants' stores open lazily and are drained on shutdown."""
+    config = config or ServerConfig()
+    config.validate()
+    embedder = resolve_embedder(
+        config.embedder if config.embedder is not None else config.settings.embedder
+    )
+    registry = TenantRegistry(config, embedder, clock=clock)
+    authority = TokenAuthority(config.auth)
+    health = _Health(embedder, registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry.reopen()
+        yield
+        import anyio.to_thread
+
+        log.info("draining the processing queues (up to %.0f s)", config.drain_timeout)
+        await anyio.to_thread.run_sync(
+            lambda: registry.close(drain=True, timeout=config.drain_timeout)
+        )
+
+    app = FastAPI(
+        title="memory-integrations server",
+        version=__version__,
+        description=(
+            "Agent memory over HTTP: the Couchbase Agent Memory REST API at `/` and the SAP "
+            "Agent Memory v1 API at `/v1`, served by the memory-integrations engine. Errors "
+            "are always `{error, message, details, request_id}`."
+        ),
+        docs_url="/docs" if config.open_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if config.open_docs else None,
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.registry = registry
+    app.state.authority = authority
+    app.state.embedder = embedder
+    app.state.requests = Counter()
+
+    guarded = [Depends(authenticate)]
+    app.include_router(_health_router(health))
+    app.include_router(_token_router())
+    app.include_router(couchbase_router(), dependencies=guarded)
+    app.include_router(sap_router(), dependencies=guarded)
+
+    @app.exception_handler(AgentMemoryError)
+    async def on_agent_memory_error(request: Request, exc: AgentMemoryError) -> Response:
+        return _agent_memory_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        for item in errors:
+            item.pop("input", None)
+            item.pop("url", None)
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", []))
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return _agent_memory_response(request, ValidationError(message, details={"errors": errors}))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        elif exc.status_code == 404:
+            message = f"no route {request.method} {request.url.path}"
+        return _error_response(
+            request,
+            exc.status_code,
+            code_for_status(exc.status_code),
+            message,
+            headers=dict(exc.headers or {}),
+        )
+
+    async def on_storage_error(request: Request, exc: Exception) -> Response:
+        mapped = storage_error(exc)
+        if mapped is not None:
+            log.warning("storage error on %s %s: %s", request.method, request.url.path, exc)
+            return _agent_memory_response(request, mapped)
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error_response(
+            request, 500, "INTERNAL_ERROR", f"the server failed unexpectedly: {type(exc).__name__}"
+        )
+
+    app.add_exception_handler(sqlite3.Error, on_storage_error)
+    app.add_exception_handler(OSError, on_storage_error)
+    app.add_exception_handler(Exception, on_storage_error)
+
+    if record_requests:
+        app.add_middleware(RequestCounter, counts=app.state.requests)
+    return app
+
+
+__all__ = ["IMPLEMENTATION", "create_app", "logging"]

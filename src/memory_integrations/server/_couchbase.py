@@ -1,0 +1,603 @@
+"""The Couchbase Agent Memory REST API (as ``couchbase-agent-memory`` 1.1 calls it) at ``/``.
+
+Routes marked *extension* are ours (block by id, user-wide search, counts, retention,
+sweep); the remote backend uses them when it talks to this server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from .._models import ChatMessage, MemoryBlock
+from ..backend._wire import (
+    block_to_wire,
+    iso,
+    session_to_wire,
+    user_to_wire,
+)
+from ..engine._engine import parse_filters
+from ..errors import ValidationError
+from . import _schemas as s
+from ._prompts import PromptRecord, VersionRecord
+from ._tenancy import MemoryTenant, TenantRegistry
+
+RESERVED_KEY = "_agentmemory"  # block metadata key holding prompt stamps; never on the wire
+EXT = "memory-integrations extensions"
+
+
+def _registry(request: Request) -> TenantRegistry:
+    registry: TenantRegistry = request.app.state.registry
+    return registry
+
+
+async def memory_tenant(request: Request) -> MemoryTenant:
+    """The calling tenant's memory tree (async: no thread hop; opening is rare and quick)."""
+    return _registry(request).memory(request.state.tenant)
+
+
+Tenant = Annotated[MemoryTenant, Depends(memory_tenant)]
+
+
+def ok(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def _docs(model: type[Any], status: int = 200) -> dict[str, Any]:
+    return {
+        "response_model": None,
+        "responses": {status: {"model": model}},
+        "status_code": status,
+    }
+
+
+# --- prompt stamps in block metadata ----------------------------------------------------
+
+
+def _check_user_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    if metadata is not None and RESERVED_KEY in metadata:
+        raise ValidationError(f"metadata key {RESERVED_KEY!r} is reserved; rename it")
+    return metadata
+
+
+def _stamp(prompt_id: str | None, vid: int | None, context: bool | None) -> dict[str, Any]:
+    stamp: dict[str, Any] = {"context_required": context}
+    if prompt_id is not None:
+        stamp["prompt"] = f"{prompt_id}@{vid}"
+    return stamp
+
+
+def _split(block: MemoryBlock) -> tuple[dict[str, Any] | None, str | None, int | None]:
+    """(user metadata, prompt_id, prompt_vid) of a stored block."""
+    metadata = block.metadata
+    if not metadata or RESERVED_KEY not in metadata:
+        return metadata, None, None
+    user = {k: v for k, v in metadata.items() if k != RESERVED_KEY}
+    stamp = metadata.get(RESERVED_KEY) or {}
+    prompt_id, vid = None, None
+    raw = stamp.get("prompt") if isinstance(stamp, dict) else None
+    if isinstance(raw, str) and "@" in raw:
+        name, _, number = raw.rpartition("@")
+        prompt_id, vid = name, int(number) if number.isdigit() else None
+    return user or None, prompt_id, vid
+
+
+def render_block(block: MemoryBlock) -> dict[str, Any]:
+    metadata, prompt_id, vid = _split(block)
+    return block_to_wire(block, prompt_id=prompt_id, prompt_vid=vid, metadata=metadata)
+
+
+def _message(raw: s.WireMessage) -> ChatMessage | dict[str, Any]:
+    if raw.role is not None:
+        return {"role": raw.role, "content": raw.content or "", "name": raw.name}
+    return {
+        "user_content": raw.user_content or "",
+        "assistant_content": raw.assistant_content or "",
+    }
+
+
+# --- search filters ---------------------------------------------------------------------
+
+
+def _search_filters(
+    raw: dict[str, Any] | None,
+) -> tuple[dict[str, Any] | None, Callable[[MemoryBlock], bool] | None]:
+    """Engine filters plus a post-check for the prompt filters the engine does not know."""
+    if raw is None:
+        return None, None
+    filters = dict(raw)
+    prompt_id = filters.pop("prompt_id", None)
+    vid = filters.pop("prompt_vid", None)
+    if vid is not None and prompt_id is None:
+        raise ValidationError("prompt_vid filter needs prompt_id")
+    if vid is not None and (isinstance(vid, bool) or not isinstance(vid, int) or vid < 0):
+        raise ValidationError("prompt_vid must be an integer >= 0")
+    if prompt_id is not None and not isinstance(prompt_id, str):
+        raise ValidationError("prompt_id filter must be a string")
+    parse_filters(filters)  # validate the rest now: a 400 names the bad key
+    if prompt_id is None:
+        return filters, None
+    fragment = f'"prompt":"{prompt_id}@' + ("" if vid is None else f'{vid}"')
+    if not filters.get("metadata_contains"):
+        filters["metadata_contains"] = fragment
+
+    def keep(block: MemoryBlock) -> bool:
+        _, pid, pvid = _split(block)
+        return pid == prompt_id and (vid is None or pvid == vid)
+
+    return filters, keep
+
+
+def _run_search(
+    tenant: MemoryTenant, user_id: str, session_id: str | None, body: s.SearchBody
+) -> JSONResponse:
+    filters, keep = _search_filters(body.filters)
+    found = tenant.engine.search_memory(user_id, session_id, body.query, filters)
+    blocks = [b for b in found.memory_blocks if keep is None or keep(b)]
+    return ok({"memory_blocks": [render_block(b) for b in blocks], "count": len(blocks)})
+
+
+def _clamp(value: int, high: int) -> int:
+    if value < 1:
+        raise ValidationError(f"limit must be at least 1, got {value}")
+    return min(value, high)
+
+
+# --- prompt rendering -------------------------------------------------------------------
+
+
+def _prompt(record: PromptRecord) -> dict[str, Any]:
+    return {
+        "prompt_id": record.prompt_id,
+        "prompt": record.prompt,
+        "description": record.description,
+        "annotations": record.annotations,
+        "current_vid": record.current_vid,
+        "version_count": record.version_count,
+        "last_updated_at": _us_iso(record.last_updated_at),
+        "archived": record.archived,
+    }
+
+
+def _version(record: VersionRecord) -> dict[str, Any]:
+    return {
+        "prompt_id": record.prompt_id,
+        "vid": record.vid,
+        "prompt": record.prompt,
+        "updated_at": _us_iso(record.updated_at),
+        "archived": record.archived,
+        "is_current": record.is_current,
+    }
+
+
+def _us_iso(us: int) -> str:
+    from datetime import UTC, datetime
+
+    return iso(datetime.fromtimestamp(us / 1_000_000, tz=UTC)) or ""
+
+
+def _vid(raw: str | None, *, allow_all: bool) -> int | None:
+    """Parse ``vid``: an integer >= 0, or ``all`` (returned as None) where allowed."""
+    if raw is None:
+        raise ValidationError(
+            "vid is required: an integer >= 0" + (" or 'all'" if allow_all else "")
+        )
+    if allow_all and raw == "all":
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise ValidationError(
+            f"vid must be an integer >= 0{' or all' if allow_all else ''}, got {raw!r}"
+        )
+    return int(raw)
+
+
+# --- the router -------------------------------------------------------------------------
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(responses={400: {"model": s.ErrorOut}, 404: {"model": s.ErrorOut}})
+
+    # users ----------------------------------------------------------------------------
+
+    @router.post("/users", tags=["users"], **_docs(s.UserOut, 201))
+    def create_user(body: s.CreateUserBody, tenant: Tenant) -> Response:
+        """Create a user (409 if the id exists)."""
+        user = tenant.engine.create_user(body.user_id, body.name, body.metadata)
+        return ok(user_to_wire(user), 201)
+
+    @router.get("/users", tags=["users"], **_docs(s.UserListOut))
+    def list_users(
+        tenant: Tenant,
+        limit: Annotated[int, Query(le=s.BIG)] = 50,
+        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+        name: str | None = None,
+        metadata: Annotated[list[str] | None, Query()] = None,
+    ) -> Response:
+        """Users matching ``name`` and every ``metadata=key=value`` (exact, AND)."""
+        filters: dict[str, str] | None = None
+        if metadata:
+            filters = {}
+            for pair in metadata:
+                key, sep, value = pair.partition("=")
+                if not sep:
+                    raise ValidationError(f"metadata filter {pair!r} must be key=value")
+                filters[key] = value
+        found = tenant.engine.list_users(name, filters, _clamp(limit, 500), offset)
+        return ok(
+            {
+                "users": [user_to_wire(u) for u in found.users],
+                "count": found.count,
+                "total": found.total,
+                "limit": found.limit,
+                "offset": found.offset,
+            }
+        )
+
+    @router.get("/users/{user_id}", tags=["users"], **_docs(s.UserOut))
+    def get_user(user_id: str, tenant: Tenant) -> Response:
+        return ok(user_to_wire(tenant.engine.get_user(user_id)))
+
+    @router.put("/users/{user_id}", tags=["users"], **_docs(s.UserOut))
+    def update_user(user_id: str, body: s.UpdateUserBody, tenant: Tenant) -> Response:
+        return ok(user_to_wire(tenant.engine.update_user(user_id, body.name, body.metadata)))
+
+    @router.delete("/users/{user_id}", tags=["users"], status_code=204, response_model=None)
+    def delete_user(user_id: str, tenant: Tenant) -> Response:
+        """Delete a user with its sessions and memory blocks."""
+        tenant.engine.delete_user(user_id)
+        return no_content()
+
+    @router.put("/users/{user_id}/ttl", tags=["users"], **_docs(s.TtlOut))
+    def modify_ttl(user_id: str, body: s.ModifyTtlBody, tenant: Tenant) -> Response:
+        """Set the TTL (seconds from now, 0 = never) of a user's, a session's, or some blocks."""
+        return ok(tenant.engine.modify_ttl(user_id, body.new_ttl, body.session_id, body.block_ids))
+
+    # sessions -------------------------------------------------------------------------
+
+    @router.post("/users/{user_id}/sessions", tags=["sessions"], **_docs(s.SessionOut, 201))
+    def create_session(user_id: str, body: s.CreateSessionBody, tenant: Tenant) -> Response:
+        session = tenant.engine.create_session(
+            user_id, body.session_id, body.annotations, body.metadata, body.memory_blocks_ttl
+        )
+        return ok(session_to_wire(session), 201)
+
+    @router.get("/users/{user_id}/sessions", tags=["sessions"], **_docs(s.SessionListOut))
+    def list_sessions(
+        user_id: str,
+        tenant: Tenant,
+        limit: Annotated[int, Query(le=s.BIG)] = 50,
+        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+    ) -> Response:
+        found = tenant.engine.list_sessions(user_id, _clamp(limit, 500), offset)
+        return ok(
+            {
+                "sessions": [session_to_wire(x) for x in found.sessions],
+                "count": found.count,
+                "total": found.total,
+                "limit": found.limit,
+                "offset": found.offset,
+            }
+        )
+
+    @router.get("/users/{user_id}/sessions/{session_id}", tags=["sessions"], **_docs(s.SessionOut))
+    def get_session(user_id: str, session_id: str, tenant: Tenant) -> Response:
+        return ok(session_to_wire(tenant.engine.get_session(user_id, session_id)))
+
+    @router.put("/users/{user_id}/sessions/{session_id}", tags=["sessions"], **_docs(s.SessionOut))
+    def update_session(
+        user_id: str, session_id: str, body: s.UpdateSessionBody, tenant: Tenant
+    ) -> Response:
+        session = tenant.engine.update_session(user_id, session_id, body.annotations, body.metadata)
+        return ok(session_to_wire(session))
+
+    @router.post(
+        "/users/{user_id}/sessions/{session_id}/end", tags=["sessions"], **_docs(s.SessionOut)
+    )
+    def end_session(user_id: str, session_id: str, tenant: Tenant) -> Response:
+        """Mark the session ended; it then rejects new blocks (409)."""
+        return ok(session_to_wire(tenant.engine.end_session(user_id, session_id)))
+
+    @router.delete(
+        "/users/{user_id}/sessions/{session_id}",
+        tags=["sessions"],
+        status_code=204,
+        response_model=None,
+    )
+    def delete_session(user_id: str, session_id: str, tenant: Tenant) -> Response:
+        tenant.engine.delete_session(user_id, session_id)
+        return no_content()
+
+    # memory ---------------------------------------------------------------------------
+
+    @router.post(
+        "/users/{user_id}/sessions/{session_id}/memory",
+        tags=["memory"],
+        **_docs(s.AddMemoryOut, 201),
+    )
+    def add_memory(
+        user_id: str, session_id: str, body: s.AddMemoryBody, tenant: Tenant
+    ) -> Response:
+        """Store messages or facts (not both), one block each; 429 + Retry-After when the
+        processing queue is full."""
+        metadata: Any = body.metadata
+        for item in metadata if isinstance(metadata, list) else [metadata]:
+            _check_user_metadata(item)
+        if body.prompt_vid is not None and body.prompt_id is None:
+            raise ValidationError("prompt_vid needs prompt_id")
+        if body.context_required is False and body.prompt_id is not None:
+            raise ValidationError("context_required=False cannot be combined with prompt_id")
+        if body.prompt_id is not None or body.context_required is not None:
+            vid = None
+            if body.prompt_id is not None:
+                vid = tenant.prompts.check_usable(body.prompt_id, body.prompt_vid)
+            stamp = _stamp(body.prompt_id, vid, body.context_required)
+            if isinstance(metadata, list):
+                metadata = [{**(m or {}), RESERVED_KEY: stamp} for m in metadata]
+            else:
+                metadata = {**(metadata or {}), RESERVED_KEY: stamp}
+        response = tenant.engine.add_memory(
+            user_id,
+            session_id,
+            messages=None if body.messages is None else [_message(m) for m in body.messages],
+            facts=body.facts,
+            annotations=body.annotations,
+            async_processing=body.async_processing,
+            memory_block_ttl=body.memory_block_ttl,
+            created_at=body.created_at,
+            metadata=metadata,
+            agent_id=body.agent_id,
+        )
+        return ok(response.model_dump(mode="json"), 201)
+
+    @router.put(
+        "/users/{user_id}/sessions/{session_id}/memory/{block_id}",
+        tags=["memory"],
+        **_docs(s.UpdateMemoryOut),
+    )
+    def update_memory(
+        user_id: str, session_id: str, block_id: str, body: s.UpdateMemoryBody, tenant: Tenant
+    ) -> Response:
+        """Change a ready block's content (same kind), annotations, TTL or prompt."""
+        engine = tenant.engine
+        metadata = _check_user_metadata(body.metadata)
+        if body.prompt_vid is not None and body.prompt_id in (None, "default"):
+            raise ValidationError("prompt_vid needs a prompt_id (not 'default')")
+        restamp = body.prompt_id is not None or body.context_required is not None
+        if restamp:
+            current = engine.get_memory_block(user_id, session_id, block_id)
+            user_meta, prompt_id, vid = _split(current)
+            old = (current.metadata or {}).get(RESERVED_KEY) or {}
+            context = body.context_required
+            if context is None and isinstance(old, dict):
+                context = old.get("context_required")
+            if body.prompt_id == "default":
+                prompt_id, vid = None, None
+            elif body.prompt_id is not None:
+                prompt_id = body.prompt_id
+                vid = tenant.prompts.check_usable(body.prompt_id, body.prompt_vid)
+            if context is False and prompt_id is not None:
+                raise ValidationError("context_required=False cannot be combined with prompt_id")
+            base = metadata if metadata is not None else (user_meta or {})
+            metadata = {**base, RESERVED_KEY: _stamp(prompt_id, vid, context)}
+        elif metadata is not None:
+            current = engine.get_memory_block(user_id, session_id, block_id)
+            stamp = (current.metadata or {}).get(RESERVED_KEY)
+            if stamp is not None:
+                metadata = {**metadata, RESERVED_KEY: stamp}
+        response = engine.update_memory(
+            user_id,
+            session_id,
+            block_id,
+            message=None if body.message is None else _message(body.message),
+            fact=body.fact,
+            annotations=body.annotations,
+            memory_block_ttl=body.memory_block_ttl,
+            async_processing=body.async_processing,
+            metadata=metadata,
+        )
+        block = None if response.block is None else render_block(response.block)
+        return ok({"message": response.message, "block": block})
+
+    @router.get(
+        "/users/{user_id}/sessions/{session_id}/memory/{block_id}",
+        tags=[EXT],
+        **_docs(s.MemoryBlockOut),
+    )
+    def get_memory_block(user_id: str, session_id: str, block_id: str, tenant: Tenant) -> Response:
+        """*Extension*: one block by id, whatever its status."""
+        return ok(render_block(tenant.engine.get_memory_block(user_id, session_id, block_id)))
+
+    @router.post(
+        "/users/{user_id}/sessions/{session_id}/memory/search",
+        tags=["memory"],
+        **_docs(s.MemoryListOut),
+    )
+    def search_memory(
+        user_id: str, session_id: str, body: s.SearchBody, tenant: Tenant
+    ) -> Response:
+        """Ranked search (with ``query``) or filter-only lookup of ready blocks; scope is
+        this session unless ``filters.session_ids`` says otherwise."""
+        return _run_search(tenant, user_id, session_id, body)
+
+    @router.post("/users/{user_id}/memory/search", tags=[EXT], **_docs(s.MemoryListOut))
+    def search_user_memory(user_id: str, body: s.SearchBody, tenant: Tenant) -> Response:
+        """*Extension*: search every session of the user (or ``filters.session_ids``)."""
+        return _run_search(tenant, user_id, None, body)
+
+    @router.post(
+        "/users/{user_id}/sessions/{session_id}/memory/count",
+        tags=[EXT],
+        **_docs(s.CountOut),
+    )
+    def count_session_memory(
+        user_id: str, session_id: str, body: s.CountBody, tenant: Tenant
+    ) -> Response:
+        """*Extension*: number of live blocks (any status) matching the filters."""
+        filters, _ = _search_filters(body.filters)
+        return ok({"count": tenant.engine.count_memories(user_id, session_id, filters)})
+
+    @router.post("/users/{user_id}/memory/count", tags=[EXT], **_docs(s.CountOut))
+    def count_user_memory(user_id: str, body: s.CountBody, tenant: Tenant) -> Response:
+        """*Extension*: as above, over every session of the user."""
+        filters, _ = _search_filters(body.filters)
+        return ok({"count": tenant.engine.count_memories(user_id, None, filters)})
+
+    @router.get("/users/{user_id}/memory", tags=["memory"], **_docs(s.ListMemoriesOut))
+    def list_memories(
+        user_id: str,
+        tenant: Tenant,
+        limit: Annotated[int, Query(le=s.BIG)] = 20,
+        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+        order_by: str = "ingested_at",
+        session_ids: str | None = None,
+    ) -> Response:
+        """One page of blocks (any status); ``session_ids`` comma-separated, or ``all``."""
+        page = tenant.engine.list_memories(
+            user_id, session_ids, _clamp(limit, 200), offset, order_by
+        )
+        return ok(
+            {
+                "memory_blocks": [render_block(b) for b in page.memory_blocks],
+                "count": page.count,
+                "total": page.total,
+                "limit": page.limit,
+                "offset": page.offset,
+            }
+        )
+
+    @router.delete(
+        "/users/{user_id}/sessions/{session_id}/memory",
+        tags=["memory"],
+        **_docs(s.DeleteMemoryOut),
+    )
+    def delete_memory(
+        user_id: str, session_id: str, body: s.DeleteMemoryBody, tenant: Tenant
+    ) -> Response:
+        """Delete blocks by id (absent ids count as deleted) or ``"all"`` of the session."""
+        result = tenant.engine.delete_memory(user_id, session_id, body.block_ids)
+        return ok(result.model_dump(mode="json"))
+
+    # prompts --------------------------------------------------------------------------
+
+    @router.post("/prompts", tags=["prompts"], **_docs(s.PromptOut, 201))
+    def create_prompt(body: s.CreatePromptBody, tenant: Tenant) -> Response:
+        record = tenant.prompts.create(
+            body.prompt_id, body.prompt, body.description, body.annotations
+        )
+        return ok(_prompt(record), 201)
+
+    @router.get("/prompts", tags=["prompts"], **_docs(s.PromptListOut))
+    def list_prompts(
+        tenant: Tenant,
+        limit: Annotated[int, Query(le=s.BIG)] = 100,
+        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+    ) -> Response:
+        limit = _clamp(limit, 1000)
+        records, total = tenant.prompts.page(limit, offset)
+        return ok(
+            {
+                "prompts": [_prompt(r) for r in records],
+                "count": len(records),
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @router.get(
+        "/prompts/{prompt_id}",
+        tags=["prompts"],
+        response_model=None,
+        responses={
+            200: {
+                "description": "a Prompt, or a PromptVersion when vid is given",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "anyOf": [
+                                {"$ref": "#/components/schemas/PromptOut"},
+                                {"$ref": "#/components/schemas/PromptVersionOut"},
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+    )
+    def get_prompt(prompt_id: str, tenant: Tenant, vid: str | None = None) -> Response:
+        """The prompt (head), or with ``vid=N`` that immutable version."""
+        if vid is None:
+            return ok(_prompt(tenant.prompts.get(prompt_id)))
+        number = _vid(vid, allow_all=False)
+        assert number is not None
+        return ok(_version(tenant.prompts.version(prompt_id, number)))
+
+    @router.put("/prompts/{prompt_id}", tags=["prompts"], **_docs(s.PromptOut))
+    def update_prompt(prompt_id: str, body: s.UpdatePromptBody, tenant: Tenant) -> Response:
+        """A new ``prompt`` text makes a new version; description/annotations change the head."""
+        record = tenant.prompts.update(prompt_id, body.prompt, body.description, body.annotations)
+        return ok(_prompt(record))
+
+    @router.get("/prompts/{prompt_id}/versions", tags=["prompts"], **_docs(s.PromptVersionListOut))
+    def list_prompt_versions(
+        prompt_id: str,
+        tenant: Tenant,
+        limit: Annotated[int, Query(le=s.BIG)] = 100,
+        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+    ) -> Response:
+        limit = _clamp(limit, 1000)
+        versions, total = tenant.prompts.versions(prompt_id, limit, offset)
+        return ok(
+            {
+                "versions": [_version(v) for v in versions],
+                "count": len(versions),
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @router.put(
+        "/prompts/{prompt_id}/archive", tags=["prompts"], status_code=204, response_model=None
+    )
+    def archive_prompt(prompt_id: str, tenant: Tenant, vid: str | None = None) -> Response:
+        """Archive every version (``vid=all``) or one non-current version; 409 if archived."""
+        tenant.prompts.archive(prompt_id, _vid(vid, allow_all=True))
+        return no_content()
+
+    @router.delete("/prompts/{prompt_id}", tags=["prompts"], status_code=204, response_model=None)
+    def purge_prompt(prompt_id: str, tenant: Tenant, vid: str | None = None) -> Response:
+        """Delete every version (``vid=all``, freeing the id) or one non-current version."""
+        tenant.prompts.purge(prompt_id, _vid(vid, allow_all=True))
+        return no_content()
+
+    # administration (extensions) ------------------------------------------------------
+
+    @router.get("/admin/retention", tags=[EXT], **_docs(s.RetentionOut))
+    def get_retention(tenant: Tenant) -> Response:
+        """*Extension*: the retention policy (days kept by creation time; null = forever)."""
+        return ok(tenant.engine.get_retention().model_dump(mode="json"))
+
+    @router.put("/admin/retention", tags=[EXT], **_docs(s.RetentionOut))
+    def set_retention(body: s.RetentionBody, tenant: Tenant) -> Response:
+        """*Extension*: partial update; omitted keys keep their value."""
+        given = body.model_fields_set
+        config = tenant.engine.set_retention(
+            body.message_days if "message_days" in given else "keep",
+            body.memory_days if "memory_days" in given else "keep",
+        )
+        return ok(config.model_dump(mode="json"))
+
+    @router.post("/admin/sweep", tags=[EXT], response_model=None)
+    def sweep(tenant: Tenant) -> Response:
+        """*Extension*: delete expired blocks and blocks past retention now."""
+        return ok(tenant.engine.sweep())
+
+    return router

@@ -1,0 +1,132 @@
+"""The one flat error envelope, and the mapping from exceptions to HTTP answers.
+
+Every error on every route (Couchbase tree, SAP tree, auth, unknown routes) is
+``{"error": "<CODE>", "message": "...", "details": {...}, "request_id": "..."}``: the
+Couchbase SDK reads exactly this, and the SAP SDK needs a non-empty body on every error.
+Capacity and availability errors carry an integer ``Retry-After`` header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+from typing import Any
+
+from ..errors import (
+    AgentMemoryError,
+    CapacityError,
+    ServiceUnavailableError,
+    StorageBusyError,
+)
+
+log = logging.getLogger("memory_integrations.server")
+
+_STATUS_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class DatabaseError(ServiceUnavailableError):
+    """A query that will fail the same way next time (damaged or foreign schema)."""
+
+    default_code = "DATABASE_ERROR"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("service", "database")
+        super().__init__(message, **kwargs)
+
+
+def code_for_status(status: int) -> str:
+    return _STATUS_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "HTTP_ERROR")
+
+
+def storage_error(exc: BaseException) -> AgentMemoryError | None:
+    """Map a raw SQLite/OS failure to the transient or permanent database error."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        if any(w in text for w in ("locked", "busy", "unable to open", "disk i/o", "readonly")):
+            return StorageBusyError(f"the tenant's database is unavailable ({exc}); retry later")
+        return DatabaseError(
+            f"the tenant's database rejected a query ({exc}); it may be damaged or written by "
+            "a different version: check the server log, retrying will not help"
+        )
+    if isinstance(exc, sqlite3.DatabaseError):
+        return DatabaseError(
+            f"the tenant's database is damaged ({exc}); restore it from a backup or run "
+            "PRAGMA integrity_check"
+        )
+    if isinstance(exc, OSError):
+        return StorageBusyError(
+            f"the tenant's storage cannot be opened ({exc.strerror or exc}); the operator must "
+            "fix the data directory, then retry"
+        )
+    return None
+
+
+def retry_after_of(exc: AgentMemoryError) -> int | None:
+    """Whole seconds for the ``Retry-After`` header (429 and 503 always get one, except a
+    permanent DATABASE_ERROR)."""
+    if isinstance(exc, DatabaseError):
+        return None
+    value = getattr(exc, "retry_after", None)
+    if value is None and isinstance(exc, (CapacityError, ServiceUnavailableError)):
+        value = 1.0
+    if value is None:
+        return None
+    return max(1, math.ceil(float(value)))
+
+
+def envelope(
+    code: str,
+    message: str,
+    request_id: str,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "error": code,
+        "message": message,
+        "details": details or {},
+        "request_id": request_id,
+    }
+
+
+def error_parts(
+    exc: AgentMemoryError, request_id: str
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, body, headers) for one of our errors."""
+    status = int(exc.status_code)
+    details = dict(exc.details)
+    headers: dict[str, str] = {}
+    retry_after = retry_after_of(exc)
+    if retry_after is not None and status in (429, 503):
+        headers["Retry-After"] = str(retry_after)
+        details["retry_after_seconds"] = retry_after
+    service = getattr(exc, "service", None)
+    if service:
+        details.setdefault("service", service)
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="memory-integrations"'
+    body = envelope(exc.error_code, exc.message, request_id, _jsonable(details))
+    return status, body, headers
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    try:
+        json.dumps(details)
+        return details
+    except (TypeError, ValueError):
+        return {key: str(value) for key, value in details.items()}
