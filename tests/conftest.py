@@ -11,6 +11,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,11 @@ def _schema_url(base: str, schema: str) -> str:
     return f"{base}{separator}options=-csearch_path%3D{schema},public"
 
 
-@pytest.fixture
-def db_path(storage: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Where a test's store lives: a SQLite file path, or a PostgreSQL URL (own schema)."""
+@contextmanager
+def store_location(storage: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh store: a SQLite file path, or a PostgreSQL URL with its own schema."""
     if storage == "sqlite":
-        yield tmp_path / "memory.sqlite3"
+        yield tmp_path / f"memory-{uuid.uuid4().hex[:6]}.sqlite3"
         return
     import psycopg
 
@@ -99,6 +100,13 @@ def db_path(storage: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def db_path(storage: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Where a test's store lives: a SQLite file path, or a PostgreSQL URL (own schema)."""
+    with store_location(storage, tmp_path, request) as location:
+        yield location
 
 
 @pytest.fixture

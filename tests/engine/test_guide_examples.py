@@ -1,16 +1,18 @@
 """Every code example of the Couchbase Agent Memory guide, run as written.
 
-Only two things differ from the guide: the import line (``agentmemory`` →
-``memory_integrations``) and the server address: the guide's
-``AgentMemoryClient(base_url="http://localhost:8080")`` is pointed at the embedded engine on
-this test's SQLite file. Block ids the guide invents (``block_abc``) are replaced with ids
-the earlier steps returned.
+Each runs three ways: against the embedded engine on SQLite, on PostgreSQL, and against our
+HTTP server through ``AgentMemoryClient(base_url=...)``, the guide's own constructor. Only the
+import line (``agentmemory`` → ``memory_integrations``) and the server address differ from
+the guide: ``http://localhost:8080`` becomes our test server's port, or the constructor is
+pointed at the embedded store. Block ids the guide invents (``block_abc``) are replaced with
+ids the earlier steps returned.
 """
 
 from __future__ import annotations
 
 import asyncio
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +22,62 @@ import memory_integrations
 from memory_integrations.embedders import HashingEmbedder
 from memory_integrations.errors import ConflictError, ValidationError
 
+from ..conftest import store_location
+
 SERVER = 'AgentMemoryClient(base_url="http://localhost:8080")'
 ASYNC_SERVER = 'AsyncAgentMemoryClient(base_url="http://localhost:8080")'
 IMPORT = "from memory_integrations import AgentMemoryClient, AsyncAgentMemoryClient, ChatMessage\n"
 
 
-def run_example(code: str, path: Path, **namespace: Any) -> dict[str, Any]:
+class Target:
+    """Where the examples run: an embedded store, or our server over HTTP."""
+
+    def __init__(self, kind: str, location: Any) -> None:
+        self.kind, self.location = kind, location
+
+    @property
+    def remote(self) -> bool:
+        return self.kind == "server"
+
+    def client(self) -> memory_integrations.AgentMemoryClient:
+        if self.remote:
+            return memory_integrations.AgentMemoryClient(base_url=self.location)
+        return memory_integrations.AgentMemoryClient(self.location, embedder=HashingEmbedder())
+
+    def rewrite(self, code: str) -> str:
+        if self.remote:
+            return code.replace("http://localhost:8080", self.location)
+        code = code.replace(SERVER, "AgentMemoryClient(path=DB_PATH, embedder=EMBEDDER)")
+        return code.replace(ASYNC_SERVER, "AsyncAgentMemoryClient(path=DB_PATH, embedder=EMBEDDER)")
+
+
+@pytest.fixture(params=["sqlite", "postgres", "server"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    if request.param != "server":
+        with store_location(request.param, tmp_path, request) as location:
+            yield Target(request.param, location)
+        return
+    pytest.importorskip("fastapi")
+    from memory_integrations.server import ServerConfig, ServerThread, create_app
+
+    app = create_app(ServerConfig(data_dir=tmp_path / "server", embedder=HashingEmbedder()))
+    thread = ServerThread(app).start()
+    try:
+        yield Target("server", thread.url)
+    finally:
+        thread.stop()
+
+
+def run_example(code: str, target: Target, **namespace: Any) -> dict[str, Any]:
     code = textwrap.dedent(code)
     code = code.replace("from agentmemory import", "from memory_integrations import")
-    code = code.replace(SERVER, "AgentMemoryClient(path=DB_PATH, embedder=EMBEDDER)")
-    code = code.replace(ASYNC_SERVER, "AsyncAgentMemoryClient(path=DB_PATH, embedder=EMBEDDER)")
-    scope: dict[str, Any] = {"DB_PATH": path, "EMBEDDER": HashingEmbedder(), **namespace}
+    code = target.rewrite(code)
+    scope: dict[str, Any] = {"DB_PATH": target.location, "EMBEDDER": HashingEmbedder(), **namespace}
     exec(compile(IMPORT + code, "<guide example>", "exec"), scope)
     return scope
 
 
-def test_initialize_the_client(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_initialize_the_client(target: Target, capsys: pytest.CaptureFixture[str]) -> None:
     run_example(
         """
         from agentmemory import AgentMemoryClient
@@ -43,7 +85,7 @@ def test_initialize_the_client(db_path: Any, capsys: pytest.CaptureFixture[str])
             health = client.health_ping()
             print(f"Server status: {health.overall_status.value}")
         """,
-        db_path,
+        target,
     )
     assert capsys.readouterr().out.strip() == "Server status: healthy"
 
@@ -71,18 +113,18 @@ with AgentMemoryClient(base_url="http://localhost:8080") as client:
 """
 
 
-def test_store_memory(db_path: Any) -> None:
-    scope = run_example(STORE, db_path)
+def test_store_memory(target: Target) -> None:
+    scope = run_example(STORE, target)
     blocks = scope["page"].memory_blocks
     assert [b.kind for b in blocks] == ["message", "fact"]
     assert blocks[0].message.user_content == "My order hasn't arrived."
     assert blocks[1].fact == "Customer is in the EU timezone."
 
 
-def test_messages_and_facts_in_one_call_raise_validation_error(db_path: Any) -> None:
-    scope = run_example(STORE, db_path)
+def test_messages_and_facts_in_one_call_raise_validation_error(target: Target) -> None:
+    scope = run_example(STORE, target)
     session = scope["session"]
-    with memory_integrations.AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+    with target.client() as client:
         session = client.get_user("agent-1").get_session("conv-100")
         with pytest.raises(ValidationError, match="separate add_memory"):
             session.add_memory(
@@ -91,8 +133,8 @@ def test_messages_and_facts_in_one_call_raise_validation_error(db_path: Any) -> 
         assert session.list_memories().total == 2
 
 
-def test_backfill_and_sync_processing(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    run_example(STORE, db_path)
+def test_backfill_and_sync_processing(target: Target, capsys: pytest.CaptureFixture[str]) -> None:
+    run_example(STORE, target)
     scope = run_example(
         """
         from datetime import datetime, timezone
@@ -115,7 +157,7 @@ def test_backfill_and_sync_processing(db_path: Any, capsys: pytest.CaptureFixtur
             client.wait_until_processed()
             page = session.list_memories(limit=50, offset=0, order_by="created_at")
         """,
-        db_path,
+        target,
     )
     response = scope["response"]
     assert len(response.block_ids) == 1
@@ -126,8 +168,8 @@ def test_backfill_and_sync_processing(db_path: Any, capsys: pytest.CaptureFixtur
     assert blocks[0].created_at.year == 2025
 
 
-def test_search_examples(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    run_example(STORE, db_path)
+def test_search_examples(target: Target, capsys: pytest.CaptureFixture[str]) -> None:
+    run_example(STORE, target)
     scope = run_example(
         """
         with AgentMemoryClient(base_url="http://localhost:8080") as client:
@@ -153,7 +195,7 @@ def test_search_examples(db_path: Any, capsys: pytest.CaptureFixture[str]) -> No
                 filters={"session_ids": "all", "relevant_k": 20}
             )
         """,
-        db_path,
+        target,
     )
     ranked = scope["ranked"].memory_blocks
     assert ranked[0].kind == "message" and ranked[0].rel_score is not None
@@ -166,8 +208,8 @@ def test_search_examples(db_path: Any, capsys: pytest.CaptureFixture[str]) -> No
     assert cross[0].fact == "Customer payment preferences: credit card."
 
 
-def test_update_memory_example(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    with memory_integrations.AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+def test_update_memory_example(target: Target, capsys: pytest.CaptureFixture[str]) -> None:
+    with target.client() as client:
         session = client.create_user("agent-1", "Support Bot").create_session("conv-100")
         block_abc = session.add_memory(
             facts=["Customer is on the basic plan."], async_processing=False
@@ -185,7 +227,7 @@ def test_update_memory_example(db_path: Any, capsys: pytest.CaptureFixture[str])
             )
             print(resp.block.fact)
         """,
-        db_path,
+        target,
         block_abc=block_abc,
     )
     assert capsys.readouterr().out.strip() == "Customer upgraded to premium plan."
@@ -194,9 +236,7 @@ def test_update_memory_example(db_path: Any, capsys: pytest.CaptureFixture[str])
 
 
 def test_update_of_processing_block_is_refused(db_path: Any) -> None:
-    with memory_integrations.AgentMemoryClient(
-        db_path, embedder=HashingEmbedder(), backend=None
-    ) as client:
+    with memory_integrations.AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
         session = client.create_user("u", "U").create_session("s")
         engine: Any = client.backend
         engine._worker.stop(drain=False)  # keep the block in 'processing'
@@ -206,8 +246,8 @@ def test_update_of_processing_block_is_refused(db_path: Any) -> None:
             session.update_memory(block_id=block_id, fact="new")
 
 
-def test_ttl_examples(db_path: Any) -> None:
-    run_example(STORE, db_path)
+def test_ttl_examples(target: Target) -> None:
+    run_example(STORE, target)
     scope = run_example(
         """
         with AgentMemoryClient(base_url="http://localhost:8080") as client:
@@ -235,7 +275,7 @@ def test_ttl_examples(db_path: Any) -> None:
             user.modify_ttl(new_ttl=0, session_id="conv-100", block_ids=[block_1, block_2])
             after = user.list_memories(limit=200).memory_blocks
         """,
-        db_path,
+        target,
     )
     before = {b.text: b for b in scope["before"]}
     assert before["Temporary note."].expires_at is not None
@@ -247,8 +287,8 @@ def test_ttl_examples(db_path: Any) -> None:
     assert all(b.expires_at is not None for b in ephemeral)  # the user-wide 3600 s
 
 
-def test_annotation_examples(db_path: Any) -> None:
-    run_example(STORE, db_path)
+def test_annotation_examples(target: Target) -> None:
+    run_example(STORE, target)
     scope = run_example(
         """
         with AgentMemoryClient(base_url="http://localhost:8080") as client:
@@ -270,14 +310,14 @@ def test_annotation_examples(db_path: Any) -> None:
                 filters={"session_ids": "all", "annotations": {"topic": "onboarding"}},
             )
         """,
-        db_path,
+        target,
     )
     assert [b.fact for b in scope["results"].memory_blocks] == ["User completed onboarding."]
     assert scope["session"].annotations == {"topic": "onboarding", "source": "web"}
 
 
-def test_list_and_delete_examples(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    run_example(STORE, db_path)
+def test_list_and_delete_examples(target: Target, capsys: pytest.CaptureFixture[str]) -> None:
+    run_example(STORE, target)
     scope = run_example(
         """
         with AgentMemoryClient(base_url="http://localhost:8080") as client:
@@ -297,7 +337,7 @@ def test_list_and_delete_examples(db_path: Any, capsys: pytest.CaptureFixture[st
             session.delete_memory(block_ids="all")
             after_all = session.list_memories().total
         """,
-        db_path,
+        target,
     )
     assert "Page: 2 of 2 blocks" in capsys.readouterr().out
     assert scope["all_blocks"].total == 2
@@ -305,7 +345,7 @@ def test_list_and_delete_examples(db_path: Any, capsys: pytest.CaptureFixture[st
     assert scope["after_all"] == 0
 
 
-def test_async_client_example(db_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_async_client_example(target: Target, capsys: pytest.CaptureFixture[str]) -> None:
     code = """
     import asyncio
     from agentmemory import AsyncAgentMemoryClient, ChatMessage
@@ -328,9 +368,9 @@ def test_async_client_example(db_path: Any, capsys: pytest.CaptureFixture[str]) 
             await session.end()
     asyncio.run(main())
     """
-    run_example(code, db_path)
+    run_example(code, target)
     assert capsys.readouterr().out.strip() == "Hi! How can I help?"
-    with memory_integrations.AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+    with target.client() as client:
         assert client.get_user("agent-2").get_session("async-session-1").end_time is not None
     assert asyncio  # imported for the example's namespace
 
