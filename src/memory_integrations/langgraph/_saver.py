@@ -58,7 +58,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ..errors import NotFoundError
-from ..storage import Cursor, SqlDatabase
+from ..storage import Cursor, SqlDatabase, is_database
 
 __all__ = [
     "COMPONENT",
@@ -392,16 +392,6 @@ class _Statements:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _is_database(obj: object) -> bool:
-    # Static lookup so a client's ``database`` property is not evaluated here.
-    for attr in ("dialect", "transaction", "read", "migrate"):
-        try:
-            inspect.getattr_static(obj, attr)
-        except AttributeError:
-            return False
-    return True
-
-
 def _is_inline(value: Any) -> bool:
     kind = type(value)
     if value is None or kind is bool or kind is int or kind is float:
@@ -522,7 +512,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 "sweep_interval must be a positive number of seconds or None, "
                 f"not {sweep_interval!r}"
             )
-        db: SqlDatabase = client_or_db if _is_database(client_or_db) else client_or_db.database
+        db: SqlDatabase = client_or_db if is_database(client_or_db) else client_or_db.database
         if db.dialect not in _DIALECTS:
             raise ValueError(f"unsupported SQL dialect {db.dialect!r}")
         self.db = db

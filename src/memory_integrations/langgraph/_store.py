@@ -70,7 +70,7 @@ from ..engine._keywords import query_terms
 from ..engine._ranking import RankingConfig, hybrid_rank
 from ..engine._vectors import IndexCache, IndexedBlock, UserIndex
 from ..errors import ConfigurationError, EmbedderMismatchError, EmbeddingError, ValidationError
-from ..storage import Cursor, SqlDatabase, open_database
+from ..storage import Cursor, SqlDatabase, is_database, open_database
 
 __all__ = ["COMPONENT", "MIGRATIONS", "AgentMemoryStore", "migrations_for"]
 
@@ -159,16 +159,6 @@ Ranking = Literal["hybrid", "vector"]
 
 
 # --- small helpers ------------------------------------------------------------------------
-
-
-def _is_database(obj: object) -> bool:
-    # Static lookup so a client's ``database`` property is not evaluated here.
-    for attr in ("dialect", "transaction", "read", "migrate"):
-        try:
-            inspect.getattr_static(obj, attr)
-        except AttributeError:
-            return False
-    return True
 
 
 def _to_datetime(us: int) -> datetime:
@@ -536,7 +526,7 @@ class AgentMemoryStore(BaseStore):
         if isinstance(client_or_db, str | Path):
             db = open_database(str(client_or_db))
             self._owned = db
-        elif _is_database(client_or_db):
+        elif is_database(client_or_db):
             db = cast(SqlDatabase, client_or_db)
         else:
             db = client_or_db.database  # ConfigurationError for remote services

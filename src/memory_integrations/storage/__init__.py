@@ -1,6 +1,6 @@
 """Storage: the SQL databases the engine, the saver and the store live in."""
 
-from ._database import Cursor, SqlDatabase
+from ._database import Cursor, SqlDatabase, is_database
 from ._sqlite import SQLiteDatabase
 
 
@@ -13,4 +13,4 @@ def open_database(location: str) -> SqlDatabase:
     return SQLiteDatabase(location)
 
 
-__all__ = ["Cursor", "SQLiteDatabase", "SqlDatabase", "open_database"]
+__all__ = ["Cursor", "SQLiteDatabase", "SqlDatabase", "is_database", "open_database"]

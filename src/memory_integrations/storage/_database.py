@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import inspect
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
@@ -42,3 +43,52 @@ class SqlDatabase(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def is_database(obj: object) -> bool:
+    """Whether ``obj`` is a :class:`SqlDatabase` (a client is not: it *has* one)."""
+    # Static lookup, so a client's ``database`` property is not evaluated here.
+    for attr in ("dialect", "transaction", "read", "migrate"):
+        try:
+            inspect.getattr_static(obj, attr)
+        except AttributeError:
+            return False
+    return True
+
+
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS mi_migrations (
+    component TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+)
+"""
+
+
+def apply_migrations(
+    cur: Cursor,
+    location: str,
+    component: str,
+    migrations: Sequence[str],
+    run_script: Callable[[str], None],
+) -> int:
+    """Bring ``component`` to ``len(migrations)`` inside the caller's transaction."""
+    from ..errors import ConfigurationError
+
+    cur.execute(MIGRATIONS_TABLE)
+    row = cur.execute(
+        "SELECT version FROM mi_migrations WHERE component = ?", (component,)
+    ).fetchone()
+    current = row[0] if row else 0
+    if current > len(migrations):
+        raise ConfigurationError(
+            f"{location} has {component} schema version {current}, newer than this "
+            f"memory-integrations supports ({len(migrations)}); upgrade the package"
+        )
+    for script in migrations[current:]:
+        run_script(script)
+    cur.execute(
+        "INSERT INTO mi_migrations (component, version) VALUES (?, ?) "
+        "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+        (component, len(migrations)),
+    )
+    return len(migrations)

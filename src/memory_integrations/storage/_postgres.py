@@ -9,14 +9,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Literal
 
-from ..errors import ConfigurationError, StorageBusyError
+from ..errors import StorageBusyError
+from ._database import apply_migrations
 
-_MIGRATIONS_TABLE = """
-CREATE TABLE IF NOT EXISTS mi_migrations (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-)
-"""
 # A fixed key for pg_advisory_xact_lock: migrations from several processes run one at a time.
 _MIGRATION_LOCK = 0x6D656D6F7279
 
@@ -133,24 +128,8 @@ class PostgresDatabase:
     def migrate(self, component: str, migrations: Sequence[str]) -> int:
         with self.transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-            cur.execute(_MIGRATIONS_TABLE)
-            row = cur.execute(
-                "SELECT version FROM mi_migrations WHERE component = ?", (component,)
-            ).fetchone()
-            current = row[0] if row else 0
-            if current > len(migrations):
-                raise ConfigurationError(
-                    f"{self.location} has {component} schema version {current}, newer than "
-                    f"this memory-integrations supports ({len(migrations)}); upgrade the package"
-                )
-            for script in migrations[current:]:
-                cur._inner.execute(script)  # raw: scripts may contain literal % and ?
-            cur.execute(
-                "INSERT INTO mi_migrations (component, version) VALUES (?, ?) "
-                "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                (component, len(migrations)),
-            )
-            return len(migrations)
+            # raw execution: scripts may contain literal % and ?
+            return apply_migrations(cur, self.location, component, migrations, cur._inner.execute)
 
     def close(self) -> None:
         if not self._closed:

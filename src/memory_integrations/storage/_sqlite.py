@@ -12,16 +12,10 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import StorageBusyError
+from ._database import apply_migrations
 
 _BUSY_TIMEOUT_MS = 10_000
 _LOCK_RETRY_SECONDS = 60.0
-
-_MIGRATIONS_TABLE = """
-CREATE TABLE IF NOT EXISTS mi_migrations (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-)
-"""
 
 
 def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
@@ -133,25 +127,12 @@ class SQLiteDatabase:
 
     def migrate(self, component: str, migrations: Sequence[str]) -> int:
         with self.transaction() as cur:
-            cur.execute(_MIGRATIONS_TABLE)
-            row = cur.execute(
-                "SELECT version FROM mi_migrations WHERE component = ?", (component,)
-            ).fetchone()
-            current = row[0] if row else 0
-            if current > len(migrations):
-                raise RuntimeError(
-                    f"{self.location} has {component} schema version {current}, newer than this "
-                    f"memory-integrations supports ({len(migrations)}); upgrade the package"
-                )
-            for script in migrations[current:]:
+
+            def run_script(script: str) -> None:
                 for statement in _split_sql(script):
                     cur.execute(statement)
-            cur.execute(
-                "INSERT INTO mi_migrations (component, version) VALUES (?, ?) "
-                "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                (component, len(migrations)),
-            )
-            return len(migrations)
+
+            return apply_migrations(cur, self.location, component, migrations, run_script)
 
     def integrity_check(self) -> str:
         with self.read() as cur:
