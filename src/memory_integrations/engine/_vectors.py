@@ -46,7 +46,9 @@ class UserIndex:
         self.expires = np.zeros(0, np.int64)
         self.is_message = np.zeros(0, np.bool_)
         self.blank = np.zeros(0, np.bool_)
-        self.bits = np.zeros((0, (dim + 63) // 64), np.uint64)
+        # Sign bits stored word-major, (words, capacity): scanning one word of every row is
+        # a contiguous pass, several times faster than row-major for Hamming distances.
+        self.bits = np.zeros(((dim + 63) // 64, 0), np.uint64)
         self.session_codes: dict[str, int] = {}
         self.position_of: dict[int, int] = {}
         self.keywords = KeywordIndex()
@@ -65,10 +67,10 @@ class UserIndex:
             self.expires = _grow(self.expires, capacity)
             self.is_message = _grow(self.is_message, capacity)
             self.blank = _grow(self.blank, capacity)
-            self.bits = _grow(self.bits, capacity)
+            self.bits = _grow_columns(self.bits, capacity)
         vectors = np.frombuffer(b"".join(b.embedding for b in blocks), dtype=np.float32)
         self.matrix[self.size : needed] = vectors.reshape(n, self.dim)
-        self.bits[self.size : needed] = sign_bits(self.matrix[self.size : needed])
+        self.bits[:, self.size : needed] = sign_bits(self.matrix[self.size : needed]).T
         self.seqs[self.size : needed] = [b.seq for b in blocks]
         self.sessions[self.size : needed] = [self._code(b.session_id) for b in blocks]
         self.expires[self.size : needed] = [
@@ -138,11 +140,13 @@ class DenseScorer:
     """Cosine similarity of a query against one user's visible blocks.
 
     Up to ``EXACT_LIMIT`` visible blocks it scores all of them exactly (one matrix-vector
-    product). Beyond, it first ranks by Hamming distance between sign bits (1/32 of the
-    memory traffic), then rescores the best ``OVERSAMPLE`` candidates exactly.
+    product). Beyond, it first ranks every block by the Hamming distance between sign bits
+    (1/32 of the memory traffic), keeps the ``OVERSAMPLE`` nearest, and rescores those
+    exactly: recall@10 against exact search stays above 0.99 on real embeddings
+    (``memory-integrations bench engine --real``).
     """
 
-    EXACT_LIMIT = 50_000
+    EXACT_LIMIT = 20_000
     OVERSAMPLE = 4_000
 
     def __init__(
@@ -161,8 +165,8 @@ class DenseScorer:
 
     def of(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Exact cosine of the given positions."""
-        if self.exact:
-            return self._all_scores()[positions]
+        if self._all is not None:
+            return self._all[positions]
         result: npt.NDArray[np.float32] = self.index.matrix[positions] @ self.query
         return result
 
@@ -174,13 +178,35 @@ class DenseScorer:
         if self.exact:
             scores = self._all_scores()[visible]
             return visible[np.argpartition(-scores, count - 1)[:count]]
-        query_bits = sign_bits(self.query.reshape(1, -1))[0]
-        everything = visible.size == self.index.size
-        bits = self.index.bits[: self.index.size] if everything else self.index.bits[visible]
-        distance = np.bitwise_count(bits ^ query_bits).sum(axis=1, dtype=np.int32)
-        shortlist = visible[np.argpartition(distance, self.OVERSAMPLE - 1)[: self.OVERSAMPLE]]
+        shortlist = self._nearest_by_bits(max(self.OVERSAMPLE, count))
         scores = self.of(shortlist)
         return shortlist[np.argpartition(-scores, count - 1)[:count]]
+
+    def _nearest_by_bits(self, count: int) -> npt.NDArray[np.int64]:
+        n = self.index.size
+        query_bits = sign_bits(self.query.reshape(1, -1))[0]
+        words = self.index.bits
+        distance = np.bitwise_count(words[0, :n] ^ query_bits[0]).astype(np.uint16)
+        for w in range(1, words.shape[0]):
+            distance += np.bitwise_count(words[w, :n] ^ query_bits[w])
+        if self.visible.size < n:
+            hidden = np.ones(n, np.bool_)
+            hidden[self.visible] = False
+            distance[hidden] = np.iinfo(np.uint16).max
+        # A counting threshold instead of a full argpartition: distances are small integers.
+        counts = np.cumsum(np.bincount(distance, minlength=words.shape[0] * 64 + 1))
+        cutoff = int(np.searchsorted(counts, min(count, self.visible.size)))
+        chosen: npt.NDArray[np.int64] = np.flatnonzero(distance <= cutoff)
+        chosen = chosen[distance[chosen] != np.iinfo(np.uint16).max]
+        if chosen.size > 2 * count:  # many ties at the cutoff distance
+            chosen = chosen[np.argpartition(distance[chosen], count - 1)[:count]]
+        return chosen
+
+
+def _grow_columns(array: npt.NDArray[G], capacity: int) -> npt.NDArray[G]:
+    grown = np.zeros((array.shape[0], capacity), dtype=array.dtype)
+    grown[:, : array.shape[1]] = array
+    return grown
 
 
 def _grow(array: npt.NDArray[G], capacity: int) -> npt.NDArray[G]:

@@ -346,13 +346,19 @@ class EngineStore:
     def blocks_by_seq(self, cur: Cursor, user_id: str, seqs: Sequence[int]) -> list[BlockRow]:
         rows: list[BlockRow] = []
         for chunk in _chunks(seqs, 500):
+            # Look up by primary key only (a user_id condition lets SQLite's planner pick the
+            # user index and scan every block of the user), then keep the user's rows.
             rows.extend(
-                BlockRow.from_row(r)
-                for r in cur.execute(
-                    f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE user_id = ? AND seq IN "
-                    f"({_placeholders(len(chunk))})",
-                    [user_id, *chunk],
-                ).fetchall()
+                row
+                for row in map(
+                    BlockRow.from_row,
+                    cur.execute(
+                        f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE seq IN "
+                        f"({_placeholders(len(chunk))})",
+                        list(chunk),
+                    ).fetchall(),
+                )
+                if row.user_id == user_id
             )
         return rows
 
