@@ -152,7 +152,10 @@ def bench_langgraph_cmd(
     else:
         figures["store"] = bench_store(items=items)
     if url:
+        from ..langgraph._bench_store import bench_store_postgres
+
         figures["saver_postgres"] = bench_saver_postgres(url, steps, repeat=repeat)
+        figures["store_postgres"] = bench_store_postgres(url, items=items)
     _print_figures(figures, as_json)
 
 

@@ -24,7 +24,7 @@ from langgraph.store.memory import InMemoryStore
 from ..embedders import Embedder, resolve_embedder
 from ._store import AgentMemoryStore
 
-__all__ = ["bench_store", "synthetic_memories"]
+__all__ = ["bench_store", "bench_store_postgres", "synthetic_memories"]
 
 _SUBJECTS = ["the user", "my sister", "our manager", "the customer", "a neighbour", "the team"]
 _VERBS = ["likes", "avoids", "bought", "visited", "recommended", "cooked", "booked", "lost"]
@@ -144,4 +144,52 @@ def bench_store(
         "ours_cold_first_search_ms": round(cold, 3),
         "ours_search_one_namespace_p50_ms": round(statistics.median(one_namespace), 3),
         "search_ratio": round(ours_p50 / their_p50, 4),
+    }
+
+
+def bench_store_postgres(
+    url: str, items: int = 10_000, queries: int = 100, *, embedder: str | Embedder = "hashing"
+) -> dict[str, Any]:
+    """``AgentMemoryStore`` on PostgreSQL vs langgraph's ``PostgresStore`` (HNSW) there.
+
+    Both get the same items and embedding function, in their own tables of the same server.
+    Needs ``pip install langgraph-checkpoint-postgres``. Ratios are ours / PostgresStore.
+    """
+    try:
+        from langgraph.store.postgres import PostgresStore
+    except ImportError as exc:  # pragma: no cover - optional comparison dependency
+        raise ImportError(
+            "the PostgreSQL comparison needs: pip install langgraph-checkpoint-postgres"
+        ) from exc
+    model = resolve_embedder(embedder)
+    texts = synthetic_memories(items)
+    asked = _queries(queries)
+
+    def embed(batch: Sequence[str]) -> list[list[float]]:
+        return [[float(x) for x in row] for row in model.embed_documents(list(batch))]
+
+    index: IndexConfig = {"dims": model.dim, "embed": embed, "fields": ["text"]}
+    with AgentMemoryStore(url, index=index) as ours:
+        for namespace in ours.list_namespaces(prefix=("memories",), limit=10_000):
+            for item in ours.search(namespace, limit=100_000):
+                ours.delete(item.namespace, item.key)
+        ours_put, ours_search = _measure(ours, texts, asked)
+    with PostgresStore.from_conn_string(url, index=index) as theirs:  # type: ignore[arg-type]
+        theirs.setup()
+        for namespace in theirs.list_namespaces(prefix=("memories",), limit=10_000):
+            for item in theirs.search(namespace, limit=100_000):
+                theirs.delete(item.namespace, item.key)
+        their_put, their_search = _measure(theirs, texts, asked)
+    ours_p50 = statistics.median(ours_search)
+    their_p50 = statistics.median(their_search)
+    return {
+        "items": items,
+        "queries": queries,
+        "embedder": model.name,
+        "ours_put_ms_per_item": round(statistics.fmean(ours_put), 4),
+        "postgres_store_put_ms_per_item": round(statistics.fmean(their_put), 4),
+        "ours_search_p50_ms": round(ours_p50, 3),
+        "postgres_store_search_p50_ms": round(their_p50, 3),
+        "search_ratio": round(ours_p50 / their_p50, 4),
+        "put_ratio": round(statistics.fmean(ours_put) / statistics.fmean(their_put), 4),
     }
