@@ -245,6 +245,38 @@ def test_thread_survives_a_process_restart(db_path: Any) -> None:
         db.close()
 
 
+def test_a_live_saver_sees_what_another_process_wrote(db_path: Any) -> None:
+    """The in-process value cache never hides checkpoints written elsewhere."""
+    db = open_database(str(db_path))
+    live = AgentMemorySaver(db)
+    try:
+        drive(build_graph(live), "shared", ["no", "no"], start=True)
+        before = build_graph(live).get_state({"configurable": {"thread_id": "shared"}}).values
+        src = Path(lg_adapter.__file__).resolve().parents[2]
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]),
+        }
+        answers = ["no", "yes"]
+        done = subprocess.run(
+            [sys.executable, __file__, str(db_path), "shared", json.dumps(answers)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        after = build_graph(live).get_state({"configurable": {"thread_id": "shared"}}).values
+        reference = InMemorySaver()
+        expected = drive(build_graph(reference), "shared", ["no", "no", *answers], start=True)
+        assert after == expected != before
+        assert _history(live, "shared") == _history(reference, "shared")
+    finally:
+        live.close()
+        db.close()
+
+
 async def test_async_graph_with_ainvoke(saver: AgentMemorySaver) -> None:
     graph = build_graph(saver)
     reference = build_graph(InMemorySaver())

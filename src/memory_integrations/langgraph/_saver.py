@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import dataclasses
 import inspect
 import json
 import logging
@@ -141,6 +142,9 @@ _DELTA_MIN_BODY = 2048  # lists smaller than this (serialized) are always writte
 _MAX_DEPTH = 32  # a full copy at least every 33 versions bounds the rows read per value
 _TAIL_CACHE = 256  # (thread, ns, channel) whose last list bytes are kept for deltas
 _TAIL_MAX_BYTES = 16 * 1024 * 1024
+# Assembled channel values by (thread, ns, channel, version). A version string is written
+# once (get_next_version adds a random suffix), so a cached value never goes stale.
+_BLOB_CACHE_BYTES = 64 * 1024 * 1024
 _PAGE = 100  # checkpoints hydrated per read transaction in ``list``
 _CHUNK = 250  # keys per ``IN`` / ``VALUES`` batch
 _SWEEP_BATCH = 200  # threads purged per sweep transaction
@@ -525,6 +529,10 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         self.schema_version = db.migrate(COMPONENT, migrations_for(db.dialect))
         self._tails: OrderedDict[tuple[str, str, str], _Tail] = OrderedDict()
         self._tails_lock = threading.Lock()
+        self._blobs: OrderedDict[tuple[str, str, str, str], tuple[str, bytes] | None] = (
+            OrderedDict()
+        )
+        self._blob_bytes = 0
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         if sweep_interval is not None:
@@ -672,11 +680,23 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             if not raw:
                 return [], []
             rows = [self._decode_row(r) for r in raw]
-            blobs = self._load_blobs(cur, rows)
+            cached: dict[tuple[str, str, str, str], tuple[str, bytes] | None] = {}
+            missing: builtins.list[_Row] = []
+            for row in rows:
+                uncached = []
+                for key in row.needed:
+                    hit, stored = self._cached_blob((row.thread_id, row.ns, *key))
+                    if hit:
+                        cached[(row.thread_id, row.ns, *key)] = stored
+                    else:
+                        uncached.append(key)
+                if uncached:
+                    missing.append(dataclasses.replace(row, needed=uncached))
+            blobs = self._load_blobs(cur, missing) if missing else {}
             writes = self._load_writes(cur, rows)
         tuples = []
         # Rebuilt bytes are shared by the page's checkpoints; values are decoded per row.
-        assembled: dict[tuple[str, str, str, str], tuple[str, bytes] | None] = {}
+        assembled: dict[tuple[str, str, str, str], tuple[str, bytes] | None] = cached
         for row in rows:
             values = row.checkpoint["channel_values"]
             scope = blobs.get((row.thread_id, row.ns), {})
@@ -684,11 +704,12 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 memo_key = (row.thread_id, row.ns, *key)
                 if memo_key not in assembled:
                     assembled[memo_key] = self._assemble(row, scope, key)
+                    self._cache_blob(memo_key, assembled[memo_key])
+                    if seed and assembled[memo_key] is not None:
+                        self._seed_tail(row, scope, key, assembled[memo_key][1])  # type: ignore[index]
                 stored = assembled[memo_key]
                 if stored is not None:
                     values[key[0]] = self.serde.loads_typed(stored)
-                    if seed:
-                        self._seed_tail(row, scope, key, stored[1])
             tuples.append(
                 CheckpointTuple(
                     config={
@@ -848,6 +869,32 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         with self._tails_lock:
             for key in [k for k in self._tails if k[0] == thread_id]:
                 del self._tails[key]
+            for blob_key in [k for k in self._blobs if k[0] == thread_id]:
+                self._drop_blob(blob_key)
+
+    def _drop_blob(self, key: tuple[str, str, str, str]) -> None:
+        stored = self._blobs.pop(key)
+        if stored is not None:
+            self._blob_bytes -= len(stored[1])
+
+    def _cached_blob(self, key: tuple[str, str, str, str]) -> tuple[bool, tuple[str, bytes] | None]:
+        with self._tails_lock:
+            if key not in self._blobs:
+                return False, None
+            self._blobs.move_to_end(key)
+            return True, self._blobs[key]
+
+    def _cache_blob(self, key: tuple[str, str, str, str], stored: tuple[str, bytes] | None) -> None:
+        size = 0 if stored is None else len(stored[1])
+        if size > _BLOB_CACHE_BYTES // 4:
+            return
+        with self._tails_lock:
+            if key in self._blobs:
+                self._drop_blob(key)
+            self._blobs[key] = stored
+            self._blob_bytes += size
+            while self._blob_bytes > _BLOB_CACHE_BYTES and self._blobs:
+                self._drop_blob(next(iter(self._blobs)))
 
     def _seed_tail(self, row: _Row, scope: _BlobRows, key: tuple[str, str], data: bytes) -> None:
         entry = scope[key]
@@ -859,12 +906,17 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
 
     def _blob_row(
         self, cur: Cursor, thread_id: str, ns: str, channel: str, version: str, value: Any
-    ) -> tuple[tuple[Any, ...], _Tail | None]:
-        """The blob row for one channel version (a delta when possible) and its new tail."""
+    ) -> tuple[tuple[Any, ...], _Tail | None, tuple[str, bytes]]:
+        """The blob row for one channel version (a delta when possible), its new tail, and
+        the full serialised value."""
         type_, data = self.serde.dumps_typed(value)
         header = _array_header(data) if type_ == _MSGPACK else 0
         if not header or len(data) - header < _DELTA_MIN_BODY:
-            return (thread_id, ns, channel, version, None, 0, None, type_, data), None
+            return (
+                (thread_id, ns, channel, version, None, 0, None, type_, data),
+                None,
+                (type_, data),
+            )
         tail = self._tail((thread_id, ns, channel))
         if (
             tail is not None
@@ -891,10 +943,11 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                     type_,
                     data[:header] + suffix,
                 )
-                return row, new
+                return row, new, (type_, data)
         body = data[header:]
         new = _Tail(version, body, 0, zlib.crc32(body))
-        return (thread_id, ns, channel, version, None, 0, new.checksum, type_, data), new
+        full = (type_, data)
+        return (thread_id, ns, channel, version, None, 0, new.checksum, type_, data), new, full
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -965,6 +1018,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             md_blob,
         )
         tails: list[tuple[tuple[str, str, str], _Tail]] = []
+        written: list[tuple[tuple[str, str, str, str], tuple[str, bytes]]] = []
         with self.db.transaction() as cur:
             self._open_thread(cur, thread_id, self._clock())
             blob_rows = []
@@ -976,10 +1030,11 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                         (thread_id, ns, channel, str(version), None, 0, None, _EMPTY, None)
                     )
                     continue
-                blob_row, tail = self._blob_row(
+                blob_row, tail, full = self._blob_row(
                     cur, thread_id, ns, channel, str(version), values[channel]
                 )
                 blob_rows.append(blob_row)
+                written.append(((thread_id, ns, channel, str(version)), full))
                 if tail is not None:
                     tails.append(((thread_id, ns, channel), tail))
             if blob_rows:
@@ -987,6 +1042,8 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             cur.execute(self._sql.upsert_checkpoint, row)
         for key, tail in tails:  # only once the rows are committed
             self._remember(key, tail)
+        for blob_key, stored in written:
+            self._cache_blob(blob_key, stored)
         return {
             "configurable": {
                 "thread_id": conf["thread_id"],
