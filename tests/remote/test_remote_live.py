@@ -166,7 +166,10 @@ def test_connection_errors_are_retried_with_backoff() -> None:
     backend = RemoteBackend("http://127.0.0.1:9", max_retries=2, sleep=waits.append)
     with pytest.raises(ConnectionError):
         backend.get_user("u")
-    assert len(waits) == 2 and waits[1] > waits[0] * 1.2 - 1e-9
+    base = backend.core.backoff
+    # exponential with jitter: attempt n waits between 0.5 and 1 times base * 2**n
+    assert len(waits) == 2
+    assert base * 0.5 <= waits[0] <= base and base <= waits[1] <= base * 2
     assert backend.core.attempts == 3
 
 
