@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -740,7 +741,11 @@ class Engine:
         return v.check_id_list(session_ids, "session_ids")
 
     def _query(
-        self, user_id: str, session_id: str | None, options: FilterOptions, statuses: list[str]
+        self,
+        user_id: str,
+        session_id: str | None,
+        options: FilterOptions,
+        statuses: list[str] | None,
     ) -> BlockQuery:
         annotations = v.check_annotations(options.annotations, "annotations filter")
         block_ids = (
@@ -818,7 +823,7 @@ class Engine:
             return MemoryList(memory_blocks=blocks, count=len(blocks))
         query_vector = self._embed_query(query)
         post = options.annotation_filter_mode == "post" and bool(q.annotations)
-        pre_q = BlockQuery(**{**q.__dict__, "annotations": {}}) if post else q
+        pre_q = dataclasses.replace(q, annotations={}) if post else q
         terms = query_terms(query)
         with self.database.read() as cur:
             self._check_scope_owner(cur, user_id, session_id)
@@ -900,8 +905,7 @@ class Engine:
         """Number of live blocks (any status) matching the filters."""
         v.check_id(user_id, "user_id")
         options = parse_filters(filters)
-        q = self._query(user_id, session_id, options, statuses=[])
-        q = BlockQuery(**{**q.__dict__, "statuses": None})
+        q = self._query(user_id, session_id, options, statuses=None)
         with self.database.read() as cur:
             self._check_scope_owner(cur, user_id, session_id)
             return self._store.count_blocks(cur, q)

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import RateLimitError
 
@@ -26,7 +26,6 @@ class ProcessorStats:
     queue_full: int = 0
     batches: int = 0
     seconds_busy: float = 0.0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class ProcessingWorker:

@@ -21,6 +21,7 @@ from typing import Any
 from langgraph.store.base import BaseStore, IndexConfig
 from langgraph.store.memory import InMemoryStore
 
+from ..bench._stats import percentile
 from ..embedders import Embedder, resolve_embedder
 from ._store import AgentMemoryStore
 
@@ -84,11 +85,6 @@ def _measure(
     return puts, searches
 
 
-def _percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def bench_store(
     items: int = 10_000,
     queries: int = 100,
@@ -138,9 +134,9 @@ def bench_store(
         "ours_put_ms_per_item": round(statistics.fmean(ours_put), 4),
         "inmemory_put_ms_per_item": round(statistics.fmean(their_put), 4),
         "ours_search_p50_ms": round(ours_p50, 3),
-        "ours_search_p95_ms": round(_percentile(ours_search, 0.95), 3),
+        "ours_search_p95_ms": round(percentile(ours_search, 95), 3),
         "inmemory_search_p50_ms": round(their_p50, 3),
-        "inmemory_search_p95_ms": round(_percentile(their_search, 0.95), 3),
+        "inmemory_search_p95_ms": round(percentile(their_search, 95), 3),
         "ours_cold_first_search_ms": round(cold, 3),
         "ours_search_one_namespace_p50_ms": round(statistics.median(one_namespace), 3),
         "search_ratio": round(ours_p50 / their_p50, 4),

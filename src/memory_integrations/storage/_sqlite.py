@@ -49,23 +49,29 @@ class SQLiteDatabase:
         )
         self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         if not in_memory:
-            self._retry(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
+            self._execute_when_unlocked("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._depth = 0
         self._closed = False
 
-    @staticmethod
-    def _retry(action: object) -> None:
+    def _execute_when_unlocked(self, statement: str) -> None:
+        """Run ``statement``, retrying with jittered backoff while another process holds the
+        lock (beyond the busy timeout), for up to ``_LOCK_RETRY_SECONDS``."""
         deadline = time.monotonic() + _LOCK_RETRY_SECONDS
         delay = 0.01
         while True:
             try:
-                action()  # type: ignore[operator]
+                self._conn.execute(statement)
                 return
             except sqlite3.OperationalError as exc:
-                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                if not _is_lock_error(exc):
                     raise
+                if time.monotonic() > deadline:
+                    raise StorageBusyError(
+                        f"the database file {self.location} stayed locked by another "
+                        f"writer for {_LOCK_RETRY_SECONDS:.0f}s; retry later"
+                    ) from exc
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 0.5)
 
@@ -84,22 +90,7 @@ class SQLiteDatabase:
                 finally:
                     self._depth -= 1
                 return
-            deadline = time.monotonic() + _LOCK_RETRY_SECONDS
-            delay = 0.01
-            while True:
-                try:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if not _is_lock_error(exc):
-                        raise
-                    if time.monotonic() > deadline:
-                        raise StorageBusyError(
-                            f"the database file {self.location} stayed locked by another "
-                            f"writer for {_LOCK_RETRY_SECONDS:.0f}s; retry later"
-                        ) from exc
-                    time.sleep(delay * (1 + random.random()))
-                    delay = min(delay * 2, 0.5)
+            self._execute_when_unlocked("BEGIN IMMEDIATE")
             self._depth = 1
             try:
                 yield self._conn.cursor()
