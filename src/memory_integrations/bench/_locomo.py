@@ -43,7 +43,7 @@ def bench_locomo(
     path: Path,
     *,
     embedder: Any = None,
-    store: Path | None = None,
+    store: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     samples = load_locomo(path)

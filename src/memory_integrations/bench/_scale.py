@@ -21,6 +21,7 @@ import numpy as np
 from ..client import AgentMemoryClient
 from ..embedders import Embedder, Vectors, resolve_embedder
 from ..engine._vectors import DenseScorer
+from ..storage._query import BlockQuery
 from ._stats import summary
 
 NAMES = "Ana Ben Chen Dara Eli Fatima Gus Hana Ivan Jade Kofi Lena Milo Nora Omar Pia".split()
@@ -110,9 +111,62 @@ def _mixed_vectors(
     return mixed.astype(np.float32), a
 
 
+def _insert_user_blocks(
+    engine: Any, user_id: str, texts: list[str], vectors: np.ndarray
+) -> list[int]:
+    """Write ready blocks with precomputed vectors straight to storage; returns their seqs."""
+    now = int(time.time() * 1_000_000)
+    store, database = engine._store, engine.database
+    seqs: list[int] = []
+    for first in range(0, len(texts), 20_000):
+        end = min(len(texts), first + 20_000)
+        with database.transaction() as cur:
+            version = store.bump_index_version(cur, user_id, reset=False)
+            seqs += store.insert_blocks(
+                cur,
+                [
+                    {
+                        "block_id": str(uuid.uuid4()),
+                        "user_id": user_id,
+                        "session_id": "s",
+                        "kind": "fact",
+                        "fact": texts[i],
+                        "user_content": None,
+                        "assistant_content": None,
+                        "role": None,
+                        "content": None,
+                        "name": None,
+                        "text": texts[i],
+                        "annotations": "{}",
+                        "metadata": None,
+                        "agent_id": None,
+                        "created_at": None,
+                        "ingested_at": now + i,
+                        "updated_at": now + i,
+                        "last_queued_at": None,
+                        "expires_at": None,
+                        "status": "ready",
+                        "fail_count": 0,
+                        "embedding": vectors[i].tobytes(),
+                        "index_version": version,
+                    }
+                    for i in range(first, end)
+                ],
+            )
+    return seqs
+
+
 def bench_search_scale(
-    embedder: Embedder, sizes: Sequence[int] = (10_000, 100_000, 1_000_000), queries: int = 100
+    embedder: Embedder,
+    sizes: Sequence[int] = (10_000, 100_000, 1_000_000),
+    queries: int = 100,
+    location: str | None = None,
 ) -> dict[str, Any]:
+    """Vector top-10 (latency, recall against exact search) and hybrid search per size.
+
+    ``location``: a PostgreSQL URL to measure the database-side search (HNSW + full text);
+    by default a temporary SQLite file and the in-memory index.
+    """
     base_texts = sentences(2_000, seed=3)
     base = embedder.embed_documents(base_texts)
     query_texts = [f"Who {v} {o}?" for v, o in zip(VERBS, OBJECTS * 2, strict=False)]
@@ -123,91 +177,78 @@ def bench_search_scale(
     results: dict[str, Any] = {}
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "scale.sqlite3"
-            with AgentMemoryClient(path, embedder=wrapped) as client:
-                client.create_user("big", "Big").create_session("s")
+            db = location or str(Path(tmp) / "scale.sqlite3")
+            with AgentMemoryClient(db, embedder=wrapped) as client:
+                user_id = f"big-{uuid.uuid4().hex[:8]}"
+                client.create_user(user_id, "Big").create_session("s")
                 engine: Any = client.backend
                 vectors, picks = _mixed_vectors(base, size, rng)
-                now = int(time.time() * 1_000_000)
-                store, database = engine._store, engine.database
-                for first in range(0, size, 20_000):
-                    end = min(size, first + 20_000)
-                    with database.transaction() as cur:
-                        version = store.bump_index_version(cur, "big", reset=False)
-                        store.insert_blocks(
-                            cur,
-                            [
-                                {
-                                    "block_id": str(uuid.uuid4()),
-                                    "user_id": "big",
-                                    "session_id": "s",
-                                    "kind": "fact",
-                                    "fact": base_texts[int(picks[i])],
-                                    "user_content": None,
-                                    "assistant_content": None,
-                                    "role": None,
-                                    "content": None,
-                                    "name": None,
-                                    "text": base_texts[int(picks[i])],
-                                    "annotations": "{}",
-                                    "metadata": None,
-                                    "agent_id": None,
-                                    "created_at": None,
-                                    "ingested_at": now + i,
-                                    "updated_at": now + i,
-                                    "last_queued_at": None,
-                                    "expires_at": None,
-                                    "status": "ready",
-                                    "fail_count": 0,
-                                    "embedding": vectors[i].tobytes(),
-                                    "index_version": version,
-                                }
-                                for i in range(first, end)
-                            ],
-                        )
-                user = client.get_user("big")
+                texts = [base_texts[int(i)] for i in picks]
                 load_start = time.perf_counter()
-                user.search_memory(query_texts[0])  # loads the index
+                seqs = np.array(_insert_user_blocks(engine, user_id, texts, vectors), np.int64)
+                insert_seconds = time.perf_counter() - load_start
+                user = client.get_user(user_id)
+                load_start = time.perf_counter()
+                user.search_memory(query_texts[0])  # in memory: loads the index
                 load_seconds = time.perf_counter() - load_start
-                index = engine._indexes.get("big")
-                visible = np.arange(index.size)
+                search = engine._database_search
+                if search is None:
+                    index = engine._indexes.get(user_id)
+                    visible = np.arange(index.size)
+
+                    def top10(query: np.ndarray) -> np.ndarray:
+                        return np.asarray(index.seqs[index.dense(query, visible).top(10)])
+
+                    mode = (
+                        "in-memory exact"
+                        if size <= DenseScorer.EXACT_LIMIT
+                        else "in-memory sign-bit prefilter + rescoring"
+                    )
+                else:
+                    scope = BlockQuery(user_id, now=2**62, statuses=["ready"])
+
+                    def top10(query: np.ndarray) -> np.ndarray:
+                        with engine.database.transaction() as cur:
+                            return np.asarray(search.nearest(cur, scope, query, 10))
+
+                    mode = "pgvector HNSW" if search.uses_index else "pgvector exact"
                 exact = vectors @ query_vectors.T  # (size, queries)
                 recall_hits = 0
                 dense_times = []
                 for qi, query in enumerate(query_vectors):
                     start = time.perf_counter()
-                    top = index.dense(query, visible).top(10)
+                    top = top10(query)
                     dense_times.append((time.perf_counter() - start) * 1000)
-                    truth = set(np.argpartition(-exact[:, qi], 9)[:10].tolist())
-                    # positions follow insertion order, so position i holds vectors[i]
+                    truth = set(seqs[np.argpartition(-exact[:, qi], 9)[:10]].tolist())
                     recall_hits += len(truth & set(top.tolist()))
                 hybrid = []
                 for text in query_texts:
                     start = time.perf_counter()
                     user.search_memory(text)
                     hybrid.append((time.perf_counter() - start) * 1000)
+                client.delete_user(user_id)
                 results[f"{size:,}"] = {
-                    "index_load_s": round(load_seconds, 2),
+                    "insert_s": round(insert_seconds, 1),
+                    "first_search_s": round(load_seconds, 2),
                     "vector_top10": summary(dense_times),
                     "vector_recall_at_10": round(recall_hits / (10 * queries), 3),
                     "hybrid_search": summary(hybrid),
-                    "mode": "exact"
-                    if size <= DenseScorer.EXACT_LIMIT
-                    else "sign-bit prefilter + rescoring",
+                    "mode": mode,
                 }
     start = time.perf_counter()
     for text in query_texts[:50]:
         embedder.embed_query(text + " ")
     results["query_embedding_ms"] = round((time.perf_counter() - start) * 1000 / 50, 2)
+    results["storage"] = "postgres" if location else "sqlite"
     return results
 
 
-def bench_real(sizes: Sequence[int]) -> dict[str, Any]:
+def bench_real(sizes: Sequence[int], location: str | None = None) -> dict[str, Any]:
     embedder = resolve_embedder(None)
     return {
         "embedder": embedder.name,
         "ingest": bench_ingest(embedder),
-        "search": bench_search_scale(embedder, sizes),
+        "search": bench_search_scale(embedder, sizes, location=location),
         "targets": {
             "vector_p50_ms_at_100k": 5.0,
             "vector_p50_ms_at_1M": 30.0,

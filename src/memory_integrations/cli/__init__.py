@@ -105,7 +105,8 @@ def bench() -> None:
 @click.option(
     "--real",
     is_flag=True,
-    help="Also measure the default embedder: ingest overhead and search at --sizes.",
+    help="Also measure the default embedder: ingest overhead and search at --sizes "
+    "(on the --url PostgreSQL when given: HNSW + full-text search in the database).",
 )
 @click.option(
     "--sizes",
@@ -124,7 +125,8 @@ def bench_engine_cmd(
     if real:
         from ..bench._scale import bench_real
 
-        figures["real"] = bench_real([int(s) for s in sizes.split(",") if s])
+        postgres = location if str(location or "").startswith("postgres") else None
+        figures["real"] = bench_real([int(s) for s in sizes.split(",") if s], postgres)
     _print_figures(figures, as_json)
 
 
@@ -168,13 +170,21 @@ def bench_langgraph_cmd(
     help="A LoCoMo JSON file, e.g. ../shared/data/locomo-dev.json.",
 )
 @click.option("--embedder", "spec", default=None, help="Embedder spec (default: local MiniLM).")
+@click.option(
+    "--url",
+    default=None,
+    help="Run on this (empty) PostgreSQL database instead of a temporary SQLite file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def bench_locomo_cmd(data: Path, spec: str | None, as_json: bool) -> None:
+def bench_locomo_cmd(data: Path, spec: str | None, url: str | None, as_json: bool) -> None:
     """Evidence recall@1/5/10 and search latency on LoCoMo."""
     from ..bench._locomo import bench_locomo
 
     figures = bench_locomo(
-        data, embedder=spec, progress=None if as_json else lambda m: click.echo(m, err=True)
+        data,
+        embedder=spec,
+        store=url,
+        progress=None if as_json else lambda m: click.echo(m, err=True),
     )
     if as_json:
         click.echo(json.dumps(figures))

@@ -50,12 +50,13 @@ from ..errors import (
 )
 from ..storage import SqlDatabase
 from ..storage._engine_store import EngineStore, dumps
+from ..storage._pg_search import HnswParameters, PostgresSearch
 from ..storage._query import BlockQuery, BlockRow
 from . import _transfer
 from . import _validation as v
 from ._keywords import query_terms
 from ._processing import ProcessingWorker
-from ._ranking import hybrid_rank
+from ._ranking import RankingConfig, fuse, hybrid_rank, pool_indexes
 from ._vectors import IndexCache, IndexedBlock, UserIndex
 
 log = logging.getLogger("memory_integrations.engine")
@@ -107,6 +108,7 @@ class Engine:
         if check_embedder:
             self._check_embedder()
         self._indexes = IndexCache(embedder.dim)
+        self._database_search = self._open_database_search(embedder.dim)
         self._worker: ProcessingWorker | None = None
         if start_worker:
             self._worker = ProcessingWorker(
@@ -122,6 +124,22 @@ class Engine:
             self._worker_ref: ProcessingWorker = self._worker
 
     # --- helpers ------------------------------------------------------------------------
+
+    def _open_database_search(self, dim: int) -> PostgresSearch | None:
+        """On PostgreSQL the database ranks (HNSW + full text): app servers stay stateless."""
+        if self.database.dialect != "postgres":
+            return None
+        search = PostgresSearch(
+            self._store,
+            dim,
+            HnswParameters(
+                m=self.settings.hnsw_m,
+                ef_construction=self.settings.hnsw_ef_construction,
+                ef_search=self.settings.hnsw_ef_search,
+            ),
+        )
+        search.ensure_index(self.database)
+        return search
 
     def _now(self) -> int:
         return int(self._clock() * _US)
@@ -824,27 +842,15 @@ class Engine:
         query_vector = self._embed_query(query)
         post = options.annotation_filter_mode == "post" and bool(q.annotations)
         pre_q = dataclasses.replace(q, annotations={}) if post else q
-        terms = query_terms(query)
-        with self.database.read() as cur:
+        if self._database_search is None:
+            rank, open_cursor = self._rank_in_memory, self.database.read
+        else:  # index scan settings are transaction-local
+            rank, open_cursor = self._rank_in_database, self.database.transaction
+        with open_cursor() as cur:
             self._check_scope_owner(cur, user_id, session_id)
-            allowed = None
-            if pre_q.needs_sql:
-                allowed = np.array(self._store.matching_seqs(cur, pre_q), dtype=np.int64)
-            index = self._user_index(cur, user_id)
-            with self._indexes.lock_for(user_id):
-                visible = index.visible(pre_q.now, pre_q.session_ids, allowed)
-                ranked = hybrid_rank(
-                    visible,
-                    index.dense(query_vector, visible),
-                    index.keywords.scores(terms),
-                    index.neighbours(),
-                    k,
-                    threshold=options.threshold,
-                )
-                hits = [(int(index.seqs[pos]), score, cos) for pos, score, cos in ranked]
-            by_seq = {
-                r.seq: r for r in self._store.blocks_by_seq(cur, user_id, [h[0] for h in hits])
-            }
+            hits = rank(cur, pre_q, query_vector, query, k, options.threshold)
+            rows = self._store.blocks_by_seq(cur, user_id, [h[0] for h in hits])
+        by_seq = {r.seq: r for r in rows}
         blocks = []
         for seq, score, similarity in hits:
             row = by_seq.get(seq)
@@ -855,6 +861,54 @@ class Engine:
                 continue
             blocks.append(block)
         return MemoryList(memory_blocks=blocks, count=len(blocks))
+
+    def _rank_in_memory(
+        self,
+        cur: Any,
+        q: BlockQuery,
+        query_vector: np.ndarray,
+        query: str,
+        k: int,
+        threshold: float | None,
+    ) -> list[tuple[int, float, float]]:
+        """(seq, score, cosine) of the best ``k`` blocks, from the user's in-memory index."""
+        allowed = None
+        if q.needs_sql:
+            allowed = np.array(self._store.matching_seqs(cur, q), dtype=np.int64)
+        index = self._user_index(cur, q.user_id)
+        with self._indexes.lock_for(q.user_id):
+            visible = index.visible(q.now, q.session_ids, allowed)
+            ranked = hybrid_rank(
+                visible,
+                index.dense(query_vector, visible),
+                index.keywords.scores(query_terms(query)),
+                index.neighbours(),
+                k,
+                threshold=threshold,
+            )
+            return [(int(index.seqs[pos]), score, cos) for pos, score, cos in ranked]
+
+    def _rank_in_database(
+        self,
+        cur: Any,
+        q: BlockQuery,
+        query_vector: np.ndarray,
+        query: str,
+        k: int,
+        threshold: float | None,
+    ) -> list[tuple[int, float, float]]:
+        """(seq, score, cosine) of the best ``k`` blocks, ranked from PostgreSQL's indexes."""
+        assert self._database_search is not None
+        pool = self._database_search.pool(cur, q, query_vector, query, RankingConfig().depth)
+        ranked = fuse(
+            pool.cosine,
+            pool.keyword,
+            pool_indexes(pool.prev, pool.seqs),
+            pool_indexes(pool.nxt, pool.seqs),
+            k,
+            threshold=threshold,
+        )
+        return [(int(pool.seqs[i]), score, cos) for i, score, cos in ranked]
 
     def _check_scope_owner(self, cur: Any, user_id: str, session_id: str | None) -> None:
         if session_id is None:
@@ -1025,6 +1079,7 @@ class Engine:
         self.wait_until_processed()
         self.embedder = embedder
         self._indexes = IndexCache(embedder.dim)
+        self._database_search = self._open_database_search(embedder.dim)
         done, after = 0, 0
         while True:
             with self.database.read() as cur:

@@ -70,19 +70,53 @@ def hybrid_rank(
     around = around[around >= 0]
     around = around[is_visible[around]]
     pool = np.union1d(candidates, around)
+    ranked = fuse(
+        dense.of(pool),
+        None if keyword is None else keyword[pool],
+        pool_indexes(prev[pool], pool),
+        pool_indexes(nxt[pool], pool),
+        k,
+        threshold=threshold,
+        config=config,
+    )
+    return [(int(pool[i]), score, cosine) for i, score, cosine in ranked]
 
-    cosine = dense.of(pool)
+
+def pool_indexes(
+    positions: npt.NDArray[np.int64], pool: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Where each position (index slot or seq) sits in the sorted ``pool`` (-1 if absent)."""
+    at = np.searchsorted(pool, positions).clip(0, max(pool.size - 1, 0))
+    found = (positions >= 0) & (pool[at] == positions)
+    return np.where(found, at, -1)
+
+
+def fuse(
+    cosine: npt.NDArray[np.float32],
+    keyword: npt.NDArray[np.float32] | None,
+    prev: npt.NDArray[np.int64],
+    nxt: npt.NDArray[np.int64],
+    k: int,
+    *,
+    threshold: float | None = None,
+    config: RankingConfig = RankingConfig(),
+) -> list[tuple[int, float, float]]:
+    """Score a candidate pool; returns the top ``k`` as (pool index, score in [0, 1], cosine).
+
+    ``prev``/``nxt`` give each candidate's neighbouring turn as a pool index (-1 when it has
+    none in the pool); ties keep pool order.
+    """
+    if cosine.size == 0:
+        return []
     fused = config.dense_weight * _minmax(cosine)
     if keyword is not None:
-        fused += (1 - config.dense_weight) * _minmax(keyword[pool])
-    score_of = np.zeros(size, np.float32)
-    score_of[pool] = fused
+        fused += (1 - config.dense_weight) * _minmax(keyword)
     final = fused.copy()
-    for lent, weight in ((prev[pool], config.previous_weight), (nxt[pool], config.next_weight)):
+    for lent, weight in ((prev, config.previous_weight), (nxt, config.next_weight)):
         has = lent >= 0
-        final[has] += weight * score_of[lent[has]]
+        final[has] += weight * fused[lent[has]]
     final /= 1 + config.previous_weight + config.next_weight
     if threshold is not None:
         final[cosine < threshold] = -np.inf
     order = [i for i in np.argsort(-final, kind="stable")[:k] if np.isfinite(final[i])]
-    return [(int(pool[i]), float(final[i]), float(cosine[i])) for i in order]
+    return [(int(i), float(final[i]), float(cosine[i])) for i in order]

@@ -1,0 +1,185 @@
+"""Hybrid search inside PostgreSQL: pgvector HNSW for the dense half, full-text for keywords.
+
+On PostgreSQL the engine does not hold users' vectors in memory: each search asks the
+database for the dense top list (an HNSW index scan with pgvector's iterative scans, so a
+user's filters never starve the result) and the full-text top list (``tsvector`` + GIN),
+then for that candidate pool with its neighbouring turns, their exact cosine and text rank.
+The engine fuses the pool exactly as it fuses an in-memory one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ._database import Cursor, SqlDatabase
+from ._engine_store import EngineStore
+from ._query import BlockQuery
+
+# pg_advisory_xact_lock key: one process at a time builds a missing HNSW index.
+_INDEX_LOCK = 0x6D692D686E7377
+
+# Lexemes of the query text, OR-ed: any shared word makes a block a keyword candidate.
+_TSQUERY = (
+    "(SELECT string_agg(quote_literal(word), ' | ') "
+    "FROM unnest(tsvector_to_array(to_tsvector('english'::regconfig, ?))) AS word)"
+)
+
+
+@dataclass(frozen=True)
+class HnswParameters:
+    """Build (``m``, ``ef_construction``) and query (``ef_search``) parameters of the index."""
+
+    m: int = 16
+    ef_construction: int = 64
+    ef_search: int = 100
+
+
+@dataclass(frozen=True)
+class SearchPool:
+    """Candidates of one search, in ``seq`` order, with what the fusion needs."""
+
+    seqs: npt.NDArray[np.int64]
+    cosine: npt.NDArray[np.float32]
+    keyword: npt.NDArray[np.float32] | None  # None: the query has no searchable word
+    prev: npt.NDArray[np.int64]  # seq of the previous turn in the session, -1 when none
+    nxt: npt.NDArray[np.int64]
+
+
+def pgvector_version(cur: Cursor) -> tuple[int, ...]:
+    row = cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+    if row is None:
+        return (0,)
+    return tuple(int(part) for part in str(row[0]).split(".") if part.isdigit())
+
+
+def _turn(outer: str, before: bool) -> str:
+    """The message right before/after ``outer`` in its session (``outer`` must be a message)."""
+    op, way = ("<", " DESC") if before else (">", "")
+    return (
+        f"SELECT x.seq FROM mi_blocks x WHERE x.user_id = {outer}.user_id "
+        f"AND x.session_id = {outer}.session_id AND {outer}.kind = 'message' "
+        "AND x.kind = 'message' AND x.status = 'ready' AND x.embedding IS NOT NULL "
+        f"AND x.seq {op} {outer}.seq ORDER BY x.seq{way} LIMIT 1"
+    )
+
+
+class PostgresSearch:
+    """Search of one user's blocks by the database, for embeddings of ``dim`` dimensions."""
+
+    def __init__(
+        self, store: EngineStore, dim: int, parameters: HnswParameters = HnswParameters()
+    ) -> None:
+        self.store = store
+        self.dim = int(dim)
+        self.parameters = parameters
+        with store.db.read() as cur:
+            # Iterative index scans (pgvector 0.8) keep scanning the HNSW graph until enough
+            # rows pass the filters; without them a filtered HNSW scan can return too few,
+            # so older versions rank exactly instead.
+            self.uses_index = pgvector_version(cur) >= (0, 8)
+        self.index_name = f"mi_blocks_hnsw_{self.dim}"
+
+    def ensure_index(self, db: SqlDatabase) -> None:
+        """Create the HNSW index for this dimension if it is missing (one process builds it)."""
+        if not self.uses_index:
+            return
+        with db.read() as cur:
+            if cur.execute("SELECT to_regclass(?)", (self.index_name,)).fetchone()[0]:
+                return
+        p = self.parameters
+        with db.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(?)", (_INDEX_LOCK,))
+            # Rows of another dimension (before a reindex) stay out of this partial index.
+            cur.execute(
+                f"CREATE INDEX IF NOT EXISTS {self.index_name} ON mi_blocks USING hnsw "
+                f"((embedding::vector({self.dim})) vector_cosine_ops) "
+                f"WITH (m = {int(p.m)}, ef_construction = {int(p.ef_construction)}) "
+                f"WHERE vector_dims(embedding) = {self.dim}"
+            )
+
+    def _visible(self, q: BlockQuery) -> tuple[str, list[object]]:
+        where, params = self.store._where(q)
+        return f"{where} AND b.text ~ '\\S'", params  # blank blocks match nothing
+
+    def _nearest_sql(self, visible: str) -> str:
+        distance = (
+            f"b.embedding::vector({self.dim}) <=> ?" if self.uses_index else "b.embedding <=> ?"
+        )
+        return (
+            f"SELECT b.seq FROM mi_blocks b WHERE {visible} "
+            f"AND vector_dims(b.embedding) = {self.dim} ORDER BY {distance} LIMIT ?"
+        )
+
+    def nearest(
+        self, cur: Cursor, q: BlockQuery, vector: npt.NDArray[np.float32], k: int
+    ) -> list[int]:
+        """Seqs of the ``k`` blocks nearest ``vector`` by cosine (the dense half alone)."""
+        self._configure(cur, k)
+        visible, params = self._visible(q)
+        return [r[0] for r in cur.execute(self._nearest_sql(visible), [*params, vector, k])]
+
+    def _configure(self, cur: Cursor, depth: int, text: str | None = None) -> str | None:
+        """Set this transaction's index scan options; returns the query text's tsquery."""
+        settings = []
+        if self.uses_index:
+            ef_search = max(self.parameters.ef_search, depth)
+            settings = [
+                "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+                f"set_config('hnsw.ef_search', '{int(ef_search)}', true)",
+            ]
+        if text is None:
+            if settings:
+                cur.execute(f"SELECT {', '.join(settings)}")
+            return None
+        row = cur.execute(f"SELECT {', '.join([*settings, _TSQUERY])}", (text,)).fetchone()
+        return None if row[-1] is None else str(row[-1])
+
+    def pool(
+        self, cur: Cursor, q: BlockQuery, vector: npt.NDArray[np.float32], text: str, depth: int
+    ) -> SearchPool:
+        """The dense and keyword top ``depth`` of the blocks ``q`` admits, plus neighbours.
+
+        Run inside a transaction: the index scan settings are transaction-local.
+        """
+        tsquery = self._configure(cur, depth, text)
+        visible, params = self._visible(q)
+        dense = self._nearest_sql(visible)
+        sql, args = f"({dense})", [*params, vector, depth]
+        if tsquery:
+            sql += (
+                f" UNION (SELECT b.seq FROM mi_blocks b WHERE {visible} AND b.tsv @@ ?::tsquery "
+                "ORDER BY ts_rank(b.tsv, ?::tsquery, 1) DESC, b.seq LIMIT ?)"
+            )
+            args += [*params, tsquery, tsquery, depth]
+        candidates = [r[0] for r in cur.execute(sql, args)]
+        if not candidates:
+            return SearchPool(
+                np.zeros(0, np.int64),
+                np.zeros(0, np.float32),
+                None,
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+            )
+        rank = "CASE WHEN b.tsv @@ ?::tsquery THEN ts_rank(b.tsv, ?::tsquery, 1) ELSE 0 END"
+        rows = cur.execute(
+            "WITH cand AS (SELECT b.seq, b.user_id, b.session_id, b.kind FROM mi_blocks b "
+            "WHERE b.user_id = ? AND b.seq = ANY(?)), "
+            f"around AS (SELECT t.seq FROM cand c CROSS JOIN LATERAL ({_turn('c', True)}) t "
+            f"UNION SELECT t.seq FROM cand c CROSS JOIN LATERAL ({_turn('c', False)}) t), "
+            "pool AS (SELECT seq FROM cand UNION "
+            f"SELECT b.seq FROM mi_blocks b JOIN around a ON a.seq = b.seq WHERE {visible}) "
+            f"SELECT b.seq, 1 - (b.embedding <=> ?), {rank}, "
+            f"({_turn('b', True)}), ({_turn('b', False)}) "
+            "FROM mi_blocks b JOIN pool p ON p.seq = b.seq ORDER BY b.seq",
+            [q.user_id, candidates, *params, vector, tsquery, tsquery],
+        ).fetchall()
+        return SearchPool(
+            seqs=np.array([r[0] for r in rows], np.int64),
+            cosine=np.array([r[1] for r in rows], np.float32),
+            keyword=np.array([r[2] for r in rows], np.float32) if tsquery else None,
+            prev=np.array([-1 if r[3] is None else r[3] for r in rows], np.int64),
+            nxt=np.array([-1 if r[4] is None else r[4] for r in rows], np.int64),
+        )
