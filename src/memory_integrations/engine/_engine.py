@@ -54,7 +54,7 @@ from ..storage._pg_search import HnswParameters, PostgresSearch
 from ..storage._query import BlockQuery, BlockRow
 from . import _transfer
 from . import _validation as v
-from ._keywords import query_terms
+from ._keywords import K1, B, query_terms
 from ._processing import ProcessingWorker
 from ._ranking import RankingConfig, fuse, hybrid_rank, pool_indexes
 from ._vectors import IndexCache, IndexedBlock, UserIndex
@@ -899,7 +899,9 @@ class Engine:
     ) -> list[tuple[int, float, float]]:
         """(seq, score, cosine) of the best ``k`` blocks, ranked from PostgreSQL's indexes."""
         assert self._database_search is not None
-        pool = self._database_search.pool(cur, q, query_vector, query, RankingConfig().depth)
+        pool = self._database_search.pool(
+            cur, q, query_vector, query, RankingConfig().depth, bm25=(K1, B)
+        )
         ranked = fuse(
             pool.cosine,
             pool.keyword,

@@ -1,10 +1,11 @@
 """Hybrid search inside PostgreSQL: pgvector HNSW for the dense half, full-text for keywords.
 
 On PostgreSQL the engine does not hold users' vectors in memory: each search asks the
-database for the dense top list (an HNSW index scan with pgvector's iterative scans, so a
-user's filters never starve the result) and the full-text top list (``tsvector`` + GIN),
-then for that candidate pool with its neighbouring turns, their exact cosine and text rank.
-The engine fuses the pool exactly as it fuses an in-memory one.
+database, in one statement, for the dense top list (an HNSW index scan with pgvector's
+iterative scans, so a user's filters never starve the result), the keyword top list (BM25
+over ``tsvector`` lexemes found through a GIN index), and for that candidate pool with its
+neighbouring turns, their exact cosine and BM25 score. The engine fuses the pool exactly as
+it fuses an in-memory one.
 """
 
 from __future__ import annotations
@@ -138,43 +139,64 @@ class PostgresSearch:
         return None if row[-1] is None else str(row[-1])
 
     def pool(
-        self, cur: Cursor, q: BlockQuery, vector: npt.NDArray[np.float32], text: str, depth: int
+        self,
+        cur: Cursor,
+        q: BlockQuery,
+        vector: npt.NDArray[np.float32],
+        text: str,
+        depth: int,
+        bm25: tuple[float, float] = (1.2, 0.5),
     ) -> SearchPool:
         """The dense and keyword top ``depth`` of the blocks ``q`` admits, plus neighbours.
 
-        Run inside a transaction: the index scan settings are transaction-local.
+        Keyword scores are BM25 (``bm25`` = k1, b) over the full-text lexemes: idf from the
+        user's ready blocks, average length from the matching ones. Run inside a
+        transaction: the index scan settings are transaction-local.
         """
         tsquery = self._configure(cur, depth, text)
         visible, params = self._visible(q)
-        dense = self._nearest_sql(visible)
-        sql, args = f"({dense})", [*params, vector, depth]
-        if tsquery:
-            sql += (
-                f" UNION (SELECT b.seq FROM mi_blocks b WHERE {visible} AND b.tsv @@ ?::tsquery "
-                "ORDER BY ts_rank(b.tsv, ?::tsquery, 1) DESC, b.seq LIMIT ?)"
-            )
-            args += [*params, tsquery, tsquery, depth]
-        candidates = [r[0] for r in cur.execute(sql, args)]
-        if not candidates:
-            return SearchPool(
-                np.zeros(0, np.int64),
-                np.zeros(0, np.float32),
-                None,
-                np.zeros(0, np.int64),
-                np.zeros(0, np.int64),
-            )
-        rank = "CASE WHEN b.tsv @@ ?::tsquery THEN ts_rank(b.tsv, ?::tsquery, 1) ELSE 0 END"
+        k1, b = (float(x) for x in bm25)
         rows = cur.execute(
-            "WITH cand AS (SELECT b.seq, b.user_id, b.session_id, b.kind FROM mi_blocks b "
-            "WHERE b.user_id = ? AND b.seq = ANY(?)), "
-            f"around AS (SELECT t.seq FROM cand c CROSS JOIN LATERAL ({_turn('c', True)}) t "
-            f"UNION SELECT t.seq FROM cand c CROSS JOIN LATERAL ({_turn('c', False)}) t), "
+            # blocks sharing a word with the query, one row per shared word
+            "WITH words AS (SELECT unnest(tsvector_to_array("
+            "to_tsvector('english'::regconfig, ?))) AS lexeme), "
+            "matched AS MATERIALIZED (SELECT b.seq, w.lexeme, "
+            "array_length(u.positions, 1) AS tf, length(b.tsv) AS dl "
+            "FROM mi_blocks b CROSS JOIN LATERAL unnest(b.tsv) u JOIN words w "
+            f"ON w.lexeme = u.lexeme WHERE {visible} AND b.tsv @@ ?::tsquery), "
+            "stats AS (SELECT (SELECT count(*) FROM mi_blocks b WHERE b.user_id = ? "
+            "AND b.status = 'ready') AS n, (SELECT avg(dl) FROM (SELECT DISTINCT seq, dl "
+            "FROM matched) d) AS avgdl), "
+            "df AS (SELECT lexeme, count(*) AS df FROM matched GROUP BY lexeme), "
+            "bm25 AS (SELECT m.seq, sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * m.tf "
+            f"* {k1 + 1} / (m.tf + {k1} * (1 - {b} + {b} * m.dl / s.avgdl))) AS score "
+            "FROM matched m JOIN df ON df.lexeme = m.lexeme CROSS JOIN stats s "
+            "GROUP BY m.seq), "
+            f"dense AS ({self._nearest_sql(visible)}), "
+            "cand AS (SELECT seq FROM dense UNION "
+            "SELECT seq FROM (SELECT seq FROM bm25 ORDER BY score DESC, seq LIMIT ?) k), "
+            "cand_rows AS (SELECT b.seq, b.user_id, b.session_id, b.kind FROM mi_blocks b "
+            "JOIN cand c ON c.seq = b.seq), "
+            f"around AS (SELECT t.seq FROM cand_rows c CROSS JOIN LATERAL ({_turn('c', True)}) t "
+            f"UNION SELECT t.seq FROM cand_rows c CROSS JOIN LATERAL ({_turn('c', False)}) t), "
             "pool AS (SELECT seq FROM cand UNION "
             f"SELECT b.seq FROM mi_blocks b JOIN around a ON a.seq = b.seq WHERE {visible}) "
-            f"SELECT b.seq, 1 - (b.embedding <=> ?), {rank}, "
+            "SELECT b.seq, 1 - (b.embedding <=> ?), coalesce(k.score, 0), "
             f"({_turn('b', True)}), ({_turn('b', False)}) "
-            "FROM mi_blocks b JOIN pool p ON p.seq = b.seq ORDER BY b.seq",
-            [q.user_id, candidates, *params, vector, tsquery, tsquery],
+            "FROM mi_blocks b JOIN pool p ON p.seq = b.seq LEFT JOIN bm25 k ON k.seq = b.seq "
+            "ORDER BY b.seq",
+            [
+                text,
+                *params,
+                tsquery,
+                q.user_id,
+                *params,
+                vector,
+                depth,
+                depth,
+                *params,
+                vector,
+            ],
         ).fetchall()
         return SearchPool(
             seqs=np.array([r[0] for r in rows], np.int64),
