@@ -149,29 +149,28 @@ class PostgresSearch:
     ) -> SearchPool:
         """The dense and keyword top ``depth`` of the blocks ``q`` admits, plus neighbours.
 
-        Keyword scores are BM25 (``bm25`` = k1, b) over the full-text lexemes: idf from the
-        user's ready blocks, average length from the matching ones. Run inside a
-        transaction: the index scan settings are transaction-local.
+        Keyword scores are BM25 (``bm25`` = k1, b) over the full-text lexemes, with binary
+        term frequency (a turn seldom repeats a word, and reading frequencies means
+        unpacking every matching tsvector): idf from the user's ready blocks, average length
+        from the matching ones. Run inside a transaction: the index scan settings are
+        transaction-local.
         """
         tsquery = self._configure(cur, depth, text)
         visible, params = self._visible(q)
         k1, b = (float(x) for x in bm25)
         rows = cur.execute(
             # blocks sharing a word with the query, one row per shared word
-            "WITH words AS (SELECT unnest(tsvector_to_array("
-            "to_tsvector('english'::regconfig, ?))) AS lexeme), "
-            "matched AS MATERIALIZED (SELECT b.seq, w.lexeme, "
-            "array_length(u.positions, 1)::float8 AS tf, length(b.tsv)::float8 AS dl "
-            "FROM mi_blocks b CROSS JOIN LATERAL unnest(b.tsv) u JOIN words w "
-            f"ON w.lexeme = u.lexeme WHERE {visible} AND b.tsv @@ ?::tsquery), "
+            "WITH words AS (SELECT word, quote_literal(word)::tsquery AS one FROM unnest("
+            "tsvector_to_array(to_tsvector('english'::regconfig, ?))) AS word), "
+            "matched AS MATERIALIZED (SELECT b.seq, w.word, length(b.tsv)::float8 AS dl "
+            f"FROM mi_blocks b JOIN words w ON b.tsv @@ w.one WHERE {visible} "
+            "AND b.tsv @@ ?::tsquery), "
             "stats AS (SELECT (SELECT count(*) FROM mi_blocks b WHERE b.user_id = ? "
-            "AND b.status = 'ready')::float8 AS n, "
-            "(SELECT avg(dl) FROM (SELECT DISTINCT seq, dl FROM matched) d) AS avgdl), "
-            "df AS (SELECT lexeme, count(*)::float8 AS df FROM matched GROUP BY lexeme), "
-            "bm25 AS (SELECT m.seq, sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * m.tf "
-            f"* {k1 + 1} / (m.tf + {k1} * (1 - {b} + {b} * m.dl / s.avgdl))) AS score "
-            "FROM matched m JOIN df ON df.lexeme = m.lexeme CROSS JOIN stats s "
-            "GROUP BY m.seq), "
+            "AND b.status = 'ready')::float8 AS n, (SELECT avg(dl) FROM matched) AS avgdl), "
+            "df AS (SELECT word, count(*)::float8 AS df FROM matched GROUP BY word), "
+            "bm25 AS (SELECT m.seq, sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) "
+            f"* {k1 + 1} / (1 + {k1} * (1 - {b} + {b} * m.dl / s.avgdl))) AS score "
+            "FROM matched m JOIN df ON df.word = m.word CROSS JOIN stats s GROUP BY m.seq), "
             f"dense AS ({self._nearest_sql(visible)}), "
             "cand AS (SELECT seq FROM dense UNION "
             "SELECT seq FROM (SELECT seq FROM bm25 ORDER BY score DESC, seq LIMIT ?) k), "

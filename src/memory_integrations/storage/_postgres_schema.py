@@ -66,10 +66,12 @@ CREATE INDEX mi_blocks_annotations ON mi_blocks USING gin ((annotations::jsonb) 
     # v2: database-side search. Each block's full-text vector (the keyword half of hybrid
     # search) and an index for a session's turn order (the neighbours of a hit). The HNSW
     # index depends on the embedder's dimension, so the engine creates it at open.
+    # The partial index lets BM25 count a user's ready blocks from the index alone.
     """
 ALTER TABLE mi_blocks ADD COLUMN tsv tsvector
     GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED;
 CREATE INDEX mi_blocks_tsv ON mi_blocks USING gin (tsv);
 CREATE INDEX mi_blocks_session_order ON mi_blocks(user_id, session_id, seq);
+CREATE INDEX mi_blocks_ready_user ON mi_blocks(user_id) WHERE status = 'ready';
 """,
 ]
