@@ -58,7 +58,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, StorageBusyError
 from ..storage import Cursor, SqlDatabase, is_database
 
 __all__ = [
@@ -147,6 +147,8 @@ _TAIL_MAX_BYTES = 16 * 1024 * 1024
 _BLOB_CACHE_BYTES = 64 * 1024 * 1024
 _PAGE = 100  # checkpoints hydrated per read transaction in ``list``
 _CHUNK = 250  # keys per ``IN`` / ``VALUES`` batch
+_ROWS_PER_INSERT = 100  # rows per multi-row INSERT (9 parameters each: < 999)
+_PG_MAX_PARAMS = 30_000  # larger PostgreSQL writes take the multi-statement path
 _SWEEP_BATCH = 200  # threads purged per sweep transaction
 
 
@@ -205,6 +207,27 @@ _BLOB_COLS = "thread_id, checkpoint_ns, channel, version, base_version, depth, c
 _WRITE_COLS = (
     "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, task_path, channel, type, blob"
 )
+_BLOB_CONFLICT = (
+    "ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO UPDATE SET "
+    "base_version = excluded.base_version, depth = excluded.depth, "
+    "checksum = excluded.checksum, type = excluded.type, blob = excluded.blob"
+)
+_CHECKPOINT_CONFLICT = (
+    "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
+    "parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id, "
+    "metadata = excluded.metadata, metadata_type = excluded.metadata_type, "
+    "type = excluded.type, checkpoint = excluded.checkpoint, "
+    "metadata_blob = excluded.metadata_blob"
+)
+_WRITE_KEY = "(thread_id, checkpoint_ns, checkpoint_id, task_id, idx)"
+_WRITE_UPDATE = (
+    "DO UPDATE SET task_path = excluded.task_path, channel = excluded.channel, "
+    "type = excluded.type, blob = excluded.blob"
+)
+# How far a thread's clock must move before a write updates its row (seconds).
+_TOUCH_STEP = (
+    "CASE WHEN ttl_seconds IS NOT NULL AND ttl_seconds < 100 THEN ttl_seconds / 100.0 ELSE 1.0 END"
+)
 _SQL_TEXT: dict[str, str] = {
     "thread_state": (
         f"SELECT expires_at, ttl_seconds, last_access FROM {_THREADS} WHERE thread_id = ?"
@@ -222,33 +245,46 @@ _SQL_TEXT: dict[str, str] = {
         "WHERE thread_id = ? AND ttl_seconds IS NOT NULL "
         "AND (expires_at IS NULL OR expires_at > ?)"
     ),
+    # PostgreSQL only: the CTEs that open a thread inside a write statement (``_pg_write``).
+    # ``expired`` reads whether the thread has expired; ``new_thread`` creates a missing
+    # thread; ``touch_*`` moves a live thread's clock as ``_open_thread`` would. Neither
+    # locks the thread row when nothing changes. Parameters: thread_id, now; thread_id,
+    # now, ttl, expires_at; then those of the ``touch_*`` variant.
+    "pg_open_thread": (
+        f"expired AS (SELECT 1 FROM {_THREADS} WHERE thread_id = ? AND expires_at <= ?), "
+        f"new_thread AS (INSERT INTO {_THREADS} (thread_id, last_access, ttl_seconds, "
+        "expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING)"
+    ),
+    # Parameters: now, now, thread_id, now, now. A saver without ``ttl`` keeps the stored one.
+    "pg_touch_keep_ttl": (
+        f"touch AS (UPDATE {_THREADS} SET last_access = ?, expires_at = ? + ttl_seconds "
+        "WHERE thread_id = ? AND (expires_at IS NULL OR expires_at > ?) "
+        f"AND ? - last_access >= {_TOUCH_STEP})"
+    ),
+    # Parameters: now, ttl, expires_at, thread_id, now, ttl, now.
+    "pg_touch_set_ttl": (
+        f"touch AS (UPDATE {_THREADS} SET last_access = ?, ttl_seconds = ?, expires_at = ? "
+        "WHERE thread_id = ? AND (expires_at IS NULL OR expires_at > ?) "
+        f"AND (ttl_seconds IS NULL OR ttl_seconds <> ? OR ? - last_access >= {_TOUCH_STEP}))"
+    ),
     "blob_state": (
         f"SELECT depth, checksum FROM {_BLOBS} "
         "WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?"
     ),
     "upsert_blob": (
-        f"INSERT INTO {_BLOBS} ({_BLOB_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO UPDATE SET "
-        "base_version = excluded.base_version, depth = excluded.depth, "
-        "checksum = excluded.checksum, type = excluded.type, blob = excluded.blob"
+        f"INSERT INTO {_BLOBS} ({_BLOB_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) {_BLOB_CONFLICT}"
     ),
     "upsert_checkpoint": (
         f"INSERT INTO {_CHECKPOINTS} ({_CP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
-        "parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id, "
-        "metadata = excluded.metadata, metadata_type = excluded.metadata_type, "
-        "type = excluded.type, checkpoint = excluded.checkpoint, "
-        "metadata_blob = excluded.metadata_blob"
+        f"{_CHECKPOINT_CONFLICT}"
     ),
     "insert_write": (
         f"INSERT INTO {_WRITES} ({_WRITE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING"
+        f"ON CONFLICT {_WRITE_KEY} DO NOTHING"
     ),
     "upsert_write": (
         f"INSERT INTO {_WRITES} ({_WRITE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET "
-        "task_path = excluded.task_path, channel = excluded.channel, "
-        "type = excluded.type, blob = excluded.blob"
+        f"ON CONFLICT {_WRITE_KEY} {_WRITE_UPDATE}"
     ),
     "delete_thread_writes": f"DELETE FROM {_WRITES} WHERE thread_id = ?",
     "delete_thread_blobs": f"DELETE FROM {_BLOBS} WHERE thread_id = ?",
@@ -312,6 +348,9 @@ class _Statements:
     thread_state: str
     touch_thread: str
     refresh_thread: str
+    pg_open_thread: str
+    pg_touch_keep_ttl: str
+    pg_touch_set_ttl: str
     blob_state: str
     upsert_blob: str
     upsert_checkpoint: str
@@ -333,24 +372,72 @@ class _Statements:
     ns_blob_keys: str
     delete_blob: str
 
-    def __init__(self) -> None:
+    def __init__(self, blob_type: str) -> None:
         names = set(_Statements.__annotations__)
         if names != set(_SQL_TEXT):  # pragma: no cover - guards edits of this module
             raise RuntimeError(f"statement names out of sync: {sorted(names ^ set(_SQL_TEXT))}")
         for name, text in _SQL_TEXT.items():
             setattr(self, name, text)
+        self._blob_type = blob_type
+        # An append-delta row, inserted only while its base row is still the exact one
+        # this process remembers (same depth and checksum). Parameters: version, depth,
+        # checksum, type, blob, then thread_id, checkpoint_ns, channel, base version, base
+        # depth, base checksum. The casts type the parameters on PostgreSQL.
+        self.delta_blob = (
+            f"INSERT INTO {_BLOBS} ({_BLOB_COLS}) SELECT b.thread_id, b.checkpoint_ns, "
+            "b.channel, CAST(? AS TEXT), b.version, CAST(? AS INTEGER), CAST(? AS BIGINT), "
+            f"CAST(? AS TEXT), CAST(? AS {blob_type}) FROM {_BLOBS} b "
+            "WHERE b.thread_id = ? AND b.checkpoint_ns = ? AND b.channel = ? "
+            f"AND b.version = ? AND b.depth = ? AND b.checksum = ? {_BLOB_CONFLICT}"
+        )
 
-    def select_checkpoints(self, where: Sequence[str], single_scope: bool) -> str:
+    def insert_blobs(self, n: int) -> str:
+        rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * n)
+        return f"INSERT INTO {_BLOBS} ({_BLOB_COLS}) VALUES {rows} {_BLOB_CONFLICT}"
+
+    def checkpoint_if(self, condition: str) -> str:
+        """The checkpoint upsert, done only if ``condition`` holds (its parameters follow
+        the checkpoint's)."""
+        text, blob = "CAST(? AS TEXT)", f"CAST(? AS {self._blob_type})"
+        return (
+            f"INSERT INTO {_CHECKPOINTS} ({_CP_COLS}) SELECT {', '.join([text] * 8)}, "
+            f"{blob}, {blob} WHERE {condition} {_CHECKPOINT_CONFLICT}"
+        )
+
+    def insert_writes(self, n: int, upsert: bool) -> str:
+        rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * n)
+        conflict = _WRITE_UPDATE if upsert else "DO NOTHING"
+        return (
+            f"INSERT INTO {_WRITES} ({_WRITE_COLS}) VALUES {rows} "
+            f"ON CONFLICT {_WRITE_KEY} {conflict}"
+        )
+
+    def select_checkpoints(
+        self, where: Sequence[str], single_scope: bool, limit: int, with_writes: bool = False
+    ) -> str:
+        """Checkpoint rows, newest first. The limit is a literal: as a parameter it keeps
+        PostgreSQL from ever reusing a generic plan for the statement. ``with_writes``
+        appends each checkpoint's pending writes (task_id, task_path, idx, channel, type,
+        blob; NULL when it has none), one row per write, in the same statement."""
         order = "c.checkpoint_id DESC"
         if not single_scope:
             order += ", c.thread_id DESC, c.checkpoint_ns DESC"
         conditions = " AND ".join(["(t.expires_at IS NULL OR t.expires_at > ?)", *where])
-        return (
+        select = (
             "SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, "
             "c.metadata, c.metadata_type, t.last_access, t.ttl_seconds, c.type, c.checkpoint, "
             f"c.metadata_blob FROM {_CHECKPOINTS} c "
             f"LEFT JOIN {_THREADS} t ON t.thread_id = c.thread_id "
-            f"WHERE {conditions} ORDER BY {order} LIMIT ?"
+            f"WHERE {conditions} ORDER BY {order} LIMIT {int(limit)}"
+        )
+        if not with_writes:
+            return select
+        return (
+            "SELECT s.*, w.task_id, w.task_path, w.idx, w.channel, w.type, w.blob "
+            f"FROM ({select}) s LEFT JOIN {_WRITES} w ON w.thread_id = s.thread_id "
+            "AND w.checkpoint_ns = s.checkpoint_ns AND w.checkpoint_id = s.checkpoint_id "
+            f"ORDER BY s.checkpoint_id DESC"
+            + ("" if single_scope else ", s.thread_id DESC, s.checkpoint_ns DESC")
         )
 
     def run_ids(self, n: int) -> tuple[str, str, str]:
@@ -457,6 +544,19 @@ class _Tail:
     checksum: int  # crc32 of ``body``
 
 
+@dataclass(frozen=True)
+class _BlobWrite:
+    """One channel version a ``put`` stores: a whole value or an append delta."""
+
+    channel: str
+    version: str
+    row: tuple[Any, ...]  # the blob row (``_BLOB_COLS`` order)
+    full: tuple[str, bytes] | None  # the whole serialised value; None for an empty channel
+    tail: _Tail | None = None  # what to remember for the next delta
+    base: _Tail | None = None  # a delta: the remembered version it extends
+    whole: _BlobWrite | None = None  # a delta: what to store if that base changed
+
+
 @dataclass
 class _Row:
     thread_id: str
@@ -525,7 +625,9 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         self.sweep_interval = sweep_interval
         self._clock = clock
         self._dialect = _DIALECTS[db.dialect]
-        self._sql = _Statements()
+        self._sql = _Statements(self._dialect.blob_type)
+        # On PostgreSQL a put or put_writes is one statement: see ``_pg_write``.
+        self._postgres = db.dialect == "postgres"
         self.schema_version = db.migrate(COMPONENT, migrations_for(db.dialect))
         self._tails: OrderedDict[tuple[str, str, str], _Tail] = OrderedDict()
         self._tails_lock = threading.Lock()
@@ -674,11 +776,23 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         single_scope: bool,
         seed: bool = False,
     ) -> tuple[builtins.list[_Row], builtins.list[CheckpointTuple]]:
-        sql = self._sql.select_checkpoints(where, single_scope)
+        # On PostgreSQL a single checkpoint comes with its writes in the same statement
+        # (one round trip less); on SQLite two plain statements are faster.
+        with_writes = limit == 1 and self._postgres
+        sql = self._sql.select_checkpoints(where, single_scope, limit, with_writes)
         with self.db.read() as cur:
-            raw = cur.execute(sql, [self._clock(), *params, limit]).fetchall()
+            raw = cur.execute(sql, [self._clock(), *params]).fetchall()
             if not raw:
                 return [], []
+            raw_writes: dict[tuple[str, str, str], list[tuple[Any, ...]]] = defaultdict(list)
+            if with_writes:
+                unique: dict[tuple[str, str, str], Sequence[Any]] = {}
+                for r in raw:
+                    scope_id = (r[0], r[1], r[2])
+                    unique.setdefault(scope_id, r[:11])
+                    if r[11] is not None:  # task_id: the checkpoint has this write
+                        raw_writes[scope_id].append((r[12], r[11], r[13], r[14], r[15], r[16]))
+                raw = list(unique.values())
             rows = [self._decode_row(r) for r in raw]
             cached: dict[tuple[str, str, str, str], tuple[str, bytes] | None] = {}
             missing: builtins.list[_Row] = []
@@ -693,7 +807,9 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 if uncached:
                     missing.append(dataclasses.replace(row, needed=uncached))
             blobs = self._load_blobs(cur, missing) if missing else {}
-            writes = self._load_writes(cur, rows)
+            if not with_writes:
+                raw_writes = self._query_writes(cur, rows)
+        writes = self._decode_writes(raw_writes)
         tuples = []
         # Rebuilt bytes are shared by the page's checkpoints; values are decoded per row.
         assembled: dict[tuple[str, str, str, str], tuple[str, bytes] | None] = cached
@@ -805,9 +921,10 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             out += memoryview(part)[_array_header(part) :]
         return _MSGPACK, bytes(out)
 
-    def _load_writes(
+    def _query_writes(
         self, cur: Cursor, rows: builtins.list[_Row]
-    ) -> dict[tuple[str, str, str], builtins.list[PendingWrite]]:
+    ) -> dict[tuple[str, str, str], builtins.list[tuple[Any, ...]]]:
+        """(task_path, task_id, idx, channel, type, blob) of each checkpoint's writes."""
         by_scope: dict[tuple[str, str], list[str]] = defaultdict(list)
         for row in rows:
             by_scope[(row.thread_id, row.ns)].append(row.checkpoint_id)
@@ -821,6 +938,11 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                     raw[(thread_id, ns, cid)].append(
                         (task_path, task_id, idx, channel, type_, blob)
                     )
+        return raw
+
+    def _decode_writes(
+        self, raw: dict[tuple[str, str, str], builtins.list[tuple[Any, ...]]]
+    ) -> dict[tuple[str, str, str], builtins.list[PendingWrite]]:
         result: dict[tuple[str, str, str], list[PendingWrite]] = {}
         for key, items in raw.items():
             items.sort(key=lambda w: writes_sort_key(w[0], w[1], w[2]))
@@ -842,10 +964,17 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             and row.last_access is not None
             and now - row.last_access >= min(1.0, row.ttl_seconds / 100)
         }
-        if stale:
-            with self.db.transaction() as cur:
-                for thread_id in sorted(stale):
-                    cur.execute(self._sql.refresh_thread, (now, now, thread_id, now))
+        if not stale:
+            return
+        statements = [(self._sql.refresh_thread, (now, now, t, now)) for t in sorted(stale)]
+        with self._autocommit() as cur:
+            if cur is not None:  # each refresh stands alone: no transaction needed
+                for sql, params in statements:
+                    cur.execute(sql, params)
+                return
+        with self.db.transaction() as cur:
+            for sql, params in statements:
+                cur.execute(sql, params)
 
     # --- append-delta bookkeeping ---------------------------------------------------------
 
@@ -904,52 +1033,121 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 (row.thread_id, row.ns, key[0]), _Tail(key[1], data[header:], entry[1], entry[2])
             )
 
-    def _blob_row(
-        self, cur: Cursor, thread_id: str, ns: str, channel: str, version: str, value: Any
-    ) -> tuple[tuple[Any, ...], _Tail | None, tuple[str, bytes]]:
-        """The blob row for one channel version (a delta when possible), its new tail, and
-        the full serialised value."""
+    def _blob_write(
+        self, thread_id: str, ns: str, channel: str, version: str, value: Any, deltas: bool
+    ) -> _BlobWrite:
+        """How to store one channel version: whole, or as an append delta on the version
+        this process last wrote or read (when ``deltas`` and the value extends it)."""
         type_, data = self.serde.dumps_typed(value)
+        full = (type_, data)
         header = _array_header(data) if type_ == _MSGPACK else 0
         if not header or len(data) - header < _DELTA_MIN_BODY:
-            return (
-                (thread_id, ns, channel, version, None, 0, None, type_, data),
-                None,
-                (type_, data),
-            )
-        tail = self._tail((thread_id, ns, channel))
-        if (
-            tail is not None
-            and tail.version != version
-            and tail.depth < _MAX_DEPTH
-            and data.startswith(tail.body, header)
-        ):
-            state = cur.execute(self._sql.blob_state, (thread_id, ns, channel, tail.version))
-            found = state.fetchone()
-            # Only extend the base if the stored row is still the exact bytes we remember.
-            if found is not None and found[0] == tail.depth and found[1] == tail.checksum:
-                suffix = data[header + len(tail.body) :]
-                new = _Tail(
-                    version, data[header:], tail.depth + 1, zlib.crc32(suffix, tail.checksum)
-                )
-                row = (
-                    thread_id,
-                    ns,
-                    channel,
-                    version,
-                    tail.version,
-                    new.depth,
-                    new.checksum,
-                    type_,
-                    data[:header] + suffix,
-                )
-                return row, new, (type_, data)
+            row: tuple[Any, ...] = (thread_id, ns, channel, version, None, 0, None, type_, data)
+            return _BlobWrite(channel, version, row, full)
         body = data[header:]
-        new = _Tail(version, body, 0, zlib.crc32(body))
-        full = (type_, data)
-        return (thread_id, ns, channel, version, None, 0, new.checksum, type_, data), new, full
+        tail = self._tail((thread_id, ns, channel)) if deltas else None
+        if (
+            tail is None
+            or tail.version == version
+            or tail.depth >= _MAX_DEPTH
+            or not data.startswith(tail.body, header)
+        ):
+            checksum = zlib.crc32(body)
+            row = (thread_id, ns, channel, version, None, 0, checksum, type_, data)
+            return _BlobWrite(channel, version, row, full, _Tail(version, body, 0, checksum))
+        suffix = data[header + len(tail.body) :]
+        # CRC-32 continued over the suffix: the checksum of the whole body.
+        new = _Tail(version, body, tail.depth + 1, zlib.crc32(suffix, tail.checksum))
+        whole_row = (thread_id, ns, channel, version, None, 0, new.checksum, type_, data)
+        whole = _BlobWrite(channel, version, whole_row, full, dataclasses.replace(new, depth=0))
+        row = (
+            thread_id,
+            ns,
+            channel,
+            version,
+            tail.version,
+            new.depth,
+            new.checksum,
+            type_,
+            data[:header] + suffix,
+        )
+        return _BlobWrite(channel, version, row, full, new, tail, whole)
 
     # --- writes ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _autocommit(self) -> Iterator[Cursor | None]:
+        """On PostgreSQL, a cursor whose every statement commits on its own (the pooled
+        connections run in autocommit mode) or joins a transaction the caller already
+        opened on this thread; None elsewhere, and whenever that cannot be confirmed.
+
+        One statement on it is one round trip, against three for ``db.transaction()``
+        (BEGIN, the statement, COMMIT).
+        """
+        if not self._postgres:
+            yield None
+            return
+        with self.db.read() as cur:
+            conn = getattr(getattr(cur, "_inner", None), "connection", None)
+            autocommit = getattr(conn, "autocommit", False) is True
+            status = getattr(
+                getattr(getattr(conn, "info", None), "transaction_status", None), "name", None
+            )
+            yield cur if autocommit or status == "INTRANS" else None
+
+    def _pg_write(
+        self,
+        thread_id: str,
+        parts: Sequence[tuple[str, Sequence[Any]]],
+        result: str,
+    ) -> tuple[Any, ...] | None:
+        """One PostgreSQL statement that opens ``thread_id`` and runs ``parts`` (named
+        data-modifying CTEs), then returns ``SELECT (SELECT COUNT(*) FROM expired),
+        {result}``: a single round trip per write.
+
+        The thread is not read first: the statement creates it if missing and moves its
+        clock if it is live. If it has expired, the statement still writes (into the
+        expired thread, which no read sees) and returns a nonzero ``expired``; the caller
+        then repeats the write in a ``db.transaction()`` whose ``_open_thread`` purges the
+        thread first, as it would have without this fast path. None when there is no
+        autocommit cursor or the statement would have too many parameters.
+        """
+        from psycopg.errors import LockNotAvailable
+        from psycopg.types.numeric import Int8
+
+        now = self._clock()
+        expires_at = now + self.ttl if self.ttl is not None else None
+        opening: builtins.list[tuple[str, Sequence[Any]]] = [
+            (self._sql.pg_open_thread, (thread_id, now, thread_id, now, self.ttl, expires_at)),
+            (
+                (self._sql.pg_touch_keep_ttl, (now, now, thread_id, now, now))
+                if self.ttl is None
+                else (
+                    self._sql.pg_touch_set_ttl,
+                    (now, self.ttl, expires_at, thread_id, now, self.ttl, now),
+                )
+            ),
+        ]
+        ctes = [*opening, *parts]
+        # Every int as bigint: psycopg types an int parameter by its size, and each
+        # combination of types is prepared (and planned) as a statement of its own.
+        params = [Int8(v) if type(v) is int else v for _, values in ctes for v in values]
+        if len(params) > _PG_MAX_PARAMS:
+            return None
+        sql = (
+            f"WITH {', '.join(text for text, _ in ctes)} "
+            f"SELECT (SELECT COUNT(*) FROM expired), {result}"
+        )
+        with self._autocommit() as cur:
+            if cur is None:
+                return None
+            try:
+                row = cur.execute(sql, params).fetchone()
+            except LockNotAvailable as exc:
+                raise StorageBusyError(f"the database {self.db.location} is busy: {exc}") from exc
+        if row[0]:
+            self._forget_thread(thread_id)
+        return tuple(row)
 
     def _open_thread(self, cur: Cursor, thread_id: str, now: float) -> None:
         """Start a write on ``thread_id``: purge it if it expired, then move its clock."""
@@ -988,6 +1186,69 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         type_, blob = self.serde.dumps_typed(metadata)
         return json.dumps(_coerce_json(metadata), ensure_ascii=False), type_, blob
 
+    def _store_checkpoint(
+        self, thread_id: str, row: tuple[Any, ...], blobs: builtins.list[_BlobWrite]
+    ) -> builtins.list[_BlobWrite] | None:
+        """Write the blob rows and the checkpoint row in one transaction; return the blob
+        writes as stored, or None if a delta's base was no longer stored as remembered
+        and nothing of the checkpoint became visible (PostgreSQL; the caller retries
+        without deltas). A delta extends its base only while that row still has the
+        depth and checksum this process remembers: another process may have replaced or
+        deleted it."""
+        if self._postgres:
+            stored = self._pg_store_checkpoint(thread_id, row, blobs)
+            if stored is not None:
+                return blobs if stored else None
+            # The thread had expired: write again below, purging it first.
+        with self.db.transaction() as cur:
+            self._open_thread(cur, thread_id, self._clock())
+            written = []
+            for blob in blobs:
+                if blob.base is not None and blob.whole is not None:
+                    base = (thread_id, blob.row[1], blob.channel, blob.base.version)
+                    found = cur.execute(self._sql.blob_state, base).fetchone()
+                    if found is None or tuple(found) != (blob.base.depth, blob.base.checksum):
+                        blob = blob.whole
+                written.append(blob)
+            if written:
+                cur.executemany(self._sql.upsert_blob, [b.row for b in written])
+            cur.execute(self._sql.upsert_checkpoint, row)
+        return written
+
+    def _pg_store_checkpoint(
+        self, thread_id: str, row: tuple[Any, ...], blobs: builtins.list[_BlobWrite]
+    ) -> bool | None:
+        """``_store_checkpoint`` as one PostgreSQL statement: whole blob rows, delta rows
+        (each only if its base matches), then the checkpoint, only if every delta row was
+        written (counted from their RETURNING rows: a CTE cannot see another's rows). True
+        if the checkpoint was stored, False if a delta base changed (nothing visible was
+        written), None if the thread had expired or the fast path is unavailable."""
+        parts: builtins.list[tuple[str, Sequence[Any]]] = []
+        whole = [b.row for b in blobs if b.base is None]
+        deltas = [b for b in blobs if b.base is not None]
+        for i, start in enumerate(range(0, len(whole), _ROWS_PER_INSERT)):
+            chunk = whole[start : start + _ROWS_PER_INSERT]
+            sql = self._sql.insert_blobs(len(chunk))
+            parts.append((f"b{i} AS ({sql})", [v for r in chunk for v in r]))
+        for i, blob in enumerate(deltas):
+            assert blob.base is not None and blob.tail is not None
+            params = (
+                *(blob.version, blob.tail.depth, blob.tail.checksum, *blob.row[7:]),
+                *(thread_id, blob.row[1], blob.channel),
+                *(blob.base.version, blob.base.depth, blob.base.checksum),
+            )
+            parts.append((f"d{i} AS ({self._sql.delta_blob} RETURNING 1)", params))
+        if deltas:
+            written = " + ".join(f"(SELECT COUNT(*) FROM d{i})" for i in range(len(deltas)))
+            checkpoint = self._sql.checkpoint_if(f"{written} = {len(deltas)}")
+        else:
+            checkpoint = self._sql.upsert_checkpoint
+        parts.append((f"cp AS ({checkpoint} RETURNING 1)", row))
+        result = self._pg_write(thread_id, parts, "(SELECT COUNT(*) FROM cp)")
+        if result is None or result[0]:
+            return None
+        return bool(result[1])
+
     def put(
         self,
         config: RunnableConfig,
@@ -1017,33 +1278,30 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             data,
             md_blob,
         )
-        tails: list[tuple[tuple[str, str, str], _Tail]] = []
-        written: list[tuple[tuple[str, str, str, str], tuple[str, bytes]]] = []
-        with self.db.transaction() as cur:
-            self._open_thread(cur, thread_id, self._clock())
-            blob_rows = []
+        deltas = True
+        while True:
+            blobs = []
             for channel, version in new_versions.items():
                 if channel in inline:
                     continue
                 if channel not in values:
-                    blob_rows.append(
-                        (thread_id, ns, channel, str(version), None, 0, None, _EMPTY, None)
-                    )
+                    empty = (thread_id, ns, channel, str(version), None, 0, None, _EMPTY, None)
+                    blobs.append(_BlobWrite(channel, str(version), empty, None))
                     continue
-                blob_row, tail, full = self._blob_row(
-                    cur, thread_id, ns, channel, str(version), values[channel]
+                blobs.append(
+                    self._blob_write(thread_id, ns, channel, str(version), values[channel], deltas)
                 )
-                blob_rows.append(blob_row)
-                written.append(((thread_id, ns, channel, str(version)), full))
-                if tail is not None:
-                    tails.append(((thread_id, ns, channel), tail))
-            if blob_rows:
-                cur.executemany(self._sql.upsert_blob, blob_rows)
-            cur.execute(self._sql.upsert_checkpoint, row)
-        for key, tail in tails:  # only once the rows are committed
-            self._remember(key, tail)
-        for blob_key, stored in written:
-            self._cache_blob(blob_key, stored)
+            written = self._store_checkpoint(thread_id, row, blobs)
+            if written is not None:
+                break
+            # A delta base is no longer stored as this process remembers it (another
+            # process replaced or deleted it): nothing was stored; write whole values.
+            deltas = False
+        for blob in written:  # only once the rows are committed
+            if blob.tail is not None:
+                self._remember((thread_id, ns, blob.channel), blob.tail)
+            if blob.full is not None:
+                self._cache_blob((thread_id, ns, blob.channel, blob.version), blob.full)
         return {
             "configurable": {
                 "thread_id": conf["thread_id"],
@@ -1066,11 +1324,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         thread_id = str(conf["thread_id"])
         ns = conf.get("checkpoint_ns") or ""
         checkpoint_id = str(conf["checkpoint_id"])
-        sql = (
-            self._sql.upsert_write
-            if all(channel in WRITES_IDX_MAP for channel, _ in writes)
-            else self._sql.insert_write
-        )
+        upsert = all(channel in WRITES_IDX_MAP for channel, _ in writes)
         rows = [
             (
                 thread_id,
@@ -1084,6 +1338,24 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             )
             for idx, (channel, value) in enumerate(writes)
         ]
+        if self._postgres:
+            # One row per idx, as row-by-row inserts would leave them: a multi-row upsert
+            # may not touch one row twice.
+            unique: dict[Any, tuple[Any, ...]] = {}
+            for r in rows:
+                if upsert or r[4] not in unique:
+                    unique[r[4]] = r
+            ordered = list(unique.values())
+            parts: builtins.list[tuple[str, Sequence[Any]]] = []
+            for i, start in enumerate(range(0, len(ordered), _ROWS_PER_INSERT)):
+                chunk = ordered[start : start + _ROWS_PER_INSERT]
+                sql = self._sql.insert_writes(len(chunk), upsert)
+                parts.append((f"w{i} AS ({sql})", [v for r in chunk for v in r]))
+            result = self._pg_write(thread_id, parts, "0")
+            if result is not None and not result[0]:
+                return
+            # The thread had expired (or no autocommit cursor): write it the long way.
+        sql = self._sql.upsert_write if upsert else self._sql.insert_write
         with self.db.transaction() as cur:
             self._open_thread(cur, thread_id, self._clock())
             cur.executemany(sql, rows)
