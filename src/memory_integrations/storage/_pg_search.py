@@ -162,9 +162,11 @@ class PostgresSearch:
             # blocks sharing a word with the query, one row per shared word
             "WITH words AS (SELECT word, quote_literal(word)::tsquery AS one FROM unnest("
             "tsvector_to_array(to_tsvector('english'::regconfig, ?))) AS word), "
-            "matched AS MATERIALIZED (SELECT b.seq, w.word, length(b.tsv)::float8 AS dl "
-            f"FROM mi_blocks b JOIN words w ON b.tsv @@ w.one WHERE {visible} "
-            "AND b.tsv @@ ?::tsquery), "
+            # one index scan for all words, then each word tested on the fetched row
+            "docs AS MATERIALIZED (SELECT b.seq, b.tsv FROM mi_blocks b "
+            f"WHERE {visible} AND b.tsv @@ ?::tsquery), "
+            "matched AS MATERIALIZED (SELECT d.seq, w.word, length(d.tsv)::float8 AS dl "
+            "FROM docs d JOIN words w ON d.tsv @@ w.one), "
             "stats AS (SELECT (SELECT count(*) FROM mi_blocks b WHERE b.user_id = ? "
             "AND b.status = 'ready')::float8 AS n, (SELECT avg(dl) FROM matched) AS avgdl), "
             "df AS (SELECT word, count(*)::float8 AS df FROM matched GROUP BY word), "
