@@ -156,6 +156,24 @@ def _insert_user_blocks(
     return seqs
 
 
+class _VectorTop10:
+    """The dense stage alone: seqs of one user's 10 nearest blocks to a query vector."""
+
+    def __init__(self, engine: Any, user_id: str) -> None:
+        self.engine = engine
+        self.search = engine._database_search
+        self.scope = BlockQuery(user_id, now=2**62, statuses=["ready"])
+        if self.search is None:
+            self.index = engine._indexes.get(user_id)
+            self.visible = np.arange(self.index.size)
+
+    def __call__(self, query: np.ndarray) -> np.ndarray:
+        if self.search is None:
+            return np.asarray(self.index.seqs[self.index.dense(query, self.visible).top(10)])
+        with self.engine.database.transaction() as cur:
+            return np.asarray(self.search.nearest(cur, self.scope, query, 10))
+
+
 def bench_search_scale(
     embedder: Embedder,
     sizes: Sequence[int] = (10_000, 100_000, 1_000_000),
@@ -198,25 +216,14 @@ def bench_search_scale(
                 load_seconds = time.perf_counter() - load_start
                 search = engine._database_search
                 if search is None:
-                    index = engine._indexes.get(user_id)
-                    visible = np.arange(index.size)
-
-                    def top10(query: np.ndarray) -> np.ndarray:
-                        return np.asarray(index.seqs[index.dense(query, visible).top(10)])
-
                     mode = (
                         "in-memory exact"
                         if size <= DenseScorer.EXACT_LIMIT
                         else "in-memory sign-bit prefilter + rescoring"
                     )
                 else:
-                    scope = BlockQuery(user_id, now=2**62, statuses=["ready"])
-
-                    def top10(query: np.ndarray) -> np.ndarray:
-                        with engine.database.transaction() as cur:
-                            return np.asarray(search.nearest(cur, scope, query, 10))
-
                     mode = "pgvector HNSW" if search.uses_index else "pgvector exact"
+                top10 = _VectorTop10(engine, user_id)
                 exact = vectors @ query_vectors.T  # (size, queries)
                 recall_hits = 0
                 dense_times = []
