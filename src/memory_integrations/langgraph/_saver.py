@@ -22,6 +22,14 @@ linear instead of quadratic in its length.
 The SQL is written once with portable ``?`` placeholders (``SqlDatabase`` implementations
 translate them); what differs by dialect (binary column type, JSON field access) lives in
 ``_DIALECTS``.
+
+On PostgreSQL every round trip counts, so ``put``, ``put_writes`` and ``get_tuple`` are one
+statement each, run on the pool's autocommit connection (``_pg_write``): the thread is
+opened inside the write with data-modifying CTEs rather than read first, a delta row is
+written only while its base is still stored as this process remembers it, and the
+checkpoint only if every delta row was written. A write into an expired thread is repeated
+in a transaction that purges the thread first. On SQLite (no network) the same work is a
+few plain statements in one ``db.transaction()``.
 """
 
 from __future__ import annotations
@@ -149,6 +157,7 @@ _PAGE = 100  # checkpoints hydrated per read transaction in ``list``
 _CHUNK = 250  # keys per ``IN`` / ``VALUES`` batch
 _ROWS_PER_INSERT = 100  # rows per multi-row INSERT (9 parameters each: < 999)
 _PG_MAX_PARAMS = 30_000  # larger PostgreSQL writes take the multi-statement path
+_THREAD_HINTS = 4096  # threads whose last known clock is kept (``_pg_write``)
 _SWEEP_BATCH = 200  # threads purged per sweep transaction
 
 
@@ -246,12 +255,15 @@ _SQL_TEXT: dict[str, str] = {
         "AND (expires_at IS NULL OR expires_at > ?)"
     ),
     # PostgreSQL only: the CTEs that open a thread inside a write statement (``_pg_write``).
-    # ``expired`` reads whether the thread has expired; ``new_thread`` creates a missing
-    # thread; ``touch_*`` moves a live thread's clock as ``_open_thread`` would. Neither
-    # locks the thread row when nothing changes. Parameters: thread_id, now; thread_id,
-    # now, ttl, expires_at; then those of the ``touch_*`` variant.
-    "pg_open_thread": (
-        f"expired AS (SELECT 1 FROM {_THREADS} WHERE thread_id = ? AND expires_at <= ?), "
+    # ``state`` reads the thread row as it was before the statement; ``new_thread`` creates
+    # a missing thread; ``touch_*`` moves a live thread's clock as ``_open_thread`` would.
+    # Neither locks the thread row when nothing changes.
+    "pg_thread_state": (
+        f"state AS (SELECT expires_at, ttl_seconds, last_access FROM {_THREADS} "
+        "WHERE thread_id = ?)"
+    ),
+    # Parameters: thread_id, now, ttl, expires_at.
+    "pg_new_thread": (
         f"new_thread AS (INSERT INTO {_THREADS} (thread_id, last_access, ttl_seconds, "
         "expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING)"
     ),
@@ -348,7 +360,8 @@ class _Statements:
     thread_state: str
     touch_thread: str
     refresh_thread: str
-    pg_open_thread: str
+    pg_thread_state: str
+    pg_new_thread: str
     pg_touch_keep_ttl: str
     pg_touch_set_ttl: str
     blob_state: str
@@ -635,6 +648,9 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             OrderedDict()
         )
         self._blob_bytes = 0
+        # thread_id -> (last_access, ttl_seconds) its row had after this process's last
+        # PostgreSQL write: a hint only, checked by every write (see ``_pg_write``).
+        self._thread_hints: OrderedDict[str, tuple[float, float | None]] = OrderedDict()
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         if sweep_interval is not None:
@@ -996,6 +1012,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
 
     def _forget_thread(self, thread_id: str) -> None:
         with self._tails_lock:
+            self._thread_hints.pop(thread_id, None)
             for key in [k for k in self._tails if k[0] == thread_id]:
                 del self._tails[key]
             for blob_key in [k for k in self._blobs if k[0] == thread_id]:
@@ -1102,52 +1119,78 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         result: str,
     ) -> tuple[Any, ...] | None:
         """One PostgreSQL statement that opens ``thread_id`` and runs ``parts`` (named
-        data-modifying CTEs), then returns ``SELECT (SELECT COUNT(*) FROM expired),
-        {result}``: a single round trip per write.
+        data-modifying CTEs): a single round trip per write. Returns the row of the
+        ``result`` expressions, or None if the write must be done in a ``db.transaction()``
+        instead (no autocommit cursor, too many parameters, or the thread had expired).
 
         The thread is not read first: the statement creates it if missing and moves its
-        clock if it is live. If it has expired, the statement still writes (into the
-        expired thread, which no read sees) and returns a nonzero ``expired``; the caller
-        then repeats the write in a ``db.transaction()`` whose ``_open_thread`` purges the
-        thread first, as it would have without this fast path. None when there is no
-        autocommit cursor or the statement would have too many parameters.
+        clock if it is live, unless this process wrote to it less than a clock step ago
+        (``_thread_hints``); in every case the ``state`` CTE returns the thread row as
+        the statement found it, and what the hint skipped is done by a second statement
+        if that row shows it was needed (another process deleted the thread or changed
+        its TTL). If the thread had expired, the statement still wrote (into the expired
+        thread, which no read sees); the caller then writes again in a transaction whose
+        ``_open_thread`` purges the thread first, as it would have without this path.
         """
         from psycopg.errors import LockNotAvailable
         from psycopg.types.numeric import Int8
 
         now = self._clock()
         expires_at = now + self.ttl if self.ttl is not None else None
-        opening: builtins.list[tuple[str, Sequence[Any]]] = [
-            (self._sql.pg_open_thread, (thread_id, now, thread_id, now, self.ttl, expires_at)),
-            (
-                (self._sql.pg_touch_keep_ttl, (now, now, thread_id, now, now))
-                if self.ttl is None
-                else (
-                    self._sql.pg_touch_set_ttl,
-                    (now, self.ttl, expires_at, thread_id, now, self.ttl, now),
-                )
-            ),
-        ]
-        ctes = [*opening, *parts]
+        ctes: builtins.list[tuple[str, Sequence[Any]]] = [(self._sql.pg_thread_state, (thread_id,))]
+        with self._tails_lock:
+            hint = self._thread_hints.get(thread_id)
+        opens = hint is None or self._needs_touch(now, *hint)
+        if opens:
+            ctes.append((self._sql.pg_new_thread, (thread_id, now, self.ttl, expires_at)))
+            if self.ttl is None:
+                ctes.append((self._sql.pg_touch_keep_ttl, (now, now, thread_id, now, now)))
+            else:
+                touch = (now, self.ttl, expires_at, thread_id, now, self.ttl, now)
+                ctes.append((self._sql.pg_touch_set_ttl, touch))
+        ctes += parts
         # Every int as bigint: psycopg types an int parameter by its size, and each
         # combination of types is prepared (and planned) as a statement of its own.
         params = [Int8(v) if type(v) is int else v for _, values in ctes for v in values]
         if len(params) > _PG_MAX_PARAMS:
             return None
         sql = (
-            f"WITH {', '.join(text for text, _ in ctes)} "
-            f"SELECT (SELECT COUNT(*) FROM expired), {result}"
+            f"WITH {', '.join(text for text, _ in ctes)} SELECT s.*, {result} FROM "
+            "(SELECT COUNT(*), MAX(expires_at), MAX(ttl_seconds), MAX(last_access) "
+            "FROM state) s"
         )
         with self._autocommit() as cur:
             if cur is None:
                 return None
             try:
                 row = cur.execute(sql, params).fetchone()
+                found, old_expires, old_ttl, old_access = row[:4]
+                if found and old_expires is not None and old_expires <= now:
+                    self._forget_thread(thread_id)  # expired: purged by the caller's retry
+                    return None
+                stored_ttl = self.ttl if self.ttl is not None or not found else old_ttl
+                if found and not self._needs_touch(now, old_access, old_ttl):
+                    hint = (old_access, old_ttl)  # nothing to move
+                else:
+                    if not opens:  # the thread vanished or changed under the hint
+                        missed = (thread_id, now, self.ttl, expires_at)
+                        cur.execute(self._sql.touch_thread, missed)
+                    hint = (now, stored_ttl)
             except LockNotAvailable as exc:
                 raise StorageBusyError(f"the database {self.db.location} is busy: {exc}") from exc
-        if row[0]:
-            self._forget_thread(thread_id)
-        return tuple(row)
+        with self._tails_lock:
+            self._thread_hints[thread_id] = hint
+            self._thread_hints.move_to_end(thread_id)
+            while len(self._thread_hints) > _THREAD_HINTS:
+                self._thread_hints.popitem(last=False)
+        return tuple(row[4:])
+
+    def _needs_touch(self, now: float, last_access: float, ttl_seconds: float | None) -> bool:
+        """Whether a write at ``now`` moves the thread's clock (as ``_open_thread``)."""
+        if self.ttl is not None and self.ttl != ttl_seconds:
+            return True
+        step = min(1.0, ttl_seconds / 100) if ttl_seconds else 1.0
+        return now - last_access >= step
 
     def _open_thread(self, cur: Cursor, thread_id: str, now: float) -> None:
         """Start a write on ``thread_id``: purge it if it expired, then move its clock."""
@@ -1199,7 +1242,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             stored = self._pg_store_checkpoint(thread_id, row, blobs)
             if stored is not None:
                 return blobs if stored else None
-            # The thread had expired: write again below, purging it first.
+            # No autocommit cursor, or the thread had expired: write again below.
         with self.db.transaction() as cur:
             self._open_thread(cur, thread_id, self._clock())
             written = []
@@ -1245,9 +1288,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             checkpoint = self._sql.upsert_checkpoint
         parts.append((f"cp AS ({checkpoint} RETURNING 1)", row))
         result = self._pg_write(thread_id, parts, "(SELECT COUNT(*) FROM cp)")
-        if result is None or result[0]:
-            return None
-        return bool(result[1])
+        return None if result is None else bool(result[0])
 
     def put(
         self,
@@ -1351,10 +1392,9 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 chunk = ordered[start : start + _ROWS_PER_INSERT]
                 sql = self._sql.insert_writes(len(chunk), upsert)
                 parts.append((f"w{i} AS ({sql})", [v for r in chunk for v in r]))
-            result = self._pg_write(thread_id, parts, "0")
-            if result is not None and not result[0]:
+            if self._pg_write(thread_id, parts, "0") is not None:
                 return
-            # The thread had expired (or no autocommit cursor): write it the long way.
+            # No autocommit cursor, or the thread had expired: write it the long way.
         sql = self._sql.upsert_write if upsert else self._sql.insert_write
         with self.db.transaction() as cur:
             self._open_thread(cur, thread_id, self._clock())
