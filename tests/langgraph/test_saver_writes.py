@@ -10,14 +10,16 @@ no longer true because another one changed the thread.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from langchain_core.runnables import RunnableConfig
 
 from memory_integrations.langgraph import AgentMemorySaver
-from memory_integrations.storage import SqlDatabase
+from memory_integrations.storage import SqlDatabase, open_database
 
+from ..conftest import store_location
 from .test_saver import _chain, _count, _latest, _put, _query
 
 if TYPE_CHECKING:
@@ -223,10 +225,17 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def test_postgres_put_put_writes_and_get_tuple_are_one_statement_each(
-    db: SqlDatabase, storage: str, statements: list[str]
+    tmp_path: Path, request: pytest.FixtureRequest, statements: list[str]
 ) -> None:
-    if storage != "postgres":
-        pytest.skip("round trips are a PostgreSQL matter")
+    with store_location("postgres", tmp_path, request) as url:
+        db = open_database(url)
+        try:
+            _one_statement_each(db, statements)
+        finally:
+            db.close()
+
+
+def _one_statement_each(db: SqlDatabase, statements: list[str]) -> None:
     saver = AgentMemorySaver(db, ttl=3600)
     configs = _chain(saver, "rt", 40)  # long enough for append deltas
     statements.clear()

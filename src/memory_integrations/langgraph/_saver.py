@@ -1094,9 +1094,9 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
 
     @contextlib.contextmanager
     def _autocommit(self) -> Iterator[Cursor | None]:
-        """On PostgreSQL, a cursor whose every statement commits on its own (the pooled
-        connections run in autocommit mode) or joins a transaction the caller already
-        opened on this thread; None elsewhere, and whenever that cannot be confirmed.
+        """On PostgreSQL, a cursor whose every statement commits on its own, or joins a
+        transaction the caller already opened on this thread (the ``SqlDatabase.read``
+        contract); None on SQLite.
 
         One statement on it is one round trip, against three for ``db.transaction()``
         (BEGIN, the statement, COMMIT).
@@ -1105,12 +1105,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             yield None
             return
         with self.db.read() as cur:
-            conn = getattr(getattr(cur, "_inner", None), "connection", None)
-            autocommit = getattr(conn, "autocommit", False) is True
-            status = getattr(
-                getattr(getattr(conn, "info", None), "transaction_status", None), "name", None
-            )
-            yield cur if autocommit or status == "INTRANS" else None
+            yield cur
 
     def _pg_write(
         self,

@@ -36,7 +36,11 @@ class SqlDatabase(Protocol):
 
     def transaction(self) -> AbstractContextManager[Cursor]: ...
 
-    def read(self) -> AbstractContextManager[Cursor]: ...
+    def read(self) -> AbstractContextManager[Cursor]:
+        """A cursor for reads. Inside ``transaction()`` on the same thread it joins that
+        transaction; otherwise, on PostgreSQL, every statement commits on its own
+        (autocommit), so a single-statement write is atomic and one round trip."""
+        ...
 
     def migrate(self, component: str, migrations: Sequence[str]) -> int:
         """Apply the not-yet-applied scripts of ``component`` in order; return its version."""
