@@ -66,7 +66,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from ..errors import NotFoundError, StorageBusyError
+from ..errors import NotFoundError
 from ..storage import Cursor, SqlDatabase, is_database
 
 __all__ = [
@@ -1127,7 +1127,6 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         thread, which no read sees); the caller then writes again in a transaction whose
         ``_open_thread`` purges the thread first, as it would have without this path.
         """
-        from psycopg.errors import LockNotAvailable
         from psycopg.types.numeric import Int8
 
         now = self._clock()
@@ -1157,22 +1156,19 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         with self._autocommit() as cur:
             if cur is None:
                 return None
-            try:
-                row = cur.execute(sql, params).fetchone()
-                found, old_expires, old_ttl, old_access = row[:4]
-                if found and old_expires is not None and old_expires <= now:
-                    self._forget_thread(thread_id)  # expired: purged by the caller's retry
-                    return None
-                stored_ttl = self.ttl if self.ttl is not None or not found else old_ttl
-                if found and not self._needs_touch(now, old_access, old_ttl):
-                    hint = (old_access, old_ttl)  # nothing to move
-                else:
-                    if not opens:  # the thread vanished or changed under the hint
-                        missed = (thread_id, now, self.ttl, expires_at)
-                        cur.execute(self._sql.touch_thread, missed)
-                    hint = (now, stored_ttl)
-            except LockNotAvailable as exc:
-                raise StorageBusyError(f"the database {self.db.location} is busy: {exc}") from exc
+            row = cur.execute(sql, params).fetchone()
+            found, old_expires, old_ttl, old_access = row[:4]
+            if found and old_expires is not None and old_expires <= now:
+                self._forget_thread(thread_id)  # expired: purged by the caller's retry
+                return None
+            stored_ttl = self.ttl if self.ttl is not None or not found else old_ttl
+            if found and not self._needs_touch(now, old_access, old_ttl):
+                hint = (old_access, old_ttl)  # nothing to move
+            else:
+                if not opens:  # the thread vanished or changed under the hint
+                    missed = (thread_id, now, self.ttl, expires_at)
+                    cur.execute(self._sql.touch_thread, missed)
+                hint = (now, stored_ttl)
         with self._tails_lock:
             self._thread_hints[thread_id] = hint
             self._thread_hints.move_to_end(thread_id)
@@ -1195,10 +1191,8 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             if expires_at is not None and expires_at <= now:
                 # An expired thread is gone as a whole; this write starts a fresh one.
                 self._purge(cur, thread_id)
-            elif self.ttl is None or self.ttl == ttl_seconds:
-                step = min(1.0, ttl_seconds / 100) if ttl_seconds else 1.0
-                if now - last_access < step:
-                    return  # the clock moved too little to be worth a row update
+            elif not self._needs_touch(now, last_access, ttl_seconds):
+                return  # the clock moved too little to be worth a row update
         expires_at = now + self.ttl if self.ttl is not None else None
         cur.execute(self._sql.touch_thread, (thread_id, now, self.ttl, expires_at))
 

@@ -107,22 +107,27 @@ class PostgresDatabase:
                 self._local.conn = None
 
     @contextmanager
+    def _busy_as_error(self) -> Iterator[None]:
+        """A lock timeout surfaces as ``StorageBusyError``, for reads and writes alike."""
+        try:
+            yield
+        except self._psycopg.errors.LockNotAvailable as exc:
+            raise StorageBusyError(f"the database {self.location} is busy: {exc}") from exc
+
+    @contextmanager
     def transaction(self) -> Iterator[_Cursor]:
         with self._connection() as (conn, nested):
             if nested:
                 yield _Cursor(conn.cursor())
                 return
-            try:
-                with conn.transaction():
-                    yield _Cursor(conn.cursor())
-            except self._psycopg.errors.LockNotAvailable as exc:
-                raise StorageBusyError(f"the database {self.location} is busy: {exc}") from exc
+            with self._busy_as_error(), conn.transaction():
+                yield _Cursor(conn.cursor())
 
     @contextmanager
     def read(self) -> Iterator[_Cursor]:
         # Under READ COMMITTED every statement takes its own snapshot even inside a
         # transaction, so an explicit BEGIN/COMMIT would only add two round trips.
-        with self._connection() as (conn, _nested):
+        with self._connection() as (conn, _nested), self._busy_as_error():
             yield _Cursor(conn.cursor())
 
     def migrate(self, component: str, migrations: Sequence[str]) -> int:
