@@ -166,6 +166,10 @@ class _VectorTop10:
         if self.search is None:
             self.index = engine._indexes.get(user_id)
             self.visible = np.arange(self.index.size)
+            exact = self.index.size <= DenseScorer.EXACT_LIMIT
+            self.mode = "in-memory exact" if exact else "in-memory sign-bit prefilter + rescoring"
+        else:
+            self.mode = "pgvector HNSW" if self.search.uses_index else "pgvector exact"
 
     def __call__(self, query: np.ndarray) -> np.ndarray:
         if self.search is None:
@@ -214,15 +218,6 @@ def bench_search_scale(
                 load_start = time.perf_counter()
                 user.search_memory(query_texts[0])  # in memory: loads the index
                 load_seconds = time.perf_counter() - load_start
-                search = engine._database_search
-                if search is None:
-                    mode = (
-                        "in-memory exact"
-                        if size <= DenseScorer.EXACT_LIMIT
-                        else "in-memory sign-bit prefilter + rescoring"
-                    )
-                else:
-                    mode = "pgvector HNSW" if search.uses_index else "pgvector exact"
                 top10 = _VectorTop10(engine, user_id)
                 exact = vectors @ query_vectors.T  # (size, queries)
                 recall_hits = 0
@@ -245,7 +240,7 @@ def bench_search_scale(
                     "vector_top10": summary(dense_times),
                     "vector_recall_at_10": round(recall_hits / (10 * queries), 3),
                     "hybrid_search": summary(hybrid),
-                    "mode": mode,
+                    "mode": top10.mode,
                 }
     start = time.perf_counter()
     for text in query_texts[:50]:

@@ -138,7 +138,7 @@ class Engine:
                 ef_search=self.settings.hnsw_ef_search,
             ),
         )
-        search.ensure_index(self.database)
+        search.ensure_index()
         return search
 
     def _now(self) -> int:

@@ -15,18 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._database import Cursor, SqlDatabase
+from ._database import Cursor
 from ._engine_store import EngineStore
 from ._query import BlockQuery
 
 # pg_advisory_xact_lock key: one process at a time builds a missing HNSW index.
 _INDEX_LOCK = 0x6D692D686E7377
 
-# Lexemes of the query text, OR-ed: any shared word makes a block a keyword candidate.
-_TSQUERY = (
-    "(SELECT string_agg(quote_literal(word), ' | ') "
-    "FROM unnest(tsvector_to_array(to_tsvector('english'::regconfig, ?))) AS word)"
-)
+# The query text's lexemes, as the ``tsv`` column derives a block's.
+_LEXEMES = "unnest(tsvector_to_array(to_tsvector('english'::regconfig, ?))) AS word"
+# ... OR-ed: any shared word makes a block a keyword candidate.
+_TSQUERY = f"(SELECT string_agg(quote_literal(word), ' | ') FROM {_LEXEMES})"
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,11 @@ class PostgresSearch:
             self.uses_index = pgvector_version(cur) >= (0, 8)
         self.index_name = f"mi_blocks_hnsw_{self.dim}"
 
-    def ensure_index(self, db: SqlDatabase) -> None:
+    def ensure_index(self) -> None:
         """Create the HNSW index for this dimension if it is missing (one process builds it)."""
         if not self.uses_index:
             return
+        db = self.store.db
         with db.read() as cur:
             if cur.execute("SELECT to_regclass(?)", (self.index_name,)).fetchone()[0]:
                 return
@@ -160,8 +160,7 @@ class PostgresSearch:
         k1, b = (float(x) for x in bm25)
         rows = cur.execute(
             # blocks sharing a word with the query, one row per shared word
-            "WITH words AS (SELECT word, quote_literal(word)::tsquery AS one FROM unnest("
-            "tsvector_to_array(to_tsvector('english'::regconfig, ?))) AS word), "
+            f"WITH words AS (SELECT word, quote_literal(word)::tsquery AS one FROM {_LEXEMES}), "
             # one index scan for all words, then each word tested on the fetched row
             "docs AS MATERIALIZED (SELECT b.seq, b.tsv FROM mi_blocks b "
             f"WHERE {visible} AND b.tsv @@ ?::tsquery), "
