@@ -30,6 +30,26 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="Blocks that may wait for embedding at once."
     )
     processing_batch_size: int = Field(default=32, ge=1, le=1024)
+    per_block_token_limit: int = Field(
+        default=8192,
+        ge=1,
+        le=250_000,
+        description="Largest block accepted, in estimated tokens (about 4 characters each); "
+        "larger blocks of an add are dropped and reported in rejected_details.",
+    )
+    exit_timeout: float = Field(
+        default=30.0,
+        ge=0,
+        description="At interpreter exit, seconds to wait for queued embeddings of clients "
+        "that were not closed; what is left stays queued and resumes on the next open.",
+    )
+    index_memory_mb: float = Field(
+        default=1024.0,
+        gt=0,
+        description="Memory budget of the in-process search indexes of one store, in MiB; "
+        "the least recently searched users are evicted beyond it (SQLite only: PostgreSQL "
+        "searches in the database).",
+    )
     max_attempts: int = Field(
         default=3, ge=1, description="Embedding tries before a block is extraction_failed."
     )

@@ -71,11 +71,17 @@ def _rows_v1(cur: Any, vector: Any) -> None:
     )
 
 
+def _rows_with_generation(cur: Any, vector: Any) -> None:
+    _rows_v1(cur, vector)
+    cur.execute("UPDATE mi_users SET generation = 'g-old' WHERE user_id = 'old-user'")
+
+
 # Per dialect and schema version, how that release wrote rows. PostgreSQL v2 only added a
-# generated column and indexes, so its rows are written as in v1.
+# generated column and indexes, so its rows are written as in v1; the user generation came
+# with SQLite v2 / PostgreSQL v3.
 ROWS_AT = {
-    "sqlite": {1: _rows_v1},
-    "postgres": {1: _rows_v1, 2: _rows_v1},
+    "sqlite": {1: _rows_v1, 2: _rows_with_generation},
+    "postgres": {1: _rows_v1, 2: _rows_v1, 3: _rows_with_generation},
 }
 SCRIPTS = {"sqlite": SQLITE_MIGRATIONS, "postgres": PG_MIGRATIONS}
 

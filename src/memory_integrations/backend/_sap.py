@@ -55,7 +55,6 @@ from .._models import (
     UserList,
 )
 from ..engine._engine import parse_filters
-from ..engine._validation import check_annotations, check_id, check_limit, check_offset
 from ..errors import (
     AgentMemoryError,
     AuthenticationError,
@@ -64,6 +63,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
+from ..validation import check_annotations, check_id, check_limit, check_offset
 from ._remote import HttpCore, Token
 from ._wire import iso
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from .. import __version__
+from .. import validation as v
 from .._models import (
     AddMemoryResponse,
     ChatMessage,
@@ -53,7 +56,6 @@ from ..storage._engine_store import EngineStore, dumps
 from ..storage._pg_search import HnswParameters, PostgresSearch
 from ..storage._query import BlockQuery, BlockRow
 from . import _transfer
-from . import _validation as v
 from ._keywords import K1, B, query_terms
 from ._processing import ProcessingWorker
 from ._ranking import RankingConfig, fuse, hybrid_rank, pool_indexes
@@ -73,14 +75,80 @@ def _us_or_none(moment: datetime | None) -> int | None:
     return None if moment is None else to_us(moment)
 
 
-def from_us(value: int | None) -> datetime | None:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EARLIEST_US = -62_135_596_800 * _US  # 0001-01-01T00:00:00Z
+_LATEST_US = 253_402_300_799 * _US + 999_999  # 9999-12-31T23:59:59.999999Z
+
+
+def from_us(value: Any) -> datetime | None:
+    """A stored epoch-microsecond time as an aware datetime.
+
+    Whatever a row holds (an older version may have stored times outside the datetime
+    range, or text), reading it never fails: out-of-range values are clamped to years
+    1-9999 and unreadable ones read as ``None``.
+    """
     if value is None:
         return None
-    return datetime.fromtimestamp(value / _US, tz=UTC)
+    try:
+        micros = int(value)
+    except (TypeError, ValueError, OverflowError):
+        log.warning("unreadable stored time %r read as null", value)
+        return None
+    return _EPOCH + timedelta(microseconds=min(max(micros, _EARLIEST_US), _LATEST_US))
 
 
-def _loads(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
+def _loads(value: Any) -> Any:
+    """Stored JSON, or ``None`` (with a warning) when a row holds something unreadable."""
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError, RecursionError):
+        log.warning("unreadable stored JSON %.80r read as null", value)
+        return None
+
+
+def _stored_annotations(value: Any) -> dict[str, str]:
+    if value == "{}":
+        return {}
+    loaded = _loads(value)
+    if not isinstance(loaded, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in loaded.items()}
+
+
+def _stored_message(row: BlockRow) -> ChatMessage:
+    """The message of a stored row, shown as well as it can be even if it breaks today's
+    rules (e.g. written by an older version)."""
+    role: MessageRole | None = None
+    if row.role is not None:
+        try:
+            role = MessageRole(row.role)
+        except ValueError:
+            role = MessageRole.USER if row.content is not None else None
+    fields: dict[str, Any] = {
+        "user_content": "" if role else (row.user_content or ""),
+        "assistant_content": "" if role else (row.assistant_content or ""),
+        "role": role,
+        "content": (row.content or "") if role else None,
+        "name": row.name if role else None,
+    }
+    try:
+        return ChatMessage(**fields)
+    except Exception:
+        return ChatMessage.model_construct(**fields)
+
+
+def _stored_metadata(value: Any) -> dict[str, Any] | None:
+    loaded = _loads(value)
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _stored_status(value: Any) -> MemoryBlockStatus:
+    try:
+        return MemoryBlockStatus(value)
+    except ValueError:
+        return MemoryBlockStatus.EXTRACTION_FAILED
 
 
 class Engine:
@@ -122,6 +190,7 @@ class Engine:
             )
             # The worker thread may finish a batch after close() dropped self._worker.
             self._worker_ref: ProcessingWorker = self._worker
+            _open_engines.add(self)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -148,12 +217,19 @@ class Engine:
         name, dim = self.embedder.name, self.embedder.dim
         with self.database.transaction() as cur:
             stored_name = self._store.get_meta(cur, "embedder_name")
-            stored_dim = self._store.get_meta(cur, "embedder_dim")
             if stored_name is None or not self._store.has_vectors(cur):
                 self._store.set_meta(cur, "embedder_name", name)
                 self._store.set_meta(cur, "embedder_dim", str(dim))
                 return
-        if stored_name != name or stored_dim != str(dim):
+            self._require_stored_embedder(cur)
+
+    def _require_stored_embedder(self, cur: Any) -> None:
+        """Raise unless the store's vectors come from this engine's embedder (another
+        process may have re-embedded it since this one opened)."""
+        name, dim = self.embedder.name, self.embedder.dim
+        stored_name = self._store.get_meta(cur, "embedder_name")
+        stored_dim = self._store.get_meta(cur, "embedder_dim")
+        if stored_name is not None and (stored_name != name or stored_dim != str(dim)):
             raise EmbedderMismatchError(
                 f"{self.database.location} holds vectors from embedder {stored_name!r} "
                 f"({stored_dim}-d), but this client uses {name!r} ({dim}-d). Pass the same "
@@ -182,57 +258,47 @@ class Engine:
     def _user_model(self, cur: Any, row: Any) -> User:
         return User(
             id=row[0],
-            name=row[1],
-            metadata=_loads(row[2]),
+            name=str(row[1]),
+            metadata=_stored_metadata(row[2]),
             created_at=from_us(row[3]),
             sessions=self._store.session_ids_of(cur, row[0]),
         )
 
     @staticmethod
     def _session_model(row: Any) -> Session:
-        start = from_us(row[2])
-        assert start is not None
+        notes = _stored_annotations(row[4]) if row[4] is not None else None
         return Session(
             user_id=row[0],
             session_id=row[1],
-            start_time=start,
+            start_time=from_us(row[2]) or _EPOCH,
             end_time=from_us(row[3]),
-            annotations=_loads(row[4]),
-            metadata=_loads(row[5]),
-            blocks_ttl=row[6],
+            annotations=notes,
+            metadata=_stored_metadata(row[5]),
+            blocks_ttl=row[6] if isinstance(row[6], int) else None,
         )
 
     @staticmethod
     def block_model(
         row: BlockRow, rel_score: float | None = None, similarity: float | None = None
     ) -> MemoryBlock:
-        message = None
-        if row.kind == "message":
-            message = ChatMessage(
-                user_content=row.user_content or "",
-                assistant_content=row.assistant_content or "",
-                role=None if row.role is None else MessageRole(row.role),
-                content=row.content,
-                name=row.name,
-            )
-        ingested = from_us(row.ingested_at)
-        assert ingested is not None
+        is_fact = row.kind != "message"
+        ingested = from_us(row.ingested_at) or _EPOCH
         return MemoryBlock(
-            block_id=row.block_id,
-            user_id=row.user_id,
-            session_id=row.session_id,
-            fact=row.fact,
-            message=message,
-            annotations={} if row.annotations == "{}" else json.loads(row.annotations),
-            metadata=_loads(row.metadata),
+            block_id=str(row.block_id),
+            user_id=str(row.user_id),
+            session_id=str(row.session_id),
+            fact=(row.fact if row.fact is not None else str(row.text or "")) if is_fact else None,
+            message=None if is_fact else _stored_message(row),
+            annotations=_stored_annotations(row.annotations),
+            metadata=_stored_metadata(row.metadata),
             agent_id=row.agent_id,
             created_at=from_us(row.created_at) or ingested,
             ingested_at=ingested,
             updated_at=from_us(row.updated_at),
             last_queued_at=from_us(row.last_queued_at),
             expires_at=from_us(row.expires_at),
-            status=MemoryBlockStatus(row.status),
-            fail_count=row.fail_count,
+            status=_stored_status(row.status),
+            fail_count=row.fail_count if isinstance(row.fail_count, int) else 0,
             rel_score=rel_score,
             similarity=similarity,
         )
@@ -286,18 +352,7 @@ class Engine:
         v.check_offset(offset)
         if name is not None:
             v.check_text(name, "name")
-        filters: dict[str, str] = {}
-        if metadata is not None:
-            if not isinstance(metadata, Mapping) or not metadata:
-                raise ValidationError("metadata filter must be a non-empty dict of str to str")
-            for key, value in metadata.items():
-                if not isinstance(key, str) or not v.ANNOTATION_KEY.match(key):
-                    raise ValidationError(
-                        f"metadata filter key {key!r} must be a bare identifier like 'tier'"
-                    )
-                if not isinstance(value, str):
-                    raise ValidationError(f"metadata filter value of {key!r} must be a string")
-                filters[key] = value
+        filters = {} if metadata is None else v.check_string_filters(metadata, "metadata filter")
         with self.database.read() as cur:
             rows, total = self._store.list_users(cur, name, filters, limit, offset)
             users = [self._user_model(cur, r) for r in rows]
@@ -461,48 +516,33 @@ class Engine:
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
     ) -> AddMemoryResponse:
-        """Store one block per message or fact; see the class docs for the rules."""
+        """Store one block per message or fact; see the class docs for the rules.
+
+        Blocks whose estimated size exceeds ``settings.per_block_token_limit`` are dropped
+        before processing and reported in ``rejected_count`` / ``rejected_details``; the call
+        still succeeds for the others.
+        """
         v.check_id(user_id, "user_id")
         v.check_id(session_id, "session_id")
-        if messages and facts:
-            raise ValidationError(
-                "pass messages or facts, not both: submit them in separate add_memory() calls"
-            )
-        if not messages and not facts:
-            raise ValidationError("add_memory needs a non-empty messages= or facts= list")
-        items: list[tuple[str, Any]] = []
-        if facts:
-            if isinstance(facts, str):
-                raise ValidationError("facts must be a list of strings: wrap it as [fact]")
-            items = [("fact", v.check_text(f, "each fact").strip()) for f in facts]
-        else:
-            assert messages is not None
-            if isinstance(messages, (ChatMessage, Mapping)):
-                raise ValidationError("messages must be a list: wrap it as [message]")
-            items = [("message", _to_message(m)) for m in messages]
-        if len(items) > v.MAX_ITEMS_PER_CALL:
-            raise ValidationError(
-                f"{len(items)} items in one call; the maximum is {v.MAX_ITEMS_PER_CALL}: "
-                "split the call"
-            )
-        if not isinstance(async_processing, bool):
-            raise ValidationError("async_processing must be True or False")
-        notes = _per_item(annotations, len(items), "annotations", v.check_annotations, Mapping)
-        metas = _per_item(metadata, len(items), "metadata", v.check_metadata, Mapping)
-        ttl = v.check_ttl(memory_block_ttl, "memory_block_ttl")
-        created = _per_item(created_at, len(items), "created_at", v.check_datetime, (str, datetime))
-        if agent_id is not None:
-            v.check_id(agent_id, "agent_id")
-        texts = [item if kind == "fact" else item.text for kind, item in items]
-        for text in texts:
-            v.check_text(text, "memory text", allow_empty=True)
-
-        vectors = None if async_processing else self._embed(texts)
-        if async_processing and self._worker is not None:
-            self._worker.reserve(len(items))
+        request = v.normalise_add(
+            messages,
+            facts,
+            annotations,
+            async_processing,
+            memory_block_ttl,
+            created_at,
+            metadata,
+            agent_id,
+        )
+        request, rejected = request.without_oversized(self.settings.per_block_token_limit)
+        texts, count = request.texts, request.count
+        vectors = None
+        if count and not request.async_processing:
+            vectors = self._embed(texts)
+        if count and request.async_processing and self._worker is not None:
+            self._worker.reserve(count)
         now = self._now()
-        rows = []
-        block_ids = [str(uuid.uuid4()) for _ in items]
+        block_ids = [str(uuid.uuid4()) for _ in range(count)]
         with self.database.transaction() as cur:
             session = self._require_session(cur, user_id, session_id)
             if session[3] is not None:
@@ -510,59 +550,51 @@ class Engine:
                     f"session {session_id!r} has ended and accepts no new memory; start a new "
                     "session for the next conversation"
                 )
-            if ttl is not None:
-                effective_ttl = ttl
-            elif session[6] is not None:
-                effective_ttl = session[6]
-            else:
-                effective_ttl = self.settings.memory_block_ttl
-            expires = None if effective_ttl == 0 else now + effective_ttl * _US
+            ttl = request.ttl
+            if ttl is None:
+                ttl = self.settings.memory_block_ttl if session[6] is None else session[6]
+            expires = None if ttl == 0 else now + ttl * _US
             version = 0
             if vectors is not None:
                 version = self._store.bump_index_version(cur, user_id, reset=False)
-            for i, (kind, item) in enumerate(items):
-                message: ChatMessage | None = item if kind == "message" else None
-                rows.append(
-                    {
-                        "block_id": block_ids[i],
-                        "user_id": user_id,
-                        "session_id": session_id,
-                        "kind": kind,
-                        "fact": item if kind == "fact" else None,
-                        "user_content": None
-                        if message is None or message.role
-                        else message.user_content,
-                        "assistant_content": None
-                        if message is None or message.role
-                        else message.assistant_content,
-                        "role": None
-                        if message is None or message.role is None
-                        else message.role.value,
-                        "content": None if message is None else message.content,
-                        "name": None if message is None else message.name,
-                        "text": texts[i],
-                        "annotations": dumps(notes[i]),
-                        "metadata": None if metas[i] is None else dumps(metas[i]),
-                        "agent_id": agent_id,
-                        "created_at": _us_or_none(created[i]),
-                        "ingested_at": now,
-                        "updated_at": now,
-                        "last_queued_at": now if vectors is None else None,
-                        "expires_at": expires,
-                        "status": "processing" if vectors is None else "ready",
-                        "fail_count": 0,
-                        "embedding": None if vectors is None else vectors[i].tobytes(),
-                        "index_version": version,
-                    }
-                )
+            rows = [
+                {
+                    "block_id": block_ids[i],
+                    "user_id": user_id,
+                    "session_id": session_id,
+                    "kind": request.kind,
+                    "fact": request.facts[i] if request.kind == "fact" else None,
+                    **_message_columns(request.messages[i] if request.kind == "message" else None),
+                    "text": texts[i],
+                    "annotations": dumps(request.annotations[i]),
+                    "metadata": None if request.metadata[i] is None else dumps(request.metadata[i]),
+                    "agent_id": request.agent_id,
+                    "created_at": _us_or_none(request.created_at[i]),
+                    "ingested_at": now,
+                    "updated_at": now,
+                    "last_queued_at": now if vectors is None else None,
+                    "expires_at": expires,
+                    "status": "processing" if vectors is None else "ready",
+                    "fail_count": 0,
+                    "embedding": None if vectors is None else vectors[i].tobytes(),
+                    "index_version": version,
+                }
+                for i in range(count)
+            ]
             seqs = self._store.insert_blocks(cur, rows)
         if vectors is None and self._worker is not None:
             self._worker.submit(seqs)
+        stored = f"{count} memory blocks stored"
+        if count and vectors is None:
+            stored += ", processing in the background"
+        if rejected:
+            stored += f"; {len(rejected)} rejected (see rejected_details)"
         return AddMemoryResponse(
-            message=f"{len(block_ids)} memory blocks stored"
-            + (", processing in the background" if vectors is None else ""),
-            accepted_count=len(block_ids),
+            message=stored,
+            accepted_count=count,
             block_ids=block_ids,
+            rejected_count=len(rejected),
+            rejected_details=rejected,
         )
 
     def get_memory_block(self, user_id: str, session_id: str, block_id: str) -> MemoryBlock:
@@ -607,16 +639,24 @@ class Engine:
             )
         if message is not None and fact is not None:
             raise ValidationError("pass message or fact, not both: a block holds one of them")
-        new_message = None if message is None else _to_message(message)
+        new_message = None if message is None else v.to_message(message)
         new_fact = None if fact is None else v.check_text(fact, "fact").strip()
         notes = None if annotations is None else v.check_annotations(annotations)
         meta = v.check_metadata(metadata)
         ttl = v.check_ttl(memory_block_ttl, "memory_block_ttl")
+        v.check_bool(async_processing, "async_processing")
         new_text = (
             new_fact
             if new_fact is not None
             else (None if new_message is None else new_message.text)
         )
+        limit = self.settings.per_block_token_limit
+        if new_text is not None and v.estimate_tokens(new_text) > limit:
+            raise ValidationError(
+                f"the new content is about {v.estimate_tokens(new_text)} tokens, over the "
+                f"per-block limit of {limit} (MEMORY_INTEGRATIONS_PER_BLOCK_TOKEN_LIMIT); "
+                "shorten it or split it into several blocks"
+            )
         now = self._now()
         with self.database.read() as cur:
             row = self._store.get_block(cur, user_id, session_id, block_id)
@@ -640,14 +680,7 @@ class Engine:
             if new_fact is not None:
                 fields["fact"] = new_fact
             if new_message is not None:
-                role = new_message.role
-                fields.update(
-                    user_content=None if role else new_message.user_content,
-                    assistant_content=None if role else new_message.assistant_content,
-                    role=None if role is None else role.value,
-                    content=new_message.content,
-                    name=new_message.name,
-                )
+                fields.update(_message_columns(new_message))
             reset = ttl is not None
             if new_text is not None:
                 fields["text"] = new_text
@@ -821,10 +854,7 @@ class Engine:
         k = v.check_limit(options.relevant_k, "relevant_k", 1, v.MAX_RELEVANT_K)
         if options.limit is not None:
             v.check_limit(options.limit, "limit", 1, 10_000)
-        if options.threshold is not None and not -1.0 <= options.threshold <= 1.0:
-            raise ValidationError(
-                f"threshold is a cosine similarity between -1 and 1, got {options.threshold}"
-            )
+        v.check_threshold(options.threshold)
         q = self._query(user_id, session_id, options, ["ready"])
         if query is None:
             with self.database.read() as cur:
@@ -930,11 +960,17 @@ class Engine:
     def _user_index(self, cur: Any, user_id: str) -> UserIndex:
         """The user's search index, brought up to date with storage."""
         versions = self._store.index_versions(cur, user_id)
-        index_version, reset_version = versions or (0, 0)
+        index_version, reset_version, generation = versions or (0, 0, "")
         with self._indexes.lock_for(user_id):
             entry = self._indexes.get(user_id)
-            if entry is None or reset_version > entry.version:
+            if (
+                entry is None
+                or entry.generation != generation  # the user was deleted and created again
+                or reset_version > entry.version
+            ):
+                self._require_stored_embedder(cur)
                 entry = UserIndex(self.embedder.dim)
+                entry.generation = generation
                 after = -1  # everything, including imported rows of version 0
             elif index_version > entry.version:
                 after = entry.version
@@ -1059,11 +1095,7 @@ class Engine:
         for name, value in (("message_days", message_days), ("memory_days", memory_days)):
             if value == "keep":
                 continue
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                raise ValidationError(f"{name} must be a whole number of days >= 0, or None")
-            values[name] = value
+            values[name] = v.check_days(value, name)
         values["updated_at"] = from_us(self._now())
         config = RetentionConfig.model_validate(values)
         with self.database.transaction() as cur:
@@ -1186,10 +1218,27 @@ class Engine:
 
     def close(self, *, drain: bool = True, timeout: float = 30.0) -> None:
         """Stop the worker (finishing queued embeddings first when ``drain``)."""
+        _open_engines.discard(self)
         if self._worker is not None:
             self._worker.stop(drain=drain, timeout=timeout)
             self._worker = None
         self.database.close()
+
+
+# Engines with a processing worker that have not been closed. At interpreter exit they are
+# closed here, before the runtime tears down: a worker thread still inside the embedding
+# model (native code) at that point aborts the process ("terminate called without an active
+# exception"), and its blocks would stay queued until the next open.
+_open_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_engines() -> None:
+    for engine in list(_open_engines):
+        try:
+            engine.close(drain=True, timeout=engine.settings.exit_timeout)
+        except Exception:  # exiting anyway: report, never raise
+            log.exception("closing a memory engine at exit failed")
 
 
 def parse_filters(filters: FilterOptions | Mapping[str, Any] | None) -> FilterOptions:
@@ -1207,37 +1256,13 @@ def parse_filters(filters: FilterOptions | Mapping[str, Any] | None) -> FilterOp
         raise ValidationError(f"invalid search filters: {exc}") from None
 
 
-def _per_item(
-    value: Any,
-    count: int,
-    name: str,
-    check: Callable[[Any, str], T],
-    single: type | tuple[type, ...],
-) -> list[T]:
-    """One value shared by every item, or a list with one entry per item, each checked."""
-    if value is None or isinstance(value, single):
-        shared = check(value, name)
-        return [shared] * count
-    if isinstance(value, (list, tuple)):
-        if len(value) != count:
-            raise ValidationError(
-                f"{name} has {len(value)} entries for {count} items: pass one value for all "
-                "items, or a list with exactly one entry (or None) per item"
-            )
-        return [check(entry, f"{name}[{n}]") for n, entry in enumerate(value)]
-    raise ValidationError(
-        f"{name} must be one value or a list with one per item, got {type(value).__name__}"
-    )
-
-
-def _to_message(value: object) -> ChatMessage:
-    if isinstance(value, ChatMessage):
-        return value
-    if isinstance(value, Mapping):
-        try:
-            return ChatMessage.model_validate(dict(value))
-        except Exception as exc:
-            raise ValidationError(f"invalid message {dict(value)!r}: {exc}") from None
-    raise ValidationError(
-        f"each message must be a ChatMessage or a dict, got {type(value).__name__}"
-    )
+def _message_columns(message: ChatMessage | None) -> dict[str, str | None]:
+    """The stored columns of a message (all None for a fact)."""
+    exchange = message is not None and message.role is None
+    return {
+        "user_content": message.user_content if exchange and message else None,
+        "assistant_content": message.assistant_content if exchange and message else None,
+        "role": None if message is None or message.role is None else message.role.value,
+        "content": None if message is None else message.content,
+        "name": None if message is None else message.name,
+    }

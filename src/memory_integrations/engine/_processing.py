@@ -64,7 +64,7 @@ class ProcessingWorker:
         self._in_flight = 0
         self._cond = threading.Condition()
         self._stopping = False
-        self._draining = True
+        self._recovered_once = False  # until the first recovery, storage may hold work
         self.stats = ProcessorStats()
         self._thread = threading.Thread(target=self._run, name="memory-processing", daemon=True)
         self._thread.start()
@@ -125,7 +125,7 @@ class ProcessingWorker:
         """Block until nothing is queued, retrying or being processed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._queue or self._retry or self._in_flight:
+            while self._queue or self._retry or self._in_flight or not self._recovered_once:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -190,9 +190,14 @@ class ProcessingWorker:
                 self._guarded(self._sweep)
 
     def _recover_pending(self) -> None:
-        seqs = self._recover()
-        if seqs:
-            self.submit(seqs, recovered=True)
+        try:
+            seqs = self._recover()
+            if seqs:
+                self.submit(seqs, recovered=True)
+        finally:
+            with self._cond:
+                self._recovered_once = True
+                self._cond.notify_all()
 
     def _run_batch(self, batch: list[int]) -> None:
         started = time.monotonic()

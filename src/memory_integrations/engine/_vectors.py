@@ -39,6 +39,7 @@ class UserIndex:
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.version = 0
+        self.generation = ""
         self.size = 0
         self.matrix = np.zeros((0, dim), np.float32)
         self.seqs = np.zeros(0, np.int64)

@@ -8,6 +8,7 @@ columns) are isolated in small helpers.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -80,9 +81,9 @@ class EngineStore:
         self, cur: Cursor, user_id: str, name: str, metadata: str | None, now: int
     ) -> bool:
         cur.execute(
-            "INSERT INTO mi_users (user_id, name, metadata, created_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(user_id) DO NOTHING",
-            (user_id, name, metadata, now),
+            "INSERT INTO mi_users (user_id, name, metadata, created_at, generation) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id) DO NOTHING",
+            (user_id, name, metadata, now, new_generation()),
         )
         return cur.rowcount == 1
 
@@ -157,11 +158,13 @@ class EngineStore:
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def index_versions(self, cur: Cursor, user_id: str) -> tuple[int, int] | None:
+    def index_versions(self, cur: Cursor, user_id: str) -> tuple[int, int, str] | None:
+        """(index_version, reset_version, generation) of a user's search index."""
         row = cur.execute(
-            "SELECT index_version, reset_version FROM mi_users WHERE user_id = ?", (user_id,)
+            "SELECT index_version, reset_version, generation FROM mi_users WHERE user_id = ?",
+            (user_id,),
         ).fetchone()
-        return None if row is None else (int(row[0]), int(row[1]))
+        return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -572,9 +575,10 @@ class EngineStore:
 
     def insert_user_row(self, cur: Cursor, row: dict[str, Any]) -> bool:
         cur.execute(
-            "INSERT INTO mi_users (user_id, name, metadata, created_at) "
-            "VALUES (:user_id, :name, :metadata, :created_at) ON CONFLICT(user_id) DO NOTHING",
-            row,
+            "INSERT INTO mi_users (user_id, name, metadata, created_at, generation) "
+            "VALUES (:user_id, :name, :metadata, :created_at, :generation) "
+            "ON CONFLICT(user_id) DO NOTHING",
+            {**row, "generation": new_generation()},
         )
         return cur.rowcount == 1
 
@@ -631,6 +635,10 @@ def _prefixed(columns: str, alias: str = "b") -> str:
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def new_generation() -> str:
+    return uuid.uuid4().hex
 
 
 def dumps(value: Any) -> str:

@@ -74,4 +74,9 @@ CREATE INDEX mi_blocks_tsv ON mi_blocks USING gin (tsv);
 CREATE INDEX mi_blocks_session_order ON mi_blocks(user_id, session_id, seq);
 CREATE INDEX mi_blocks_ready_user ON mi_blocks(user_id) WHERE status = 'ready';
 """,
+    # v3: a user's index generation, new whenever the user is (re)created, so a search
+    # index cached by another process for an earlier user of the same id is never reused.
+    """
+ALTER TABLE mi_users ADD COLUMN generation TEXT NOT NULL DEFAULT '';
+""",
 ]

@@ -62,4 +62,9 @@ CREATE INDEX mi_blocks_user_version ON mi_blocks(user_id, index_version);
 CREATE INDEX mi_blocks_expires ON mi_blocks(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX mi_blocks_pending ON mi_blocks(status, seq) WHERE status = 'processing';
 """,
+    # v2: a user's index generation, new whenever the user is (re)created, so a search
+    # index cached by another process for an earlier user of the same id is never reused.
+    """
+ALTER TABLE mi_users ADD COLUMN generation TEXT NOT NULL DEFAULT '';
+""",
 ]
