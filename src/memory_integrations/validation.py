@@ -68,6 +68,11 @@ def _check_encodable(value: str, what: str) -> None:
         raise ValidationError(f"{what} contains a NUL character; remove it")
 
 
+def id_char_allowed(char: str) -> bool:
+    """Whether ``char`` may appear in an id (besides the URL characters ``/ ? # %``)."""
+    return unicodedata.category(char) not in _FORBIDDEN_ID_CATEGORIES
+
+
 def check_id(value: object, what: str, *, allow_percent: bool = False) -> str:
     """A user/session/block/agent id that may travel in a URL path and be shown to people."""
     if not isinstance(value, str):
@@ -89,7 +94,7 @@ def check_id(value: object, what: str, *, allow_percent: bool = False) -> str:
             f"{' '.join(forbidden)} (they travel in URL paths): remove or replace them"
         )
     for position, char in enumerate(value):
-        if unicodedata.category(char) in _FORBIDDEN_ID_CATEGORIES:
+        if not id_char_allowed(char):
             raise ValidationError(
                 f"{what} {value!r} contains the invisible or control character "
                 f"U+{ord(char):04X} ({unicodedata.name(char, 'unnamed')}) at position "

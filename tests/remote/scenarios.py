@@ -90,8 +90,16 @@ def remote_errors(base_url: str, pause: Pause) -> dict[str, Any]:
         user = client.create_user("cassette-errors", "E")
         seen["conflict"] = _error(lambda: client.create_user("cassette-errors", "again"))
         session = user.create_session("s")
-        seen["validation"] = _error(
+        # The client refuses it before sending; the raw call shows the server's answer.
+        seen["client_validation"] = _error(
             lambda: session.add_memory(facts=["x"], annotations={"1bad": "v"})
+        )
+        seen["validation"] = _error(
+            lambda: backend._call(
+                "POST",
+                "/users/cassette-errors/sessions/s/memory",
+                json={"async_processing": True, "facts": ["x"], "annotations": {"1bad": "v"}},
+            )
         )
         seen["not_found"] = _error(lambda: session.update_memory("missing", fact="x"))
         seen["queue_full"] = _error(lambda: session.add_memory(facts=[f"f{i}" for i in range(40)]))

@@ -43,6 +43,7 @@ def test_remote_errors_and_retries(cassette: Any) -> None:
     seen, recorded = replay(cassette, "remote_errors")
     assert seen["conflict"]["type"] == "ConflictError"
     assert seen["validation"]["type"] == "ValidationError"
+    assert seen["client_validation"]["type"] == "ValidationError"
     assert seen["not_found"]["type"] == "NotFoundError"
     assert seen["queue_full"] == {
         "type": "RateLimitError",

@@ -62,6 +62,7 @@ from ..errors import (
     UpstreamError,
     ValidationError,
 )
+from ..validation import check_id, normalise_add, to_message
 from ._wire import (
     block_from_wire,
     filters_to_wire,
@@ -78,9 +79,9 @@ PERMANENT_CODES = frozenset({"DATABASE_ERROR", "UPSTREAM_QUOTA_EXHAUSTED"})
 OUR_IMPLEMENTATION = "memory-integrations"
 
 
-def segment(value: str) -> str:
-    """One URL path segment, percent-encoded (ids may hold spaces, dots, ``%``...)."""
-    return quote(value, safe="")
+def segment(value: object, what: str = "id") -> str:
+    """One URL path segment from a checked id, percent-encoded (ids may hold spaces, ``%``)."""
+    return quote(check_id(value, what, allow_percent=True), safe="")
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -305,32 +306,15 @@ class HttpCore:
 # --- the Couchbase-compatible backend -----------------------------------------------------
 
 
-def _as_message(value: ChatMessage | Mapping[str, Any]) -> ChatMessage:
-    if isinstance(value, ChatMessage):
-        return value
-    if isinstance(value, Mapping):
-        try:
-            return ChatMessage.model_validate(dict(value))
-        except Exception as exc:
-            raise ValidationError(f"invalid message {dict(value)!r}: {exc}") from None
-    raise ValidationError(
-        f"each message must be a ChatMessage or a dict, got {type(value).__name__}"
-    )
-
-
 def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _time(value: datetime | str) -> str | None:
-    return iso(value) if isinstance(value, datetime) else value
-
-
-def _each(value: Any, convert: Callable[[Any], Any]) -> Any:
-    """A per-call value, or a per-item list of them, as JSON (None entries kept)."""
-    if value is None or isinstance(value, (Mapping, str, datetime)):
-        return None if value is None else convert(value)
-    return [None if v is None else convert(v) for v in value]
+def _shared_or_each(values: Sequence[Any], convert: Callable[[Any], Any]) -> Any:
+    """One value when every item shares it (what every server accepts), else one per item."""
+    if all(value == values[0] for value in values):
+        return None if values[0] is None else convert(values[0])
+    return [None if value is None else convert(value) for value in values]
 
 
 def _drop_none(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -401,10 +385,10 @@ class RemoteBackend:
 
     @staticmethod
     def _user_path(user_id: str) -> str:
-        return f"/users/{segment(user_id)}"
+        return f"/users/{segment(user_id, 'user_id')}"
 
     def _session_path(self, user_id: str, session_id: str) -> str:
-        return f"{self._user_path(user_id)}/sessions/{segment(session_id)}"
+        return f"{self._user_path(user_id)}/sessions/{segment(session_id, 'session_id')}"
 
     # --- users ------------------------------------------------------------------------
 
@@ -534,20 +518,27 @@ class RemoteBackend:
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
     ) -> AddMemoryResponse:
-        if isinstance(messages, (ChatMessage, Mapping)) or isinstance(facts, str):
-            raise ValidationError("messages and facts must be lists: wrap a single item in [...]")
+        request = normalise_add(
+            messages,
+            facts,
+            annotations,
+            async_processing,
+            memory_block_ttl,
+            created_at,
+            metadata,
+            agent_id,
+        )
+        fact_call = request.kind == "fact"
         body = _drop_none(
             {
-                "async_processing": async_processing,
-                "messages": None
-                if messages is None
-                else [message_to_wire(_as_message(m)) for m in messages],
-                "facts": None if facts is None else list(facts),
-                "annotations": _each(annotations, dict) or None,
-                "memory_block_ttl": memory_block_ttl,
-                "created_at": _each(created_at, _time),
-                "metadata": _each(metadata, dict),
-                "agent_id": agent_id,
+                "async_processing": request.async_processing,
+                "messages": None if fact_call else [message_to_wire(m) for m in request.messages],
+                "facts": request.facts if fact_call else None,
+                "annotations": _shared_or_each(request.annotations, dict) or None,
+                "memory_block_ttl": request.ttl,
+                "created_at": _shared_or_each(request.created_at, iso),
+                "metadata": _shared_or_each(request.metadata, dict),
+                "agent_id": request.agent_id,
             }
         )
         path = f"{self._session_path(user_id, session_id)}/memory"
@@ -584,7 +575,7 @@ class RemoteBackend:
         body = _drop_none(
             {
                 "async_processing": async_processing,
-                "message": None if message is None else message_to_wire(_as_message(message)),
+                "message": None if message is None else message_to_wire(to_message(message)),
                 "fact": fact,
                 "annotations": annotations,
                 "memory_block_ttl": memory_block_ttl,

@@ -63,7 +63,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..validation import check_annotations, check_id, check_limit, check_offset
+from ..validation import check_annotations, check_id, check_limit, check_offset, normalise_add
 from ._remote import HttpCore, Token
 from ._wire import iso
 
@@ -303,19 +303,6 @@ def _exchange_text(message: ChatMessage) -> str:
     return "\n".join(f"{who}: {text}" for who, text in parts if text)
 
 
-def _per_item(value: Any, count: int, name: str, single: type | tuple[type, ...]) -> list[Any]:
-    """One value shared by every item, or a list with one entry (or None) per item."""
-    if value is None or isinstance(value, single):
-        return [value] * count
-    if (
-        isinstance(value, (list, tuple))
-        and len(value) == count
-        and all(v is None or isinstance(v, single) for v in value)
-    ):
-        return list(value)
-    raise ValidationError(f"{name} must be one value or a list with one entry per item ({count})")
-
-
 def _odata_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -533,36 +520,21 @@ class SapBackend:
     ) -> AddMemoryResponse:
         check_id(user_id, "user_id")
         check_id(session_id, "session_id")
-        if messages and facts:
-            raise ValidationError("pass messages or facts, not both")
-        if not messages and not facts:
-            raise ValidationError("add_memory needs a non-empty messages= or facts= list")
-        if isinstance(facts, str) or isinstance(messages, (ChatMessage, Mapping)):
-            raise ValidationError("messages and facts must be lists: wrap a single item in [...]")
-        if memory_block_ttl:
+        request = normalise_add(
+            messages,
+            facts,
+            annotations,
+            async_processing,
+            memory_block_ttl,
+            created_at,
+            metadata,
+            agent_id,
+        )
+        if request.ttl:
             raise self._unsupported("per-block TTL; use update_retention_config(...)")
-        items: list[str | ChatMessage] = []
-        for fact in facts or []:
-            if not isinstance(fact, str) or not fact.strip():
-                raise ValidationError("each fact must be a non-blank string")
-            items.append(fact.strip())
-        for raw in messages or []:
-            if isinstance(raw, ChatMessage):
-                items.append(raw)
-                continue
-            try:
-                items.append(ChatMessage.model_validate(dict(raw)))
-            except Exception as exc:
-                raise ValidationError(f"invalid message {raw!r}: {exc}") from None
-        count = len(items)
-        metas = _per_item(metadata, count, "metadata", Mapping)
-        notes = [
-            check_annotations(n) for n in _per_item(annotations, count, "annotations", Mapping)
-        ]
-        times = [
-            iso(t) if isinstance(t, datetime) else t
-            for t in _per_item(created_at, count, "created_at", (str, datetime))
-        ]
+        items: list[str | ChatMessage] = [*request.facts, *request.messages]
+        metas, notes = request.metadata, request.annotations
+        times = [None if t is None else iso(t) for t in request.created_at]
         ids: list[str] = []
         for item, meta, note, when in zip(items, metas, notes, times, strict=True):
             common = {

@@ -10,7 +10,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -51,7 +51,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..storage import SqlDatabase
+from ..storage import EPOCH, SqlDatabase, from_us, to_us, to_us_or_none
 from ..storage._engine_store import EngineStore, dumps
 from ..storage._pg_search import HnswParameters, PostgresSearch
 from ..storage._query import BlockQuery, BlockRow
@@ -65,36 +65,6 @@ log = logging.getLogger("memory_integrations.engine")
 T = TypeVar("T")
 
 _US = 1_000_000
-
-
-def to_us(moment: datetime) -> int:
-    return round(moment.timestamp() * _US)
-
-
-def _us_or_none(moment: datetime | None) -> int | None:
-    return None if moment is None else to_us(moment)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EARLIEST_US = -62_135_596_800 * _US  # 0001-01-01T00:00:00Z
-_LATEST_US = 253_402_300_799 * _US + 999_999  # 9999-12-31T23:59:59.999999Z
-
-
-def from_us(value: Any) -> datetime | None:
-    """A stored epoch-microsecond time as an aware datetime.
-
-    Whatever a row holds (an older version may have stored times outside the datetime
-    range, or text), reading it never fails: out-of-range values are clamped to years
-    1-9999 and unreadable ones read as ``None``.
-    """
-    if value is None:
-        return None
-    try:
-        micros = int(value)
-    except (TypeError, ValueError, OverflowError):
-        log.warning("unreadable stored time %r read as null", value)
-        return None
-    return _EPOCH + timedelta(microseconds=min(max(micros, _EARLIEST_US), _LATEST_US))
 
 
 def _loads(value: Any) -> Any:
@@ -270,7 +240,7 @@ class Engine:
         return Session(
             user_id=row[0],
             session_id=row[1],
-            start_time=from_us(row[2]) or _EPOCH,
+            start_time=from_us(row[2]) or EPOCH,
             end_time=from_us(row[3]),
             annotations=notes,
             metadata=_stored_metadata(row[5]),
@@ -282,7 +252,7 @@ class Engine:
         row: BlockRow, rel_score: float | None = None, similarity: float | None = None
     ) -> MemoryBlock:
         is_fact = row.kind != "message"
-        ingested = from_us(row.ingested_at) or _EPOCH
+        ingested = from_us(row.ingested_at) or EPOCH
         return MemoryBlock(
             block_id=str(row.block_id),
             user_id=str(row.user_id),
@@ -569,7 +539,7 @@ class Engine:
                     "annotations": dumps(request.annotations[i]),
                     "metadata": None if request.metadata[i] is None else dumps(request.metadata[i]),
                     "agent_id": request.agent_id,
-                    "created_at": _us_or_none(request.created_at[i]),
+                    "created_at": to_us_or_none(request.created_at[i]),
                     "ingested_at": now,
                     "updated_at": now,
                     "last_queued_at": now if vectors is None else None,

@@ -21,6 +21,7 @@ from ..backend._wire import (
 )
 from ..engine._engine import parse_filters
 from ..errors import ValidationError
+from ..storage import from_us
 from . import _schemas as s
 from ._prompts import PromptRecord, VersionRecord
 from ._tenancy import MemoryTenant, TenantRegistry
@@ -178,9 +179,8 @@ def _version(record: VersionRecord) -> dict[str, Any]:
 
 
 def _us_iso(us: int) -> str:
-    from datetime import UTC, datetime
-
-    return iso(datetime.fromtimestamp(us / 1_000_000, tz=UTC)) or ""
+    moment = from_us(us)
+    return "" if moment is None else iso(moment) or ""
 
 
 def _vid(raw: str | None, *, allow_all: bool) -> int | None:

@@ -19,19 +19,20 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..engine import Engine
 from ..errors import ConflictError, NotFoundError, ValidationError
+from ..storage import from_us
 from ..storage._query import BLOCK_COLUMNS, BlockRow
+from ..validation import id_char_allowed
 
 Kind = Literal["memory", "message"]
 MEMORY_SESSION = "m"
 GROUP_PREFIX = "g:"
 ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
 _ESCAPED = set("/?#%~")
-_UNESCAPE = re.compile(r"~([0-9A-F]{2})|~_")
+_UNESCAPE = re.compile(r"~u([0-9A-F]{6})|~([0-9A-F]{2})|~_")
 
 SAP_MIGRATIONS = [
     """
@@ -47,22 +48,29 @@ CREATE TABLE mi_sap_retention (
 
 def escape_id(value: str) -> str:
     """A reversible encoding of a free-form SAP id into a valid engine id."""
-    out = "".join(
-        f"~{ord(c):02X}" if c in _ESCAPED or ord(c) < 32 or ord(c) == 127 else c for c in value
-    )
+    out = "".join(_escape_char(c) if c in _ESCAPED or not id_char_allowed(c) else c for c in value)
     if not out.strip() or out in (".", ".."):
         out = "~_" + out
     return out
 
 
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    return f"~{code:02X}" if code < 0x100 else f"~u{code:06X}"
+
+
 def unescape_id(value: str) -> str:
-    return _UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)) if m.group(1) else "", value)
+    def decode(match: re.Match[str]) -> str:
+        hex_digits = match.group(1) or match.group(2)
+        return chr(int(hex_digits, 16)) if hex_digits else ""
+
+    return _UNESCAPE.sub(decode, value)
 
 
 def iso(us: int | None) -> str | None:
-    if us is None:
+    moment = from_us(us)
+    if moment is None:
         return None
-    moment = datetime.fromtimestamp(us / 1_000_000, tz=UTC)
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 

@@ -2,6 +2,7 @@
 
 from ._database import Cursor, SqlDatabase, is_database
 from ._sqlite import SQLiteDatabase
+from ._time import EPOCH, from_us, to_us, to_us_or_none
 
 
 def open_database(location: str) -> SqlDatabase:
@@ -13,4 +14,14 @@ def open_database(location: str) -> SqlDatabase:
     return SQLiteDatabase(location)
 
 
-__all__ = ["Cursor", "SQLiteDatabase", "SqlDatabase", "is_database", "open_database"]
+__all__ = [
+    "EPOCH",
+    "Cursor",
+    "SQLiteDatabase",
+    "SqlDatabase",
+    "from_us",
+    "is_database",
+    "open_database",
+    "to_us",
+    "to_us_or_none",
+]
