@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from memory_integrations import AgentMemoryClient, ChatMessage, MessageRole
 from memory_integrations.cli import main
 from memory_integrations.embedders import HashingEmbedder
-from memory_integrations.errors import ConflictError, NotFoundError
+from memory_integrations.errors import ConflictError, NotFoundError, ValidationError
 
 
 def _fill(client: AgentMemoryClient) -> None:
@@ -140,3 +140,68 @@ def test_erase_removes_checkpoints_and_store_items_of_the_user(db_path: Any) -> 
         assert not any("alice" in str(r) for r in client.backend.export_records())  # type: ignore[attr-defined]
         store.close()
         saver.close()
+
+
+def _snapshot(client: AgentMemoryClient) -> list[dict[str, Any]]:
+    return list(client.backend.export_records())  # type: ignore[attr-defined]
+
+
+def _broken(records: list[dict[str, Any]], position: int, **change: Any) -> list[dict[str, Any]]:
+    out = [dict(r) for r in records]
+    out[position].update(change)
+    return out
+
+
+def test_a_failing_import_writes_nothing_at_all(db_path: Any, tmp_path: Path) -> None:
+    """Regression: an import that failed half-way left the first users and blocks written."""
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+        _fill(client)
+        records = _export(client)
+    last_block = max(i for i, r in enumerate(records) if r["type"] == "block")
+    cases: list[tuple[list[Any], str]] = [
+        (_broken(records, last_block, status="gone"), "status"),
+        (_broken(records, last_block, created_at=2**70), "created_at"),
+        (_broken(records, last_block, embedding="not base64!"), "base64"),
+        (_broken(records, last_block, block_id="a/b"), "block_id"),
+        (_broken(records, last_block, annotations='{"bad key": "v"}'), "annotation key"),
+        (_broken(records, last_block, metadata="{not json"), "JSON"),
+        (_broken(records, last_block, text="\ud800"), "UTF-8"),
+        (records[:-1] + [{k: v for k, v in records[-1].items() if k != "text"}], "missing text"),
+        (records[:-1] + ["not an object"], "JSON object"),
+        (records[1:], "header"),
+        (records + [{"type": "mystery"}], "unknown record type"),
+        # a block record whose user the file does not define
+        (records[:1] + [r for r in records if r["type"] == "block"], "does not define"),
+    ]
+    target = tmp_path / "target.sqlite3"
+    with AgentMemoryClient(target, embedder=HashingEmbedder()) as other:
+        other.create_user("carol", "Carol").create_session("s").add_memory(
+            facts=["carol's own fact"], async_processing=False
+        )
+        before = _snapshot(other)
+        engine: Any = other.backend
+        for bad, fragment in cases:
+            with pytest.raises(ValidationError, match=fragment):
+                engine.import_records(bad)
+            assert _snapshot(other) == before, fragment
+        # a user that exists in the target: refused, not merged into it
+        carol = [r for r in before if r.get("user_id") == "carol" or r["type"] == "header"]
+        with pytest.raises(ConflictError):
+            engine.import_records(records + carol[1:])
+        assert _snapshot(other) == before
+
+
+def test_import_never_writes_into_a_user_the_file_does_not_define(tmp_path: Path) -> None:
+    with AgentMemoryClient(tmp_path / "a.sqlite3", embedder=HashingEmbedder()) as client:
+        _fill(client)
+        records = _export(client, "bob")
+    # the file defines bob, but a block claims to belong to existing user "carol"
+    forged = [dict(r) for r in records]
+    forged[-1].update(user_id="carol", session_id="s")
+    with AgentMemoryClient(tmp_path / "b.sqlite3", embedder=HashingEmbedder()) as other:
+        other.create_user("carol", "Carol").create_session("s")
+        with pytest.raises(ValidationError, match="does not define"):
+            other.backend.import_records(forged)  # type: ignore[attr-defined]
+        assert other.get_user("carol").list_memories().total == 0
+        with pytest.raises(NotFoundError):
+            other.get_user("bob")

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 
-from memory_integrations.validation import check_id
 from memory_integrations.errors import ValidationError
 from memory_integrations.server._odata import parse_filter
 from memory_integrations.server._sap_store import Clause, escape_id, unescape_id
+from memory_integrations.validation import check_id
 
 
 def test_the_sdk_vocabulary() -> None:

@@ -12,7 +12,6 @@ import click
 
 from ..client import AgentMemoryClient
 from ..engine import Engine
-from ..engine._transfer import count_records
 
 
 def _engine(client: AgentMemoryClient) -> Engine:
@@ -43,7 +42,7 @@ def export_cmd(
     """Write users, sessions and blocks as JSON Lines."""
     with _client(location, embedder) as client:
         engine = _engine(client)
-        total = count_records(engine, user_id)
+        total = engine.count_export_blocks(user_id)
         out: TextIO = sys.stdout if output is None else output.open("w", encoding="utf-8")
         try:
             with click.progressbar(length=total, label="exporting blocks", file=sys.stderr) as bar:

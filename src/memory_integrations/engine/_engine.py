@@ -1109,11 +1109,27 @@ class Engine:
         """Stream one user's (or every user's) records for ``import_records``."""
         if user_id is not None:
             v.check_id(user_id, "user_id")
-        return _transfer.export_records(self, user_id)
+            self.get_user(user_id)  # NotFoundError before the first record
+        return _transfer.export_records(self._store, self.database, self.embedder, user_id)
 
-    def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
-        """Insert exported records; refuses users that already exist."""
-        return _transfer.import_records(self, records)
+    def count_export_blocks(self, user_id: str | None = None) -> int:
+        """How many block records ``export_records(user_id)`` will yield."""
+        return _transfer.count_records(self.database, user_id)
+
+    def import_records(
+        self, records: Iterable[object], progress: Callable[[int], None] | None = None
+    ) -> dict[str, int]:
+        """Insert exported records, all or nothing; refuses users that already exist.
+
+        Every record is checked as the API checks its arguments; a bad one raises a typed
+        error naming the record and leaves the store as it was.
+        """
+        result = _transfer.import_records(
+            self._store, self.database, self.embedder, records, progress
+        )
+        if result.queued and self._worker is not None:
+            self._worker.submit(result.queued)
+        return result.counts
 
     def health(self, entity: str | None = None) -> HealthPingResponse:
         checked: list[str] = []

@@ -365,6 +365,12 @@ class EngineStore:
             )
         return rows
 
+    def block_id_exists(self, cur: Cursor, block_id: str) -> bool:
+        return (
+            cur.execute("SELECT 1 FROM mi_blocks WHERE block_id = ?", (block_id,)).fetchone()
+            is not None
+        )
+
     def get_block(self, cur: Cursor, user_id: str, session_id: str, block_id: str) -> Any:
         row = cur.execute(
             f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE user_id = ? AND session_id = ? "
