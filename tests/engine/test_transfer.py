@@ -166,10 +166,10 @@ def test_a_failing_import_writes_nothing_at_all(db_path: Any, tmp_path: Path) ->
         (_broken(records, last_block, annotations='{"bad key": "v"}'), "annotation key"),
         (_broken(records, last_block, metadata="{not json"), "JSON"),
         (_broken(records, last_block, text="\ud800"), "UTF-8"),
-        (records[:-1] + [{k: v for k, v in records[-1].items() if k != "text"}], "missing text"),
-        (records[:-1] + ["not an object"], "JSON object"),
+        ([*records[:-1], {k: v for k, v in records[-1].items() if k != "text"}], "missing text"),
+        ([*records[:-1], "not an object"], "JSON object"),
         (records[1:], "header"),
-        (records + [{"type": "mystery"}], "unknown record type"),
+        ([*records, {"type": "mystery"}], "unknown record type"),
         # a block record whose user the file does not define
         (records[:1] + [r for r in records if r["type"] == "block"], "does not define"),
     ]
