@@ -39,7 +39,7 @@ from memory_integrations.langgraph import (
     adelete_thread_and_session,
     delete_thread_and_session,
 )
-from memory_integrations.langgraph._saver import _DELTA_MIN_BODY, _MAX_DEPTH
+from memory_integrations.langgraph._saver import _DELTA_MIN_BODY, _MAX_DEPTH, MIGRATIONS
 from memory_integrations.storage import SqlDatabase, open_database
 
 if TYPE_CHECKING:
@@ -941,9 +941,9 @@ async def test_adelete_thread_and_session_with_async_client(client: AgentMemoryC
 def test_schema_is_migrated_once_and_shared(db: SqlDatabase, storage: str) -> None:
     assert db.dialect == storage  # the fixture follows the root conftest's storage parameter
     one, two = AgentMemorySaver(db), AgentMemorySaver(db)
-    assert one.schema_version == two.schema_version == 1
+    assert one.schema_version == two.schema_version == len(MIGRATIONS)
     rows = _query(db, "SELECT version FROM mi_migrations WHERE component = 'langgraph_checkpoints'")
-    assert rows == [(1,)]
+    assert rows == [(len(MIGRATIONS),)]
 
 
 def test_import_without_langgraph_names_the_extra(tmp_path: Path) -> None:

@@ -147,6 +147,7 @@ class Engine:
             self._check_embedder()
         self._indexes = IndexCache(embedder.dim)
         self._database_search = self._open_database_search(embedder.dim)
+        self._warned_mismatch = False
         self._worker: ProcessingWorker | None = None
         if start_worker:
             self._worker = ProcessingWorker(
@@ -515,6 +516,7 @@ class Engine:
         block_ids = [str(uuid.uuid4()) for _ in range(count)]
         with self.database.transaction() as cur:
             session = self._require_session(cur, user_id, session_id)
+            self._require_stored_embedder(cur)
             if session[3] is not None:
                 raise ConflictError(
                     f"session {session_id!r} has ended and accepts no new memory; start a new "
@@ -640,6 +642,8 @@ class Engine:
             row = self._store.get_block(cur, user_id, session_id, block_id)
             self._check_updatable(row, user_id, session_id, block_id, now, new_fact, new_message)
             assert row is not None
+            if new_text is not None:
+                self._require_stored_embedder(cur)
             fields: dict[str, Any] = {"updated_at": now}
             if notes is not None:
                 fields["annotations"] = dumps(notes)
@@ -848,6 +852,8 @@ class Engine:
             rank, open_cursor = self._rank_in_database, self.database.transaction
         with open_cursor() as cur:
             self._check_scope_owner(cur, user_id, session_id)
+            if self._database_search is not None:  # in memory, an index reload checks it
+                self._require_stored_embedder(cur)
             hits = rank(cur, pre_q, query_vector, query, k, options.threshold)
             rows = self._store.blocks_by_seq(cur, user_id, [h[0] for h in hits])
         by_seq = {r.seq: r for r in rows}
@@ -978,8 +984,17 @@ class Engine:
         worker = self._worker_ref
         now = self._now()
         lease_until = now + int(self.settings.lease_seconds * _US)
-        with self.database.transaction() as cur:
-            claimed = self._store.claim(cur, seqs, worker.owner, now, lease_until)
+        try:
+            with self.database.transaction() as cur:
+                self._require_stored_embedder(cur)
+                claimed = self._store.claim(cur, seqs, worker.owner, now, lease_until)
+        except EmbedderMismatchError as exc:
+            # Another process re-embedded the store: leave these blocks queued in storage for
+            # a process with the store's embedder, rather than writing foreign vectors.
+            if not self._warned_mismatch:
+                self._warned_mismatch = True
+                log.error("not processing blocks: %s", exc)
+            return []
         if not claimed:
             return []
         done: list[tuple[int, str, np.ndarray]] = []

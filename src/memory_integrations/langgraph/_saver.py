@@ -45,6 +45,7 @@ import math
 import random
 import threading
 import time
+import uuid
 import zlib
 from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -140,6 +141,12 @@ CREATE TABLE IF NOT EXISTS langgraph_checkpoint_writes (
     PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
 );
 """,
+    # v2: a thread's generation, new each time the thread row is created. Cached channel
+    # values are keyed by it, so a thread deleted and written again by another process
+    # (possibly with the same channel versions) is never answered from a stale cache.
+    """
+ALTER TABLE langgraph_threads ADD COLUMN generation TEXT;
+""",
 ]
 
 # Scalars this short are kept inside the checkpoint row instead of a blob row of their own.
@@ -150,8 +157,10 @@ _DELTA_MIN_BODY = 2048  # lists smaller than this (serialized) are always writte
 _MAX_DEPTH = 32  # a full copy at least every 33 versions bounds the rows read per value
 _TAIL_CACHE = 256  # (thread, ns, channel) whose last list bytes are kept for deltas
 _TAIL_MAX_BYTES = 16 * 1024 * 1024
-# Assembled channel values by (thread, ns, channel, version). A version string is written
-# once (get_next_version adds a random suffix), so a cached value never goes stale.
+# Assembled channel values by (thread, ns, channel, version, thread generation). A version
+# string is written once per thread life (get_next_version adds a random suffix), and a
+# thread deleted and created again gets a new generation, so a cached value never goes
+# stale, whichever process changed the thread.
 _BLOB_CACHE_BYTES = 64 * 1024 * 1024
 _PAGE = 100  # checkpoints hydrated per read transaction in ``list``
 _CHUNK = 250  # keys per ``IN`` / ``VALUES`` batch
@@ -239,11 +248,13 @@ _TOUCH_STEP = (
 )
 _SQL_TEXT: dict[str, str] = {
     "thread_state": (
-        f"SELECT expires_at, ttl_seconds, last_access FROM {_THREADS} WHERE thread_id = ?"
+        "SELECT expires_at, ttl_seconds, last_access, COALESCE(generation, '') "
+        f"FROM {_THREADS} WHERE thread_id = ?"
     ),
+    # Parameters: thread_id, now, ttl, expires_at, and the generation of a new thread row.
     "touch_thread": (
-        f"INSERT INTO {_THREADS} (thread_id, last_access, ttl_seconds, expires_at) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+        f"INSERT INTO {_THREADS} (thread_id, last_access, ttl_seconds, expires_at, generation) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
         "last_access = excluded.last_access, "
         f"ttl_seconds = COALESCE(excluded.ttl_seconds, {_THREADS}.ttl_seconds), "
         "expires_at = excluded.last_access + "
@@ -259,13 +270,13 @@ _SQL_TEXT: dict[str, str] = {
     # a missing thread; ``touch_*`` moves a live thread's clock as ``_open_thread`` would.
     # Neither locks the thread row when nothing changes.
     "pg_thread_state": (
-        f"state AS (SELECT expires_at, ttl_seconds, last_access FROM {_THREADS} "
+        f"state AS (SELECT expires_at, ttl_seconds, last_access, generation FROM {_THREADS} "
         "WHERE thread_id = ?)"
     ),
-    # Parameters: thread_id, now, ttl, expires_at.
+    # Parameters: thread_id, now, ttl, expires_at, generation.
     "pg_new_thread": (
         f"new_thread AS (INSERT INTO {_THREADS} (thread_id, last_access, ttl_seconds, "
-        "expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING)"
+        "expires_at, generation) VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING)"
     ),
     # Parameters: now, now, thread_id, now, now. A saver without ``ttl`` keeps the stored one.
     "pg_touch_keep_ttl": (
@@ -439,7 +450,7 @@ class _Statements:
         select = (
             "SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, "
             "c.metadata, c.metadata_type, t.last_access, t.ttl_seconds, c.type, c.checkpoint, "
-            f"c.metadata_blob FROM {_CHECKPOINTS} c "
+            f"c.metadata_blob, COALESCE(t.generation, '') FROM {_CHECKPOINTS} c "
             f"LEFT JOIN {_THREADS} t ON t.thread_id = c.thread_id "
             f"WHERE {conditions} ORDER BY {order} LIMIT {int(limit)}"
         )
@@ -539,6 +550,10 @@ def _array_header(data: bytes) -> int:
     return 0
 
 
+def _new_generation() -> str:
+    return uuid.uuid4().hex
+
+
 def _parent_config(thread_id: str, ns: str, parent_id: str | None) -> RunnableConfig | None:
     if not parent_id:
         return None
@@ -581,8 +596,11 @@ class _Row:
     needed: list[tuple[str, str]]  # (channel, version) to read from the blobs table
     last_access: float | None
     ttl_seconds: float | None
+    generation: str
 
 
+# (thread_id, checkpoint_ns, channel, version, thread generation) of a cached value
+_BlobKey = tuple[str, str, str, str, str]
 # (channel, version) -> (base_version, depth, checksum, type, blob) of one blob row
 _BlobRows = dict[tuple[str, str], tuple[str | None, int, int | None, str, bytes]]
 
@@ -644,9 +662,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         self.schema_version = db.migrate(COMPONENT, migrations_for(db.dialect))
         self._tails: OrderedDict[tuple[str, str, str], _Tail] = OrderedDict()
         self._tails_lock = threading.Lock()
-        self._blobs: OrderedDict[tuple[str, str, str, str], tuple[str, bytes] | None] = (
-            OrderedDict()
-        )
+        self._blobs: OrderedDict[_BlobKey, tuple[str, bytes] | None] = OrderedDict()
         self._blob_bytes = 0
         # thread_id -> (last_access, ttl_seconds) its row had after this process's last
         # PostgreSQL write: a hint only, checked by every write (see ``_pg_write``).
@@ -805,19 +821,19 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 unique: dict[tuple[str, str, str], Sequence[Any]] = {}
                 for r in raw:
                     scope_id = (r[0], r[1], r[2])
-                    unique.setdefault(scope_id, r[:11])
-                    if r[11] is not None:  # task_id: the checkpoint has this write
-                        raw_writes[scope_id].append((r[12], r[11], r[13], r[14], r[15], r[16]))
+                    unique.setdefault(scope_id, r[:12])
+                    if r[12] is not None:  # task_id: the checkpoint has this write
+                        raw_writes[scope_id].append((r[13], r[12], r[14], r[15], r[16], r[17]))
                 raw = list(unique.values())
             rows = [self._decode_row(r) for r in raw]
-            cached: dict[tuple[str, str, str, str], tuple[str, bytes] | None] = {}
+            cached: dict[_BlobKey, tuple[str, bytes] | None] = {}
             missing: builtins.list[_Row] = []
             for row in rows:
                 uncached = []
                 for key in row.needed:
-                    hit, stored = self._cached_blob((row.thread_id, row.ns, *key))
+                    hit, stored = self._cached_blob((row.thread_id, row.ns, *key, row.generation))
                     if hit:
-                        cached[(row.thread_id, row.ns, *key)] = stored
+                        cached[(row.thread_id, row.ns, *key, row.generation)] = stored
                     else:
                         uncached.append(key)
                 if uncached:
@@ -828,12 +844,12 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         writes = self._decode_writes(raw_writes)
         tuples = []
         # Rebuilt bytes are shared by the page's checkpoints; values are decoded per row.
-        assembled: dict[tuple[str, str, str, str], tuple[str, bytes] | None] = cached
+        assembled: dict[_BlobKey, tuple[str, bytes] | None] = cached
         for row in rows:
             values = row.checkpoint["channel_values"]
             scope = blobs.get((row.thread_id, row.ns), {})
             for key in row.needed:
-                memo_key = (row.thread_id, row.ns, *key)
+                memo_key = (row.thread_id, row.ns, *key, row.generation)
                 if memo_key not in assembled:
                     assembled[memo_key] = self._assemble(row, scope, key)
                     self._cache_blob(memo_key, assembled[memo_key])
@@ -883,6 +899,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             needed,
             last_access,
             ttl_seconds,
+            str(raw[11]),
         )
 
     def _load_blobs(
@@ -1018,19 +1035,19 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             for blob_key in [k for k in self._blobs if k[0] == thread_id]:
                 self._drop_blob(blob_key)
 
-    def _drop_blob(self, key: tuple[str, str, str, str]) -> None:
+    def _drop_blob(self, key: _BlobKey) -> None:
         stored = self._blobs.pop(key)
         if stored is not None:
             self._blob_bytes -= len(stored[1])
 
-    def _cached_blob(self, key: tuple[str, str, str, str]) -> tuple[bool, tuple[str, bytes] | None]:
+    def _cached_blob(self, key: _BlobKey) -> tuple[bool, tuple[str, bytes] | None]:
         with self._tails_lock:
             if key not in self._blobs:
                 return False, None
             self._blobs.move_to_end(key)
             return True, self._blobs[key]
 
-    def _cache_blob(self, key: tuple[str, str, str, str], stored: tuple[str, bytes] | None) -> None:
+    def _cache_blob(self, key: _BlobKey, stored: tuple[str, bytes] | None) -> None:
         size = 0 if stored is None else len(stored[1])
         if size > _BLOB_CACHE_BYTES // 4:
             return
@@ -1114,9 +1131,10 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         result: str,
     ) -> tuple[Any, ...] | None:
         """One PostgreSQL statement that opens ``thread_id`` and runs ``parts`` (named
-        data-modifying CTEs): a single round trip per write. Returns the row of the
-        ``result`` expressions, or None if the write must be done in a ``db.transaction()``
-        instead (no autocommit cursor, too many parameters, or the thread had expired).
+        data-modifying CTEs): a single round trip per write. Returns the thread's
+        generation followed by the ``result`` expressions, or None if the write must be
+        done in a ``db.transaction()`` instead (no autocommit cursor, too many parameters,
+        or the thread had expired).
 
         The thread is not read first: the statement creates it if missing and moves its
         clock if it is live, unless this process wrote to it less than a clock step ago
@@ -1135,8 +1153,10 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         with self._tails_lock:
             hint = self._thread_hints.get(thread_id)
         opens = hint is None or self._needs_touch(now, *hint)
+        generation = _new_generation()
         if opens:
-            ctes.append((self._sql.pg_new_thread, (thread_id, now, self.ttl, expires_at)))
+            new_thread = (thread_id, now, self.ttl, expires_at, generation)
+            ctes.append((self._sql.pg_new_thread, new_thread))
             if self.ttl is None:
                 ctes.append((self._sql.pg_touch_keep_ttl, (now, now, thread_id, now, now)))
             else:
@@ -1150,14 +1170,14 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             return None
         sql = (
             f"WITH {', '.join(text for text, _ in ctes)} SELECT s.*, {result} FROM "
-            "(SELECT COUNT(*), MAX(expires_at), MAX(ttl_seconds), MAX(last_access) "
-            "FROM state) s"
+            "(SELECT COUNT(*), MAX(expires_at), MAX(ttl_seconds), MAX(last_access), "
+            "MAX(COALESCE(generation, '')) FROM state) s"
         )
         with self._autocommit() as cur:
             if cur is None:
                 return None
             row = cur.execute(sql, params).fetchone()
-            found, old_expires, old_ttl, old_access = row[:4]
+            found, old_expires, old_ttl, old_access, old_generation = row[:5]
             if found and old_expires is not None and old_expires <= now:
                 self._forget_thread(thread_id)  # expired: purged by the caller's retry
                 return None
@@ -1166,7 +1186,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 hint = (old_access, old_ttl)  # nothing to move
             else:
                 if not opens:  # the thread vanished or changed under the hint
-                    missed = (thread_id, now, self.ttl, expires_at)
+                    missed = (thread_id, now, self.ttl, expires_at, generation)
                     cur.execute(self._sql.touch_thread, missed)
                 hint = (now, stored_ttl)
         with self._tails_lock:
@@ -1174,7 +1194,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             self._thread_hints.move_to_end(thread_id)
             while len(self._thread_hints) > _THREAD_HINTS:
                 self._thread_hints.popitem(last=False)
-        return tuple(row[4:])
+        return (old_generation if found else generation, *row[5:])
 
     def _needs_touch(self, now: float, last_access: float, ttl_seconds: float | None) -> bool:
         """Whether a write at ``now`` moves the thread's clock (as ``_open_thread``)."""
@@ -1183,18 +1203,23 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         step = min(1.0, ttl_seconds / 100) if ttl_seconds else 1.0
         return now - last_access >= step
 
-    def _open_thread(self, cur: Cursor, thread_id: str, now: float) -> None:
-        """Start a write on ``thread_id``: purge it if it expired, then move its clock."""
+    def _open_thread(self, cur: Cursor, thread_id: str, now: float) -> str:
+        """Start a write on ``thread_id``: purge it if it expired, then move its clock.
+        Returns the thread's generation."""
+        generation = _new_generation()
         row = cur.execute(self._sql.thread_state, (thread_id,)).fetchone()
         if row is not None:
-            expires_at, ttl_seconds, last_access = row
+            expires_at, ttl_seconds, last_access, stored = row
             if expires_at is not None and expires_at <= now:
                 # An expired thread is gone as a whole; this write starts a fresh one.
                 self._purge(cur, thread_id)
-            elif not self._needs_touch(now, last_access, ttl_seconds):
-                return  # the clock moved too little to be worth a row update
+            else:
+                generation = str(stored)
+                if not self._needs_touch(now, last_access, ttl_seconds):
+                    return generation  # the clock moved too little to be worth an update
         expires_at = now + self.ttl if self.ttl is not None else None
-        cur.execute(self._sql.touch_thread, (thread_id, now, self.ttl, expires_at))
+        cur.execute(self._sql.touch_thread, (thread_id, now, self.ttl, expires_at, generation))
+        return generation
 
     def _purge(self, cur: Cursor, thread_id: str) -> None:
         cur.execute(self._sql.delete_thread_writes, (thread_id,))
@@ -1220,7 +1245,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
 
     def _store_checkpoint(
         self, thread_id: str, row: tuple[Any, ...], blobs: builtins.list[_BlobWrite]
-    ) -> builtins.list[_BlobWrite] | None:
+    ) -> tuple[builtins.list[_BlobWrite], str] | None:
         """Write the blob rows and the checkpoint row in one transaction; return the blob
         writes as stored, or None if a delta's base was no longer stored as remembered
         and nothing of the checkpoint became visible (PostgreSQL; the caller retries
@@ -1230,10 +1255,11 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         if self._postgres:
             stored = self._pg_store_checkpoint(thread_id, row, blobs)
             if stored is not None:
-                return blobs if stored else None
+                generation, complete = stored
+                return (blobs, generation) if complete else None
             # No autocommit cursor, or the thread had expired: write again below.
         with self.db.transaction() as cur:
-            self._open_thread(cur, thread_id, self._clock())
+            generation = self._open_thread(cur, thread_id, self._clock())
             written = []
             for blob in blobs:
                 if blob.base is not None and blob.whole is not None:
@@ -1245,16 +1271,17 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             if written:
                 cur.executemany(self._sql.upsert_blob, [b.row for b in written])
             cur.execute(self._sql.upsert_checkpoint, row)
-        return written
+        return written, generation
 
     def _pg_store_checkpoint(
         self, thread_id: str, row: tuple[Any, ...], blobs: builtins.list[_BlobWrite]
-    ) -> bool | None:
+    ) -> tuple[str, bool] | None:
         """``_store_checkpoint`` as one PostgreSQL statement: whole blob rows, delta rows
         (each only if its base matches), then the checkpoint, only if every delta row was
-        written (counted from their RETURNING rows: a CTE cannot see another's rows). True
-        if the checkpoint was stored, False if a delta base changed (nothing visible was
-        written), None if the thread had expired or the fast path is unavailable."""
+        written (counted from their RETURNING rows: a CTE cannot see another's rows). The
+        thread's generation and True if the checkpoint was stored, False if a delta base
+        changed (nothing visible was written); None if the thread had expired or the fast
+        path is unavailable."""
         parts: builtins.list[tuple[str, Sequence[Any]]] = []
         whole = [b.row for b in blobs if b.base is None]
         deltas = [b for b in blobs if b.base is not None]
@@ -1277,7 +1304,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             checkpoint = self._sql.upsert_checkpoint
         parts.append((f"cp AS ({checkpoint} RETURNING 1)", row))
         result = self._pg_write(thread_id, parts, "(SELECT COUNT(*) FROM cp)")
-        return None if result is None else bool(result[0])
+        return None if result is None else (str(result[0]), bool(result[1]))
 
     def put(
         self,
@@ -1321,8 +1348,9 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 blobs.append(
                     self._blob_write(thread_id, ns, channel, str(version), values[channel], deltas)
                 )
-            written = self._store_checkpoint(thread_id, row, blobs)
-            if written is not None:
+            stored = self._store_checkpoint(thread_id, row, blobs)
+            if stored is not None:
+                written, generation = stored
                 break
             # A delta base is no longer stored as this process remembers it (another
             # process replaced or deleted it): nothing was stored; write whole values.
@@ -1331,7 +1359,8 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             if blob.tail is not None:
                 self._remember((thread_id, ns, blob.channel), blob.tail)
             if blob.full is not None:
-                self._cache_blob((thread_id, ns, blob.channel, blob.version), blob.full)
+                key = (thread_id, ns, blob.channel, blob.version, generation)
+                self._cache_blob(key, blob.full)
         return {
             "configurable": {
                 "thread_id": conf["thread_id"],
@@ -1424,12 +1453,14 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             row = cur.execute(self._sql.thread_state, (target,)).fetchone()
             if row is not None and row[0] is not None and row[0] <= now:
                 self._purge(cur, target)
+                row = None
             cur.execute(self._sql.copy_checkpoints, (target, source))
             cur.execute(self._sql.copy_blobs, (target, source))
             cur.execute(self._sql.copy_writes, (target, source))
             ttl = self.ttl if self.ttl is not None else (src[1] if src is not None else None)
             expires = now + ttl if ttl is not None else None
-            cur.execute(self._sql.touch_thread, (target, now, ttl, expires))
+            generation = row[3] if row is not None else _new_generation()
+            cur.execute(self._sql.touch_thread, (target, now, ttl, expires, generation))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``"keep_latest"``: keep each namespace's latest checkpoint; ``"delete"``: all.
