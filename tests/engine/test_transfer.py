@@ -105,39 +105,116 @@ def test_cli_export_import_and_erase(tmp_path: Path) -> None:
             )
 
 
-def test_erase_removes_checkpoints_and_store_items_of_the_user(db_path: Any) -> None:
+def _echo_graph(saver: Any, store: Any) -> Any:
     from langgraph.graph import START, MessagesState, StateGraph
 
+    builder = StateGraph(MessagesState)
+    builder.add_node("echo", lambda state: {"messages": [("ai", "ok")]})
+    builder.add_edge(START, "echo")
+    return builder.compile(checkpointer=saver, store=store)
+
+
+def test_erase_removes_what_belongs_to_the_user_and_keeps_the_rest(db_path: Any) -> None:
     from memory_integrations.langgraph import AgentMemorySaver, AgentMemoryStore
     from memory_integrations.lifecycle import erase_user
 
     with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
         _fill(client)
-        saver, store = AgentMemorySaver(client), AgentMemoryStore(client)
-        builder = StateGraph(MessagesState)
-        builder.add_node("echo", lambda state: {"messages": [("ai", "ok")]})
-        builder.add_edge(START, "echo")
-        graph = builder.compile(checkpointer=saver, store=store)
+        saver, store = AgentMemorySaver(client), AgentMemoryStore(client, owner_label=1)
+        graph = _echo_graph(saver, store)
         client.get_user("alice").create_session("alice-trip")
-        # thread ids = session ids; "s1"/"s2" are session ids of bob too, "alice-trip" not
-        for thread in ("s1", "s2", "alice-trip"):
-            graph.invoke({"messages": [("user", "hi")]}, {"configurable": {"thread_id": thread}})
-        graph.invoke({"messages": [("user", "hi")]}, {"configurable": {"thread_id": "other"}})
+        # thread ids = session ids; "s1"/"s2" are session ids of bob too
+        for thread, user in (("alice-trip", "alice"), ("s1", "bob"), ("s2", None)):
+            configurable = {"thread_id": thread} | ({"user_id": user} if user else {})
+            graph.invoke({"messages": [("user", "hi")]}, {"configurable": configurable})
         store.put(("users", "alice", "prefs"), "seat", {"value": "window"})
         store.put(("users", "bob", "prefs"), "seat", {"value": "aisle"})
+        store.put(("alice", "notes"), "n", {"value": "whose?"})  # owner: label 1 = "notes"
 
-        removed = erase_user(client, "alice")
+        report = erase_user(client, "alice")
 
-        assert removed["store_items"] == 1 and removed["checkpoint_threads"] == 1
-        assert removed["shared_threads_kept"] == 2
-        assert removed["blocks"] == 4 and removed["sessions"] == 3
+        assert report.removed == {
+            "sessions": 3,
+            "blocks": 4,
+            "checkpoint_threads": 1,
+            "store_items": 1,
+        }
+        assert report.kept == {"threads": ["s1", "s2"], "store_namespaces": [("alice", "notes")]}
+        assert "kept 2 threads" in report.summary()
         assert saver.get_tuple({"configurable": {"thread_id": "alice-trip"}}) is None
-        assert saver.get_tuple({"configurable": {"thread_id": "s1"}}) is not None  # bob's too
-        assert saver.get_tuple({"configurable": {"thread_id": "other"}}) is not None
+        assert saver.get_tuple({"configurable": {"thread_id": "s1"}}) is not None  # bob's
+        assert saver.get_tuple({"configurable": {"thread_id": "s2"}}) is not None  # nobody's
         assert store.get(("users", "alice", "prefs"), "seat") is None
         assert store.get(("users", "bob", "prefs"), "seat") is not None
         assert client.get_user("bob").list_memories().total == 4
         assert not any("alice" in str(r) for r in client.backend.export_records())  # type: ignore[attr-defined]
+        # what was kept can be named explicitly
+        again = erase_user(client, "alice", threads=["s2"], store_namespaces=[("alice",)])
+        assert again.removed["checkpoint_threads"] == 1 and again.removed["store_items"] == 1
+        assert saver.get_tuple({"configurable": {"thread_id": "s2"}}) is None
+        with pytest.raises(NotFoundError, match="nothing is stored"):
+            erase_user(client, "alice")
+        store.close()
+        saver.close()
+
+
+def test_erasing_a_user_named_like_a_namespace_label_spares_other_users(db_path: Any) -> None:
+    """Regression: erasing user "memories" deleted Bob's item under ("memories", "bob")."""
+    from memory_integrations.langgraph import AgentMemoryStore
+    from memory_integrations.lifecycle import erase_user
+
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+        client.create_user("memories", "A user with an unlucky id")
+        for store in (AgentMemoryStore(client), AgentMemoryStore(client, owner_label=1)):
+            store.put(("memories", "bob"), "k", {"text": "Bob's memory"})
+            report = erase_user(client, "memories") if store.owner_label is None else None
+            assert store.get(("memories", "bob"), "k") is not None
+            if report is not None:
+                assert report.removed["store_items"] == 0
+                assert report.kept["store_namespaces"] == [("memories", "bob")]
+            store.close()
+
+
+def test_a_user_known_only_to_the_store_or_the_saver_is_erasable(db_path: Any) -> None:
+    """Regression: erase of a user with no engine record raised NotFoundError."""
+    from memory_integrations.langgraph import AgentMemorySaver, AgentMemoryStore
+    from memory_integrations.lifecycle import erase_user
+
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+        saver, store = AgentMemorySaver(client), AgentMemoryStore(client)
+        graph = _echo_graph(saver, store)
+
+        def remember(state: Any) -> dict[str, Any]:
+            from langgraph.config import get_store
+
+            get_store().put(("facts",), "diet", {"text": "vegetarian"})
+            return {}
+
+        graph.invoke(
+            {"messages": [("user", "hi")]},
+            {"configurable": {"thread_id": "t-only", "user_id": "ghost"}},
+        )
+        from langgraph.graph import START, MessagesState, StateGraph
+
+        builder = StateGraph(MessagesState)
+        builder.add_node("remember", remember)
+        builder.add_edge(START, "remember")
+        builder.compile(store=store).invoke(
+            {"messages": []}, {"configurable": {"user_id": "ghost"}}
+        )
+        store.put(("facts",), "public", {"text": "written outside any run"})
+
+        report = erase_user(client, "ghost")
+
+        assert report.removed == {
+            "sessions": 0,
+            "blocks": 0,
+            "checkpoint_threads": 1,
+            "store_items": 1,
+        }
+        assert saver.get_tuple({"configurable": {"thread_id": "t-only"}}) is None
+        assert store.get(("facts",), "diet") is None
+        assert store.get(("facts",), "public") is not None
         store.close()
         saver.close()
 

@@ -94,14 +94,40 @@ def import_cmd(location: str, source: Path, embedder: str | None) -> None:
 @click.command("erase")
 @click.option("--path", "--url", "location", required=True, help="SQLite path or postgresql URL.")
 @click.option("--user", "user_id", required=True, help="The user to erase.")
+@click.option(
+    "--thread",
+    "threads",
+    multiple=True,
+    help="Also erase this LangGraph thread (repeatable), e.g. one written without user_id.",
+)
+@click.option(
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    help="Also erase LangGraph store items under this namespace, labels joined by '/' "
+    "(repeatable), e.g. memories/ana.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--embedder", default=None, help="The store's embedder spec, if not the default.")
-def erase_cmd(location: str, user_id: str, yes: bool, embedder: str | None) -> None:
-    """Erase a user everywhere: blocks, sessions, checkpoints of its threads, store items."""
+def erase_cmd(
+    location: str,
+    user_id: str,
+    threads: tuple[str, ...],
+    namespaces: tuple[str, ...],
+    yes: bool,
+    embedder: str | None,
+) -> None:
+    """Erase a user everywhere: memory, and the LangGraph threads and store items recorded
+    as theirs. Data that only carries their id in a name is kept and listed."""
     from ..lifecycle import erase_user
 
     if not yes:
         click.confirm(f"Erase user {user_id!r} and everything of theirs?", abort=True)
     with _client(location, embedder) as client:
-        removed = erase_user(client, user_id)
-    click.echo("erased: " + ", ".join(f"{n} {what}" for what, n in removed.items()))
+        report = erase_user(
+            client,
+            user_id,
+            threads=list(threads),
+            store_namespaces=[tuple(n.split("/")) for n in namespaces],
+        )
+    click.echo(report.summary())

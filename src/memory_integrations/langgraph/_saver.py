@@ -69,6 +69,8 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ..errors import NotFoundError
 from ..storage import Cursor, SqlDatabase, is_database
+from ..validation import check_id
+from ._owner import run_user_id
 
 __all__ = [
     "COMPONENT",
@@ -144,8 +146,12 @@ CREATE TABLE IF NOT EXISTS langgraph_checkpoint_writes (
     # v2: a thread's generation, new each time the thread row is created. Cached channel
     # values are keyed by it, so a thread deleted and written again by another process
     # (possibly with the same channel versions) is never answered from a stale cache.
+    # The thread's owner: the user id of the run that created it (see ``_owner``), which
+    # ``erase`` relies on.
     """
 ALTER TABLE langgraph_threads ADD COLUMN generation TEXT;
+ALTER TABLE langgraph_threads ADD COLUMN owner TEXT;
+CREATE INDEX langgraph_threads_owner ON langgraph_threads (owner) WHERE owner IS NOT NULL;
 """,
 ]
 
@@ -248,13 +254,14 @@ _TOUCH_STEP = (
 )
 _SQL_TEXT: dict[str, str] = {
     "thread_state": (
-        "SELECT expires_at, ttl_seconds, last_access, COALESCE(generation, '') "
+        "SELECT expires_at, ttl_seconds, last_access, COALESCE(generation, ''), owner "
         f"FROM {_THREADS} WHERE thread_id = ?"
     ),
-    # Parameters: thread_id, now, ttl, expires_at, and the generation of a new thread row.
+    # Parameters: thread_id, now, ttl, expires_at, the generation of a new thread row, owner.
     "touch_thread": (
-        f"INSERT INTO {_THREADS} (thread_id, last_access, ttl_seconds, expires_at, generation) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+        f"INSERT INTO {_THREADS} (thread_id, last_access, ttl_seconds, expires_at, generation, "
+        "owner) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+        f"owner = COALESCE({_THREADS}.owner, excluded.owner), "
         "last_access = excluded.last_access, "
         f"ttl_seconds = COALESCE(excluded.ttl_seconds, {_THREADS}.ttl_seconds), "
         "expires_at = excluded.last_access + "
@@ -273,10 +280,11 @@ _SQL_TEXT: dict[str, str] = {
         f"state AS (SELECT expires_at, ttl_seconds, last_access, generation FROM {_THREADS} "
         "WHERE thread_id = ?)"
     ),
-    # Parameters: thread_id, now, ttl, expires_at, generation.
+    # Parameters: thread_id, now, ttl, expires_at, generation, owner.
     "pg_new_thread": (
         f"new_thread AS (INSERT INTO {_THREADS} (thread_id, last_access, ttl_seconds, "
-        "expires_at, generation) VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING)"
+        "expires_at, generation, owner) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (thread_id) DO NOTHING)"
     ),
     # Parameters: now, now, thread_id, now, now. A saver without ``ttl`` keeps the stored one.
     "pg_touch_keep_ttl": (
@@ -1127,6 +1135,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
     def _pg_write(
         self,
         thread_id: str,
+        owner: str | None,
         parts: Sequence[tuple[str, Sequence[Any]]],
         result: str,
     ) -> tuple[Any, ...] | None:
@@ -1155,7 +1164,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         opens = hint is None or self._needs_touch(now, *hint)
         generation = _new_generation()
         if opens:
-            new_thread = (thread_id, now, self.ttl, expires_at, generation)
+            new_thread = (thread_id, now, self.ttl, expires_at, generation, owner)
             ctes.append((self._sql.pg_new_thread, new_thread))
             if self.ttl is None:
                 ctes.append((self._sql.pg_touch_keep_ttl, (now, now, thread_id, now, now)))
@@ -1186,7 +1195,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 hint = (old_access, old_ttl)  # nothing to move
             else:
                 if not opens:  # the thread vanished or changed under the hint
-                    missed = (thread_id, now, self.ttl, expires_at, generation)
+                    missed = (thread_id, now, self.ttl, expires_at, generation, owner)
                     cur.execute(self._sql.touch_thread, missed)
                 hint = (now, stored_ttl)
         with self._tails_lock:
@@ -1203,13 +1212,13 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         step = min(1.0, ttl_seconds / 100) if ttl_seconds else 1.0
         return now - last_access >= step
 
-    def _open_thread(self, cur: Cursor, thread_id: str, now: float) -> str:
+    def _open_thread(self, cur: Cursor, thread_id: str, now: float, owner: str | None) -> str:
         """Start a write on ``thread_id``: purge it if it expired, then move its clock.
         Returns the thread's generation."""
         generation = _new_generation()
         row = cur.execute(self._sql.thread_state, (thread_id,)).fetchone()
         if row is not None:
-            expires_at, ttl_seconds, last_access, stored = row
+            expires_at, ttl_seconds, last_access, stored, _ = row
             if expires_at is not None and expires_at <= now:
                 # An expired thread is gone as a whole; this write starts a fresh one.
                 self._purge(cur, thread_id)
@@ -1218,7 +1227,8 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 if not self._needs_touch(now, last_access, ttl_seconds):
                     return generation  # the clock moved too little to be worth an update
         expires_at = now + self.ttl if self.ttl is not None else None
-        cur.execute(self._sql.touch_thread, (thread_id, now, self.ttl, expires_at, generation))
+        touch = (thread_id, now, self.ttl, expires_at, generation, owner)
+        cur.execute(self._sql.touch_thread, touch)
         return generation
 
     def _purge(self, cur: Cursor, thread_id: str) -> None:
@@ -1244,7 +1254,11 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         return json.dumps(_coerce_json(metadata), ensure_ascii=False), type_, blob
 
     def _store_checkpoint(
-        self, thread_id: str, row: tuple[Any, ...], blobs: builtins.list[_BlobWrite]
+        self,
+        thread_id: str,
+        owner: str | None,
+        row: tuple[Any, ...],
+        blobs: builtins.list[_BlobWrite],
     ) -> tuple[builtins.list[_BlobWrite], str] | None:
         """Write the blob rows and the checkpoint row in one transaction; return the blob
         writes as stored, or None if a delta's base was no longer stored as remembered
@@ -1253,13 +1267,13 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         depth and checksum this process remembers: another process may have replaced or
         deleted it."""
         if self._postgres:
-            stored = self._pg_store_checkpoint(thread_id, row, blobs)
+            stored = self._pg_store_checkpoint(thread_id, owner, row, blobs)
             if stored is not None:
                 generation, complete = stored
                 return (blobs, generation) if complete else None
             # No autocommit cursor, or the thread had expired: write again below.
         with self.db.transaction() as cur:
-            generation = self._open_thread(cur, thread_id, self._clock())
+            generation = self._open_thread(cur, thread_id, self._clock(), owner)
             written = []
             for blob in blobs:
                 if blob.base is not None and blob.whole is not None:
@@ -1274,7 +1288,11 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         return written, generation
 
     def _pg_store_checkpoint(
-        self, thread_id: str, row: tuple[Any, ...], blobs: builtins.list[_BlobWrite]
+        self,
+        thread_id: str,
+        owner: str | None,
+        row: tuple[Any, ...],
+        blobs: builtins.list[_BlobWrite],
     ) -> tuple[str, bool] | None:
         """``_store_checkpoint`` as one PostgreSQL statement: whole blob rows, delta rows
         (each only if its base matches), then the checkpoint, only if every delta row was
@@ -1303,7 +1321,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         else:
             checkpoint = self._sql.upsert_checkpoint
         parts.append((f"cp AS ({checkpoint} RETURNING 1)", row))
-        result = self._pg_write(thread_id, parts, "(SELECT COUNT(*) FROM cp)")
+        result = self._pg_write(thread_id, owner, parts, "(SELECT COUNT(*) FROM cp)")
         return None if result is None else (str(result[0]), bool(result[1]))
 
     def put(
@@ -1321,6 +1339,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         inline = {k: v for k, v in values.items() if _is_inline(v)}
         type_, data = self.serde.dumps_typed({**checkpoint, "channel_values": inline})
         full_metadata = get_checkpoint_metadata(config, metadata)
+        owner = run_user_id(config)
         md_json, md_type, md_blob = self._metadata_columns(full_metadata)
         run_id = full_metadata.get("run_id")
         row = (
@@ -1348,7 +1367,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 blobs.append(
                     self._blob_write(thread_id, ns, channel, str(version), values[channel], deltas)
                 )
-            stored = self._store_checkpoint(thread_id, row, blobs)
+            stored = self._store_checkpoint(thread_id, owner, row, blobs)
             if stored is not None:
                 written, generation = stored
                 break
@@ -1383,6 +1402,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         thread_id = str(conf["thread_id"])
         ns = conf.get("checkpoint_ns") or ""
         checkpoint_id = str(conf["checkpoint_id"])
+        owner = run_user_id(config)
         upsert = all(channel in WRITES_IDX_MAP for channel, _ in writes)
         rows = [
             (
@@ -1410,13 +1430,63 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 chunk = ordered[start : start + _ROWS_PER_INSERT]
                 sql = self._sql.insert_writes(len(chunk), upsert)
                 parts.append((f"w{i} AS ({sql})", [v for r in chunk for v in r]))
-            if self._pg_write(thread_id, parts, "0") is not None:
+            if self._pg_write(thread_id, owner, parts, "0") is not None:
                 return
             # No autocommit cursor, or the thread had expired: write it the long way.
         sql = self._sql.upsert_write if upsert else self._sql.insert_write
         with self.db.transaction() as cur:
-            self._open_thread(cur, thread_id, self._clock())
+            self._open_thread(cur, thread_id, self._clock(), owner)
             cur.executemany(sql, rows)
+
+    def threads_owned_by(self, user_id: str) -> builtins.list[str]:
+        """Threads that belong to ``user_id``: created by a run with that ``user_id``
+        (recorded on the thread), or, for threads written before owners were recorded,
+        whose checkpoints all name that ``user_id`` in their metadata."""
+        check_id(user_id, "user_id")
+        predicate, params = self._dialect.metadata_predicate("user_id", user_id) or ("", [])
+        with self.db.read() as cur:
+            owned = {
+                str(r[0])
+                for r in cur.execute(
+                    f"SELECT thread_id FROM {_THREADS} WHERE owner = ?", (user_id,)
+                ).fetchall()
+            }
+            legacy = [
+                str(r[0])
+                for r in cur.execute(
+                    f"SELECT DISTINCT c.thread_id FROM {_CHECKPOINTS} c LEFT JOIN {_THREADS} t "
+                    f"ON t.thread_id = c.thread_id WHERE t.owner IS NULL AND {predicate}",
+                    params,
+                ).fetchall()
+            ]
+            for thread_id in legacy:
+                named = {
+                    json.loads(md).get("user_id")
+                    for (md,) in cur.execute(
+                        f"SELECT metadata FROM {_CHECKPOINTS} WHERE thread_id = ?", (thread_id,)
+                    ).fetchall()
+                }
+                if named - {None} == {user_id}:
+                    owned.add(thread_id)
+        return sorted(owned)
+
+    def existing_threads(self, thread_ids: Sequence[str]) -> builtins.list[str]:
+        """Those of ``thread_ids`` that have checkpoints."""
+        found: set[str] = set()
+        ids = sorted({str(t) for t in thread_ids})
+        with self.db.read() as cur:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                found.update(
+                    str(r[0])
+                    for r in cur.execute(
+                        f"SELECT DISTINCT thread_id FROM {_CHECKPOINTS} "
+                        f"WHERE thread_id IN ({marks})",
+                        chunk,
+                    ).fetchall()
+                )
+        return sorted(found)
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in all namespaces."""
@@ -1460,7 +1530,8 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
             ttl = self.ttl if self.ttl is not None else (src[1] if src is not None else None)
             expires = now + ttl if ttl is not None else None
             generation = row[3] if row is not None else _new_generation()
-            cur.execute(self._sql.touch_thread, (target, now, ttl, expires, generation))
+            owner = src[4] if src is not None else None
+            cur.execute(self._sql.touch_thread, (target, now, ttl, expires, generation, owner))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``"keep_latest"``: keep each namespace's latest checkpoint; ``"delete"``: all.

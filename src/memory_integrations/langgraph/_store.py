@@ -34,6 +34,7 @@ import concurrent.futures
 import inspect
 import json
 import logging
+import math
 import operator
 import threading
 import time
@@ -62,7 +63,6 @@ from langgraph.store.base import (
     TTLConfig,
     get_text_at_path,
     tokenize_path,
-    validate_op_namespace,
 )
 
 from ..embedders import Embedder, default_embedder, normalize_rows, resolve_embedder
@@ -71,6 +71,8 @@ from ..engine._ranking import RankingConfig, hybrid_rank
 from ..engine._vectors import IndexCache, IndexedBlock, UserIndex
 from ..errors import ConfigurationError, EmbedderMismatchError, EmbeddingError, ValidationError
 from ..storage import Cursor, SqlDatabase, is_database, open_database
+from ..validation import check_id
+from ._owner import run_user_id
 
 __all__ = ["COMPONENT", "MIGRATIONS", "AgentMemoryStore", "migrations_for"]
 
@@ -117,6 +119,12 @@ CREATE TABLE langgraph_store_vectors (
 );
 CREATE INDEX langgraph_store_vectors_item ON langgraph_store_vectors (item_id);
 CREATE INDEX langgraph_store_vectors_version ON langgraph_store_vectors (version);
+""",
+    # v2: the user an item belongs to, recorded when it is written (see ``_owner``); what
+    # ``erase`` removes.
+    """
+ALTER TABLE langgraph_store_items ADD COLUMN owner TEXT;
+CREATE INDEX langgraph_store_items_owner ON langgraph_store_items (owner) WHERE owner IS NOT NULL;
 """,
 ]
 
@@ -195,12 +203,131 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 def _dumps(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationError(
             f"store values must be JSON-serializable mappings: {exc}; convert the value "
             "(e.g. datetimes to ISO strings) before put()"
-        ) from exc
+        ) from None
+    _check_store_text(text, "the value")
+    return text
+
+
+class InvalidStoreNamespaceError(ValidationError, InvalidNamespaceError):
+    """A namespace that is not a tuple of non-empty string labels without periods."""
+
+
+_MAX_LABEL = 1024
+_MAX_TTL_MINUTES = 100 * 365 * 24 * 60.0
+_MAX_PAGE = 100_000
+
+
+def _check_store_text(value: str, what: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{what} is not valid UTF-8 text (lone surrogate at position {exc.start})"
+        ) from None
+    if "\x00" in value:
+        raise ValidationError(f"{what} contains a NUL character; remove it")
+
+
+def _check_namespace(
+    namespace: object, what: str = "namespace", *, allow_empty: bool = False
+) -> tuple[str, ...]:
+    """A namespace as a tuple of labels: not a bare string, no empty labels or periods."""
+    if isinstance(namespace, (str, bytes)) or not isinstance(namespace, (tuple, list)):
+        raise InvalidStoreNamespaceError(
+            f"{what} must be a tuple of strings such as ('memories', user_id), got "
+            f"{type(namespace).__name__} {namespace!r:.60}"
+        )
+    if not namespace and not allow_empty:
+        raise InvalidStoreNamespaceError(f"{what} cannot be empty")
+    for label in namespace:
+        if not isinstance(label, str) or not label:
+            raise InvalidStoreNamespaceError(
+                f"{what} labels must be non-empty strings, got {label!r:.60}"
+            )
+        if "." in label:
+            raise InvalidStoreNamespaceError(
+                f"{what} label {label!r:.60} contains a period; periods separate labels"
+            )
+        if len(label) > _MAX_LABEL:
+            raise InvalidStoreNamespaceError(
+                f"{what} label is {len(label)} characters; the maximum is {_MAX_LABEL}"
+            )
+        try:
+            _check_store_text(label, f"{what} label")
+        except ValidationError as exc:
+            raise InvalidStoreNamespaceError(str(exc)) from None
+    return tuple(namespace)
+
+
+def _check_key(key: object) -> str:
+    if not isinstance(key, str):
+        raise ValidationError(f"store keys are strings, got {type(key).__name__} {key!r:.60}")
+    if len(key) > _MAX_LABEL:
+        raise ValidationError(f"the key is {len(key)} characters; the maximum is {_MAX_LABEL}")
+    _check_store_text(key, "the key")
+    return key
+
+
+def _check_ttl_minutes(ttl: object) -> None:
+    if ttl is None:
+        return
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl):
+        raise ValidationError(f"ttl is a number of minutes (or None), got {ttl!r}")
+    if not 0 < ttl <= _MAX_TTL_MINUTES:
+        raise ValidationError(
+            f"ttl must be more than 0 and at most 100 years in minutes, got {ttl!r}; use "
+            "None for items that never expire"
+        )
+
+
+def _check_page(value: object, what: str, low: int = 0) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= _MAX_PAGE:
+        raise ValidationError(f"{what} must be a whole number from {low} to {_MAX_PAGE}")
+
+
+def _check_op(op: Op) -> None:
+    """Refuse an operation whose arguments the store cannot honour, before any work."""
+    if isinstance(op, PutOp):
+        _check_namespace(op.namespace)
+        _check_key(op.key)
+        if op.value is not None and not isinstance(op.value, Mapping):
+            raise ValidationError(
+                f"put() values are mappings (dicts), got {type(op.value).__name__}"
+            )
+        if (
+            op.index is not None
+            and op.index is not False
+            and (isinstance(op.index, str) or not all(isinstance(f, str) for f in op.index))
+        ):
+            raise ValidationError("index must be False, None or a list of field paths")
+        _check_ttl_minutes(op.ttl)
+    elif isinstance(op, GetOp):
+        _check_namespace(op.namespace)
+        _check_key(op.key)
+    elif isinstance(op, SearchOp):
+        _check_namespace(op.namespace_prefix, "namespace_prefix", allow_empty=True)
+        if op.query is not None:
+            if not isinstance(op.query, str):
+                raise ValidationError(f"query must be a string, got {type(op.query).__name__}")
+            _check_store_text(op.query, "the query")
+        if op.filter is not None and not isinstance(op.filter, Mapping):
+            raise ValidationError(f"filter must be a dict, got {type(op.filter).__name__}")
+        _check_page(op.limit, "limit")
+        _check_page(op.offset, "offset")
+    elif isinstance(op, ListNamespacesOp):
+        for condition in op.match_conditions or ():
+            _check_namespace(condition.path, "match condition path", allow_empty=True)
+        _check_page(op.limit, "limit")
+        _check_page(op.offset, "offset")
+        if op.max_depth is not None:
+            _check_page(op.max_depth, "max_depth", 1)
+    else:
+        raise ValidationError(f"Unknown operation type: {type(op).__name__}")
 
 
 def _leaf_text(value: Any) -> str:
@@ -475,6 +602,7 @@ class _Put:
     index_fields: str | None
     ttl: float | None
     texts: list[tuple[str, str]]  # (field, text)
+    owner: str | None
 
 
 @dataclass
@@ -507,6 +635,13 @@ class AgentMemoryStore(BaseStore):
     ``sweep_interval_minutes`` (starts a background sweeper; ``close()`` stops it).
     Expired items are never returned, even before ``sweep_ttl()`` deletes them.
 
+    Every item records the user it belongs to when it is written, which is what
+    ``memory_integrations.lifecycle.erase_user`` removes: with ``owner_label=n``, the user
+    named by label ``n`` of the item's namespace (e.g. ``owner_label=1`` for
+    ``("memories", user_id)``); otherwise the ``user_id`` of the graph run that writes it
+    (``config["configurable"]["user_id"]`` or the run context's ``user_id``). A namespace
+    label that merely equals a user id does not make an item theirs.
+
     ``abatch`` runs ``batch`` in a worker thread. ``clock`` returns epoch seconds (tests).
     """
 
@@ -519,8 +654,17 @@ class AgentMemoryStore(BaseStore):
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
         ranking: Ranking = "hybrid",
+        owner_label: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if owner_label is not None and (
+            isinstance(owner_label, bool) or not isinstance(owner_label, int) or owner_label < 0
+        ):
+            raise ConfigurationError(
+                f"owner_label is the position of the namespace label that names the owning "
+                f"user (e.g. 1 for ('memories', user_id)), got {owner_label!r}"
+            )
+        self.owner_label = owner_label
         fallback: Embedder | None = None
         self._owned: SqlDatabase | None = None
         if isinstance(client_or_db, str | Path):
@@ -606,6 +750,64 @@ class AgentMemoryStore(BaseStore):
     def _now(self) -> int:
         return int(self._clock() * _US)
 
+    def _owner_of(self, namespace: tuple[str, ...]) -> str | None:
+        """The user an item written now under ``namespace`` belongs to (see the class)."""
+        if self.owner_label is None:
+            return run_user_id()
+        if len(namespace) <= self.owner_label:
+            return None
+        try:
+            return check_id(namespace[self.owner_label], "owner label")
+        except ValidationError:
+            return None
+
+    # --- ownership ----------------------------------------------------------------------------
+
+    def count_owned_by(self, user_id: str) -> int:
+        """How many live or expired items belong to ``user_id``."""
+        check_id(user_id, "user_id")
+        with self.db.read() as cur:
+            row = cur.execute(
+                "SELECT count(*) FROM langgraph_store_items WHERE owner = ?", (user_id,)
+            ).fetchone()
+        return int(row[0])
+
+    def delete_owned_by(self, user_id: str) -> int:
+        """Delete every item that belongs to ``user_id``; returns how many."""
+        check_id(user_id, "user_id")
+        return self._delete_where("owner = ?", [user_id])
+
+    def delete_under(self, namespace_prefix: tuple[str, ...]) -> int:
+        """Delete every item in ``namespace_prefix`` and below it; returns how many."""
+        prefix = _check_namespace(namespace_prefix, "namespace_prefix")
+        where, params = _scope(_ns_text(prefix))
+        return self._delete_where(where, params)
+
+    def namespaces_with_label(self, label: str) -> list[tuple[str, ...]]:
+        """Namespaces (of live items) that have ``label`` as one of their labels."""
+        now = self._now()
+        with self.db.read() as cur:
+            rows = cur.execute(
+                f"SELECT DISTINCT namespace FROM langgraph_store_items WHERE {_NOT_EXPIRED}",
+                (now,),
+            ).fetchall()
+        return sorted(ns for ns in (_ns_tuple(str(r[0])) for r in rows) if label in ns)
+
+    def _delete_where(self, where: str, params: list[Any]) -> int:
+        with self.db.transaction() as cur:
+            ids = [
+                int(r[0])
+                for r in cur.execute(
+                    f"DELETE FROM langgraph_store_items WHERE {where} RETURNING item_id", params
+                ).fetchall()
+            ]
+            if ids:
+                version, _, _ = self._bump(cur)
+                cur.execute(
+                    "UPDATE langgraph_store_state SET reset_version = ? WHERE id = 1", (version,)
+                )
+        return len(ids)
+
     # --- BaseStore ----------------------------------------------------------------------------
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
@@ -615,20 +817,11 @@ class AgentMemoryStore(BaseStore):
         reads: list[tuple[int, Op]] = []
         puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
         for i, op in enumerate(ops):
+            _check_op(op)
             if isinstance(op, PutOp):
-                validate_op_namespace(op)
-                if not op.namespace:
-                    raise InvalidNamespaceError("Namespace cannot be empty.")
-                if op.value is not None and not isinstance(op.value, Mapping):
-                    raise ValidationError(
-                        f"put() values are mappings (dicts), got {type(op.value).__name__}"
-                    )
-                puts[(tuple(op.namespace), str(op.key))] = op
-            elif isinstance(op, GetOp | SearchOp | ListNamespacesOp):
-                validate_op_namespace(op)
-                reads.append((i, op))
+                puts[(tuple(op.namespace), op.key)] = op
             else:
-                raise ValueError(f"Unknown operation type: {type(op)}")
+                reads.append((i, op))
         if reads:
             refresh = self._run_reads(reads, results)
             if refresh:
@@ -1133,6 +1326,7 @@ class AgentMemoryStore(BaseStore):
                     None if index is None else json.dumps(index),
                     None if op.ttl is None else float(op.ttl),
                     self._texts(value, index),
+                    self._owner_of(op.namespace),
                 )
             )
         vectors = self._embed_texts(text for put in puts for _, text in put.texts)
@@ -1168,8 +1362,9 @@ class AgentMemoryStore(BaseStore):
                     cur.execute(
                         "INSERT INTO langgraph_store_items (namespace, key, value, index_fields, "
                         "created_at, updated_at, expires_at, ttl_minutes, version, "
-                        "vectors_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "vectors_version, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                         "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
+                        "owner = COALESCE(langgraph_store_items.owner, excluded.owner), "
                         "index_fields = excluded.index_fields, updated_at = excluded.updated_at, "
                         "expires_at = excluded.expires_at, ttl_minutes = excluded.ttl_minutes, "
                         "version = excluded.version, vectors_version = excluded.vectors_version "
@@ -1185,6 +1380,7 @@ class AgentMemoryStore(BaseStore):
                             put.ttl,
                             version,
                             version,
+                            put.owner,
                         ),
                     ).fetchone()[0]
                 )
