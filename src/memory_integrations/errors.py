@@ -134,6 +134,12 @@ class NotFoundError(LogicalError, LookupError):
     default_code = "NOT_FOUND"
 
 
+class ClientClosedError(LogicalError, RuntimeError):
+    """The client (or the store it opened) was closed; open a new one to continue."""
+
+    default_code = "CLIENT_CLOSED"
+
+
 class ConflictError(LogicalError):
     """The object already exists, or its state forbids the change (e.g. still processing)."""
 
@@ -176,6 +182,17 @@ class StorageBusyError(ServiceUnavailableError):
     def __init__(self, message: str, **kwargs: Any) -> None:
         kwargs.setdefault("service", "database")
         kwargs.setdefault("retry_after", 1.0)
+        super().__init__(message, **kwargs)
+
+
+class StorageFullError(CapacityError):
+    """The disk under the memory store is full: writes fail until space is freed."""
+
+    status_code = 507
+    default_code = "STORAGE_FULL"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_after", 30.0)
         super().__init__(message, **kwargs)
 
 
@@ -230,6 +247,7 @@ __all__ = [
     "AuthorizationError",
     "BadRequestError",
     "CapacityError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
     "ConnectionError",
@@ -245,6 +263,7 @@ __all__ = [
     "ServerError",
     "ServiceUnavailableError",
     "StorageBusyError",
+    "StorageFullError",
     "TimeoutError",
     "TransientError",
     "UpstreamError",

@@ -46,6 +46,7 @@ from ..errors import (
     AgentMemoryError,
     AuthenticationError,
     AuthorizationError,
+    ClientClosedError,
     ConfigurationError,
     ConflictError,
     ConnectionError,
@@ -245,6 +246,10 @@ class HttpCore:
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Send with retries; returns the decoded JSON (None for 204 / empty)."""
+        if self.http.is_closed:
+            raise ClientClosedError(
+                f"the client of {self.base_url} is closed; open a new one to continue"
+            )
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
         attempt = 0

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import RateLimitError
+from ..errors import ClientClosedError, RateLimitError
 
 log = logging.getLogger("memory_integrations.processing")
 
@@ -75,7 +75,7 @@ class ProcessingWorker:
         """Raise ``RateLimitError`` if ``n`` more blocks would overflow the queue."""
         with self._cond:
             if self._stopping:
-                raise RuntimeError("the memory client is closed; create a new one")
+                raise ClientClosedError("the memory client is closed; open a new one")
             waiting = len(self._queue) + len(self._retry) + self._in_flight
             if waiting + n > self.max_size:
                 self.stats.queue_full += 1

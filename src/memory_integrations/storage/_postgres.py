@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Literal
 
-from ..errors import StorageBusyError
+from ..errors import ClientClosedError, StorageBusyError
 from ._database import apply_migrations
 
 # A fixed key for pg_advisory_xact_lock: migrations from several processes run one at a time.
@@ -98,7 +98,9 @@ class PostgresDatabase:
             yield conn, True
             return
         if self._closed:
-            raise RuntimeError("the database is closed; create a new client")
+            raise ClientClosedError(
+                f"the memory store {self.location} is closed; open a new client to use it"
+            )
         with self._pool.connection() as conn:
             self._local.conn = conn
             try:

@@ -11,7 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from ..errors import StorageBusyError
+from ..errors import (
+    ClientClosedError,
+    ConfigurationError,
+    ServiceUnavailableError,
+    StorageBusyError,
+    StorageFullError,
+)
 from ._database import apply_migrations
 
 _BUSY_TIMEOUT_MS = 10_000
@@ -38,22 +44,34 @@ class SQLiteDatabase:
         self.location = str(path)
         in_memory = self.location == ":memory:"
         if not in_memory:
-            Path(self.location).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.location = str(Path(self.location).expanduser())
+            self.location = str(_file_path(Path(self.location).expanduser()))
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.location,
-            timeout=_BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-            check_same_thread=False,
-        )
-        self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        if not in_memory:
-            self._execute_when_unlocked("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute("PRAGMA foreign_keys = ON")
         self._depth = 0
         self._closed = False
+        try:
+            self._conn = sqlite3.connect(
+                self.location,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise ConfigurationError(
+                f"cannot open {self.location} as a SQLite memory store ({exc}); pass the path "
+                "of a file in a folder you can write to"
+            ) from None
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                self._execute_when_unlocked("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ConfigurationError(
+                f"{self.location} is not a SQLite memory store ({exc}); pass the path of a "
+                "memory store, or of a new file"
+            ) from None
 
     def _execute_when_unlocked(self, statement: str) -> None:
         """Run ``statement``, retrying with jittered backoff while another process holds the
@@ -77,7 +95,9 @@ class SQLiteDatabase:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the database is closed; create a new client")
+            raise ClientClosedError(
+                f"the memory store {self.location} is closed; open a new client to use it"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -90,17 +110,19 @@ class SQLiteDatabase:
                 finally:
                     self._depth -= 1
                 return
-            self._execute_when_unlocked("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self._conn.cursor()
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._conn.execute("COMMIT")
-            finally:
-                self._depth = 0
+            with _typed_errors(self.location):
+                self._execute_when_unlocked("BEGIN IMMEDIATE")
+                self._depth = 1
+                try:
+                    yield self._conn.cursor()
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self._conn.execute("COMMIT")
+                finally:
+                    self._depth = 0
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:
@@ -110,11 +132,12 @@ class SQLiteDatabase:
                 yield self._conn.cursor()
                 return
             # A deferred transaction gives one consistent snapshot for multi-query reads.
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn.cursor()
-            finally:
-                self._conn.execute("COMMIT")
+            with _typed_errors(self.location):
+                self._conn.execute("BEGIN")
+                try:
+                    yield self._conn.cursor()
+                finally:
+                    self._conn.execute("COMMIT")
 
     def migrate(self, component: str, migrations: Sequence[str]) -> int:
         with self.transaction() as cur:
@@ -134,6 +157,54 @@ class SQLiteDatabase:
             if not self._closed:
                 self._closed = True
                 self._conn.close()
+
+
+def _file_path(path: Path) -> Path:
+    """``path`` checked to be usable as a database file; its folder is created if missing."""
+    if path.is_dir():
+        raise ConfigurationError(
+            f"{path} is a folder; pass a file path such as {path / 'agent-memory.sqlite3'}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot create the folder {path.parent} for the memory store ({exc.strerror}); "
+            "pass a path in a folder you can write to"
+        ) from None
+    return path
+
+
+@contextmanager
+def _typed_errors(location: str) -> Iterator[None]:
+    """SQLite failures other than lock contention, as the package's typed errors."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "full" in text:
+            raise StorageFullError(
+                f"the disk under {location} is full; free space, then retry"
+            ) from exc
+        if "readonly" in text or "read-only" in text:
+            raise ConfigurationError(
+                f"{location} is read-only; open a store you can write to"
+            ) from exc
+        if "disk i/o" in text:
+            raise ServiceUnavailableError(
+                f"reading or writing {location} failed ({exc}); retry, and check the disk",
+                service="database",
+                retry_after=1.0,
+            ) from exc
+        raise
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
+            raise
+        raise ServiceUnavailableError(
+            f"{location} could not be read ({exc}); it may be damaged: check it with "
+            "`sqlite3 <file> 'PRAGMA integrity_check'` and restore a backup",
+            service="database",
+        ) from exc
 
 
 def _split_sql(script: str) -> list[str]:
