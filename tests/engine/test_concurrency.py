@@ -90,3 +90,61 @@ def test_sweeps_from_several_clients_delete_each_block_once(db_path: Any, clock:
                 thread.join()
         assert sum(r["expired"] for r in results) == 40
         assert [b.fact for b in session.list_memories().memory_blocks] == ["long lived"]
+
+
+def test_one_users_index_load_and_long_write_do_not_stall_other_users(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Regression: a heavy user's first search (loading its index) and a long write held
+    the only connection, so another user's count waited for seconds."""
+    import threading
+
+    from memory_integrations.engine import _vectors
+
+    with AgentMemoryClient(tmp_path / "m.sqlite3", embedder=HashingEmbedder()) as client:
+        heavy = client.create_user("heavy", "H").create_session("s")
+        heavy.add_memory(facts=[f"heavy fact {i}" for i in range(50)], async_processing=False)
+        light = client.create_user("light", "L").create_session("s")
+        light.add_memory(facts=["light fact"], async_processing=False)
+        light.get_memory(query="light")  # the light user's index is loaded
+
+        loading, release = threading.Event(), threading.Event()
+        original = _vectors.UserIndex.append
+
+        def slow_append(index: Any, blocks: list[Any]) -> None:
+            if any("heavy" in b.text for b in blocks):
+                loading.set()
+                assert release.wait(30)
+            original(index, blocks)
+
+        monkeypatch.setattr(_vectors.UserIndex, "append", slow_append)
+        search = threading.Thread(target=lambda: heavy.get_memory(query="heavy fact"))
+        search.start()
+        try:
+            assert loading.wait(30)  # the heavy user's index load is under way
+            assert light.count_memories() == 1
+            assert light.get_memory(query="light").count == 1
+            assert client.get_user("light").list_memories().total == 1
+        finally:
+            release.set()
+            search.join(30)
+
+        database: Any = client.database
+        writing, done = threading.Event(), threading.Event()
+
+        def long_write() -> None:
+            with database.transaction() as cur:
+                cur.execute("UPDATE mi_users SET name = 'busy' WHERE user_id = 'heavy'")
+                writing.set()
+                assert done.wait(30)
+
+        writer = threading.Thread(target=long_write)
+        writer.start()
+        try:
+            assert writing.wait(30)  # a write transaction is open in this process
+            assert light.count_memories() == 1
+            assert light.get_memory(query="light fact").memory_blocks[0].fact == "light fact"
+        finally:
+            done.set()
+            writer.join(30)
+        assert client.get_user("heavy").name == "busy"

@@ -30,12 +30,15 @@ def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
 
 
 class SQLiteDatabase:
-    """One SQLite file (or ``:memory:``) behind a single serialised connection per process.
+    """One SQLite file (or ``:memory:``) shared safely by threads and processes.
 
-    A single connection guarded by a re-entrant lock keeps thread safety simple; WAL mode
-    and a busy timeout let several processes share the file. Write transactions start with
-    ``BEGIN IMMEDIATE`` so two processes never deadlock upgrading read locks, and a lock
-    that outlasts the busy timeout is retried with jittered backoff before it is surfaced.
+    Writes go through one connection guarded by a re-entrant lock, so a process has one
+    writer at a time; they start with ``BEGIN IMMEDIATE`` so two processes never deadlock
+    upgrading read locks, and a lock that outlasts the busy timeout is retried with
+    jittered backoff before it is surfaced. Reads on a file use a read-only connection per
+    thread: in WAL mode they see the last committed state without waiting for a write in
+    progress (a long import, another user's large write). A read inside a write
+    transaction on the same thread joins it. ``:memory:`` uses the one connection for all.
     """
 
     dialect: Literal["sqlite", "postgres"] = "sqlite"
@@ -45,9 +48,14 @@ class SQLiteDatabase:
         in_memory = self.location == ":memory:"
         if not in_memory:
             self.location = str(_file_path(Path(self.location).expanduser()))
+        self._in_memory = in_memory
         self._lock = threading.RLock()
         self._depth = 0
+        self._writer_thread: int | None = None
         self._closed = False
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         try:
             self._conn = sqlite3.connect(
                 self.location,
@@ -113,6 +121,7 @@ class SQLiteDatabase:
             with _typed_errors(self.location):
                 self._execute_when_unlocked("BEGIN IMMEDIATE")
                 self._depth = 1
+                self._writer_thread = threading.get_ident()
                 try:
                     yield self._conn.cursor()
                 except BaseException:
@@ -123,21 +132,55 @@ class SQLiteDatabase:
                     self._conn.execute("COMMIT")
                 finally:
                     self._depth = 0
+                    self._writer_thread = None
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            self._check_open()
-            if self._depth:
-                yield self._conn.cursor()
-                return
-            # A deferred transaction gives one consistent snapshot for multi-query reads.
-            with _typed_errors(self.location):
-                self._conn.execute("BEGIN")
-                try:
+        if self._in_memory or self._writer_thread == threading.get_ident():
+            with self._lock:  # one connection: the write transaction's, or :memory:'s
+                self._check_open()
+                if self._depth:
                     yield self._conn.cursor()
-                finally:
-                    self._conn.execute("COMMIT")
+                    return
+                with _typed_errors(self.location):
+                    self._conn.execute("BEGIN")
+                    try:
+                        yield self._conn.cursor()
+                    finally:
+                        self._conn.execute("COMMIT")
+            return
+        self._check_open()
+        conn = self._reader()
+        if conn.in_transaction:  # a read inside a read on this thread: same snapshot
+            yield conn.cursor()
+            return
+        # A deferred transaction gives one consistent snapshot for multi-query reads.
+        with _typed_errors(self.location):
+            conn.execute("BEGIN")
+            try:
+                yield conn.cursor()
+            finally:
+                conn.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.location,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,  # closed by close(), from any thread
+            )
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA query_only = 1")
+            with self._readers_lock:
+                if self._closed:
+                    conn.close()
+                    self._check_open()
+                self._readers.append(conn)
+            self._local.conn = conn
+        return conn
 
     def migrate(self, component: str, migrations: Sequence[str]) -> int:
         with self.transaction() as cur:
@@ -155,7 +198,11 @@ class SQLiteDatabase:
     def close(self) -> None:
         with self._lock:
             if not self._closed:
-                self._closed = True
+                with self._readers_lock:
+                    self._closed = True
+                    for reader in self._readers:
+                        reader.close()
+                    self._readers.clear()
                 self._conn.close()
 
 
