@@ -16,6 +16,54 @@ from ._stats import summary, timed
 TARGETS = {"add_async_p50_ms": 2.0, "list_200_p50_ms": 10.0}
 
 
+def bench_index_memory(blocks: int = 10_000, dim: int = 384) -> dict[str, Any]:
+    """Memory of one user's in-process search index per short block: as the index counts
+    it (what the ``index_memory_mb`` budget is checked against) and as Python's allocator
+    saw it (tracemalloc), beside the default budget."""
+    import tracemalloc
+
+    import numpy as np
+
+    from .._settings import Settings
+    from ..engine._vectors import IndexedBlock, UserIndex
+
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((blocks, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = [
+        IndexedBlock(
+            seq=i,
+            session_id=f"s{i % 20}",
+            expires_at=None,
+            is_message=True,
+            text=f"question {i} about topic {i % 97}\nanswer {i} with detail {i % 13}",
+            embedding=vectors[i].tobytes(),
+        )
+        for i in range(blocks)
+    ]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    index = UserIndex(dim)
+    loaded = blocks - blocks // 100
+    index.append(rows[:loaded])  # the first search loads the user's blocks at once
+    for start in range(loaded, blocks, 10):  # then searches catch up with new blocks
+        index.append(rows[start : start + 10])
+    index.neighbours()
+    traced = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    budget_mb = Settings().index_memory_mb
+    per_block = index.nbytes / blocks
+    return {
+        "blocks": blocks,
+        "dim": dim,
+        "counted_bytes_per_block": round(per_block),
+        "traced_bytes_per_block": round(traced / blocks),
+        "vector_bytes_per_block": 4 * dim,
+        "budget_mb": budget_mb,
+        "blocks_within_budget": int(budget_mb * 2**20 / per_block),
+    }
+
+
 def bench_engine(blocks: int = 10_000, location: str | Path | None = None) -> dict[str, Any]:
     """Add ``blocks`` blocks (half async, half sync) to one session and time the calls."""
     with tempfile.TemporaryDirectory() as tmp:

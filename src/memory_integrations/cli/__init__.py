@@ -119,9 +119,12 @@ def bench_engine_cmd(
     blocks: int, location: str | None, real: bool, sizes: str, as_json: bool
 ) -> None:
     """Engine timings: add/list/search at N blocks (hashing embedder); --real for the rest."""
-    from ..bench._engine import bench_engine
+    from ..bench._engine import bench_engine, bench_index_memory
 
-    figures: dict[str, Any] = {"core": bench_engine(blocks, location)}
+    figures: dict[str, Any] = {
+        "core": bench_engine(blocks, location),
+        "index_memory": bench_index_memory(blocks),
+    }
     if real:
         from ..bench._scale import bench_real
 

@@ -145,7 +145,7 @@ class Engine:
         self._started = time.monotonic()
         if check_embedder:
             self._check_embedder()
-        self._indexes = IndexCache(embedder.dim)
+        self._indexes = IndexCache(embedder.dim, self._index_budget())
         self._database_search = self._open_database_search(embedder.dim)
         self._warned_mismatch = False
         self._worker: ProcessingWorker | None = None
@@ -164,6 +164,9 @@ class Engine:
             _open_engines.add(self)
 
     # --- helpers ------------------------------------------------------------------------
+
+    def _index_budget(self) -> int:
+        return int(self.settings.index_memory_mb * 2**20)
 
     def _open_database_search(self, dim: int) -> PostgresSearch | None:
         """On PostgreSQL the database ranks (HNSW + full text): app servers stay stateless."""
@@ -1097,7 +1100,7 @@ class Engine:
         """Re-embed every block with ``embedder`` and make it the store's embedder."""
         self.wait_until_processed()
         self.embedder = embedder
-        self._indexes = IndexCache(embedder.dim)
+        self._indexes = IndexCache(embedder.dim, self._index_budget())
         self._database_search = self._open_database_search(embedder.dim)
         done, after = 0, 0
         while True:

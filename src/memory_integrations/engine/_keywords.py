@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
 from functools import lru_cache
 
@@ -58,15 +59,35 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
+# Bytes a term costs beyond its postings: its dict slot, its string and two array headers.
+_TERM_OVERHEAD = 250
+
+
 class KeywordIndex:
-    """BM25 postings over documents identified by their position (0..n-1)."""
+    """BM25 postings over documents identified by their position (0..n-1).
+
+    Postings are compact typed arrays (4 bytes a position, 2 a term frequency), not Python
+    lists of int objects: a short block costs tens of bytes here, not hundreds.
+    """
 
     def __init__(self) -> None:
-        self._postings: dict[str, tuple[list[int], list[int]]] = {}
+        self._postings: dict[str, tuple[array[int], array[int]]] = {}
         self._frozen: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = {}
-        self._lengths: list[int] = []
+        self._lengths: array[int] = array("I")
         self._lengths_array: npt.NDArray[np.float32] | None = None
         self._total_length = 0
+        self._posting_count = 0
+        self._frozen_bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory held, in bytes (kept as running counts: O(1))."""
+        return (
+            6 * self._posting_count  # 4-byte position + 2-byte frequency
+            + self._frozen_bytes
+            + _TERM_OVERHEAD * len(self._postings)
+            + 4 * len(self._lengths)
+        )
 
     @property
     def size(self) -> int:
@@ -79,10 +100,13 @@ class KeywordIndex:
         for term, count in Counter(terms).items():
             postings = self._postings.get(term)
             if postings is None:
-                postings = self._postings[term] = ([], [])
+                postings = self._postings[term] = (array("I"), array("H"))
             postings[0].append(position)
-            postings[1].append(count)
-            self._frozen.pop(term, None)
+            postings[1].append(min(count, 65_535))
+            self._posting_count += 1
+            frozen = self._frozen.pop(term, None)
+            if frozen is not None:
+                self._frozen_bytes -= frozen[0].nbytes + frozen[1].nbytes
         self._lengths.append(len(terms))
         self._lengths_array = None
         self._total_length += len(terms)
@@ -93,8 +117,12 @@ class KeywordIndex:
             postings = self._postings.get(term)
             if postings is None:
                 return None
-            arrays = (np.array(postings[0], np.int64), np.array(postings[1], np.float32))
+            arrays = (
+                np.frombuffer(postings[0], np.uint32).astype(np.int64),
+                np.frombuffer(postings[1], np.uint16).astype(np.float32),
+            )
             self._frozen[term] = arrays
+            self._frozen_bytes += arrays[0].nbytes + arrays[1].nbytes
         return arrays
 
     def scores(self, terms: list[str]) -> npt.NDArray[np.float32] | None:
@@ -103,7 +131,7 @@ class KeywordIndex:
         if not n or not terms:
             return None
         if self._lengths_array is None:
-            self._lengths_array = np.asarray(self._lengths, dtype=np.float32)
+            self._lengths_array = np.frombuffer(self._lengths, np.uint32).astype(np.float32)
         lengths = self._lengths_array
         norm = K1 * (1 - B + B * lengths / (self._total_length / n or 1.0))
         total: npt.NDArray[np.float32] | None = None

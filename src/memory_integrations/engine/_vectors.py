@@ -51,7 +51,6 @@ class UserIndex:
         # a contiguous pass, several times faster than row-major for Hamming distances.
         self.bits = np.zeros(((dim + 63) // 64, 0), np.uint64)
         self.session_codes: dict[str, int] = {}
-        self.position_of: dict[int, int] = {}
         self.keywords = KeywordIndex()
         self._neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
@@ -61,7 +60,7 @@ class UserIndex:
         n = len(blocks)
         needed = self.size + n
         if needed > self.matrix.shape[0]:
-            capacity = max(needed, int(self.matrix.shape[0] * 1.5) + 64)
+            capacity = max(needed, int(self.matrix.shape[0] * 1.25) + 64)
             self.matrix = _grow(self.matrix, capacity)
             self.seqs = _grow(self.seqs, capacity)
             self.sessions = _grow(self.sessions, capacity)
@@ -79,11 +78,30 @@ class UserIndex:
         ]
         self.is_message[self.size : needed] = [b.is_message for b in blocks]
         self.blank[self.size : needed] = [not b.text.strip() for b in blocks]
-        for offset, block in enumerate(blocks):
-            self.position_of[block.seq] = self.size + offset
+        for block in blocks:
             self.keywords.add(block.text)
         self.size = needed
         self._neighbours = None
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory held, in bytes (arrays at capacity, postings, sessions)."""
+        arrays = (
+            self.matrix,
+            self.seqs,
+            self.sessions,
+            self.expires,
+            self.is_message,
+            self.blank,
+            self.bits,
+        )
+        neighbours = 0 if self._neighbours is None else sum(a.nbytes for a in self._neighbours)
+        return (
+            sum(a.nbytes for a in arrays)
+            + neighbours
+            + self.keywords.nbytes
+            + 120 * len(self.session_codes)
+        )
 
     def _code(self, session_id: str) -> int:
         code = self.session_codes.get(session_id)
@@ -217,11 +235,15 @@ def _grow(array: npt.NDArray[G], capacity: int) -> npt.NDArray[G]:
 
 
 class IndexCache:
-    """LRU of :class:`UserIndex`, bounded by the number of blocks held."""
+    """LRU of :class:`UserIndex`, bounded by the memory its indexes hold.
 
-    def __init__(self, dim: int, max_blocks: int = 5_000_000) -> None:
+    Beyond ``max_bytes`` the least recently used users' indexes are dropped (the one just
+    used always stays); an evicted user's next search loads the index again.
+    """
+
+    def __init__(self, dim: int, max_bytes: int = 1 << 30) -> None:
         self.dim = dim
-        self.max_blocks = max_blocks
+        self.max_bytes = max_bytes
         self._users: OrderedDict[str, UserIndex] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -244,10 +266,16 @@ class IndexCache:
         with self._guard:
             self._users[user_id] = entry
             self._users.move_to_end(user_id)
-            total = sum(e.size for e in self._users.values())
-            while total > self.max_blocks and len(self._users) > 1:
+            total = sum(e.nbytes for e in self._users.values())
+            while total > self.max_bytes and len(self._users) > 1:
                 _, evicted = self._users.popitem(last=False)
-                total -= evicted.size
+                total -= evicted.nbytes
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the cached indexes, in bytes."""
+        with self._guard:
+            return sum(e.nbytes for e in self._users.values())
 
     def drop(self, user_id: str | None = None) -> None:
         with self._guard:

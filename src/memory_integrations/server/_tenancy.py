@@ -16,7 +16,7 @@ from typing import Any
 
 from ..embedders import Embedder
 from ..engine import Engine
-from ..errors import AgentMemoryError
+from ..errors import AgentMemoryError, ConfigurationError, StorageBusyError
 from ..storage import SQLiteDatabase
 from ._config import DEFAULT_TENANT, ServerConfig, check_tenant
 from ._errors import DatabaseError, storage_error
@@ -83,6 +83,13 @@ class TenantRegistry:
             return Engine(
                 database, embedder=self.embedder, settings=self.config.settings, clock=self._clock
             )
+        except ConfigurationError as exc:  # an unusable data directory: the operator's to fix
+            if database is not None:
+                database.close()
+            raise StorageBusyError(
+                f"the tenant's storage cannot be opened ({exc}); the operator must fix the "
+                "data directory, then retry"
+            ) from exc
         except AgentMemoryError as exc:
             if database is not None:
                 database.close()
