@@ -21,7 +21,7 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from memory_integrations import AgentMemoryClient, AsyncAgentMemoryClient, MessageRole
 from memory_integrations import ChatMessage as BlockMessage
 from memory_integrations.embedders import HashingEmbedder
-from memory_integrations.errors import NotFoundError
+from memory_integrations.errors import ConfigurationError, NotFoundError, ValidationError
 from memory_integrations.langchain import AgentMemoryChatMessageHistory
 from tests.langchain._fakes import ScriptedChatModel
 
@@ -167,16 +167,24 @@ def test_annotations_tag_every_written_block(client: AgentMemoryClient) -> None:
 
 
 def test_constructor_checks_its_arguments(client: AgentMemoryClient) -> None:
-    with pytest.raises(ValueError, match="needs a session"):
+    with pytest.raises(ValidationError, match="needs a session"):
         AgentMemoryChatMessageHistory(client, user_id="alice")
     user = client.get_or_create_user("alice")
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValidationError, match="does not match"):
         AgentMemoryChatMessageHistory(user, user_id="bob", session_id="s")
-    with pytest.raises(TypeError, match="expected an AgentMemoryClient"):
-        AgentMemoryChatMessageHistory("alice", session_id="s")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="expected an AgentMemoryClient"):
+        AgentMemoryChatMessageHistory(42, session_id="s")  # type: ignore[arg-type]
     history = AgentMemoryChatMessageHistory(user, session_id="s")
     assert (history.user_id, history.session_id) == ("alice", "s")
     assert "alice" in repr(history)
+
+
+def test_a_path_or_url_string_opens_the_memory_it_names(tmp_path: Path) -> None:
+    path = str(tmp_path / "chat.sqlite3")
+    history = AgentMemoryChatMessageHistory(path, user_id="alice", session_id="s")
+    history.add_user_message("hello from a path")
+    again = AgentMemoryChatMessageHistory(f"sqlite:///{path}", user_id="alice", session_id="s")
+    assert [m.content for m in again.messages] == ["hello from a path"]
 
 
 async def test_native_async_methods(client: AgentMemoryClient) -> None:

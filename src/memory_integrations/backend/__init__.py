@@ -9,6 +9,7 @@ from typing import Any
 from .._settings import DEFAULT_PATH, Settings
 from ..embedders import Embedder, resolve_embedder
 from ..errors import ConfigurationError
+from ..storage import database_location
 from ._protocol import Backend
 
 
@@ -23,19 +24,7 @@ def resolve_location(path: str | Path | None, url: str | None, settings: Setting
         raise ConfigurationError(
             f"{target!r} is an HTTP server: pass it as base_url=, not url= or path="
         )
-    if target.startswith(("postgresql://", "postgres://")):
-        return target
-    if target.startswith("sqlite:///"):
-        return target[len("sqlite:///") :] or ":memory:"
-    if target.startswith("sqlite://"):
-        raise ConfigurationError(
-            f"{target!r}: write SQLite URLs as sqlite:///relative.db or sqlite:////abs/path.db"
-        )
-    if "://" in target:
-        raise ConfigurationError(
-            f"unsupported storage URL {target!r}: use a file path, sqlite:///path, or :memory:"
-        )
-    return target
+    return database_location(target)
 
 
 def open_embedded(

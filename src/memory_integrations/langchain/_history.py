@@ -10,6 +10,7 @@ from langchain_core.messages import BaseMessage
 
 from .._models import MemoryBlock
 from ..client import SessionResource
+from ..errors import ValidationError
 from ..turn import MemoryBinding, MemorySource
 from ._messages import from_blocks, to_block_message
 
@@ -41,7 +42,7 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
         super().__init__()
         self.binding = MemoryBinding(source, user_id=user_id, session_id=session_id)
         if self.binding.user_id is None or self.binding.session_id is None:
-            raise ValueError(
+            raise ValidationError(
                 "AgentMemoryChatMessageHistory needs a session: pass a session handle, or "
                 "a client with user_id= and session_id="
             )

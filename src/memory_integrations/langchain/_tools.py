@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from .._models import MemoryBlock
 from ..client import SessionResource, UserResource
-from ..errors import BadRequestError, NotFoundError
+from ..errors import NotFoundError, ValidationError
 from ..turn import MemoryBinding, MemorySource, Scope
 
 ToolName = Literal["save", "search", "forget"]
@@ -111,7 +111,7 @@ class _MemoryTools:
 
         try:
             block_id = self.binding.with_session(add, "", configurable, create=True)
-        except BadRequestError as exc:
+        except ValidationError as exc:  # the model's input: it may try again
             raise ToolException(f"Nothing saved: {exc}") from exc
         return f"Saved memory {block_id}: {fact.strip()}"
 
@@ -128,7 +128,7 @@ class _MemoryTools:
 
         try:
             blocks: list[MemoryBlock] = self.binding.with_user(run, [], configurable, create=False)
-        except BadRequestError as exc:
+        except ValidationError as exc:
             raise ToolException(f"Search failed: {exc}") from exc
         return format_memories(blocks)
 
@@ -147,7 +147,7 @@ class _MemoryTools:
 
         try:
             text = self.binding.with_user(delete, None, configurable, create=False)
-        except (BadRequestError, NotFoundError) as exc:
+        except (ValidationError, NotFoundError) as exc:
             raise ToolException(f"Nothing deleted: {exc}") from exc
         if text is None:
             raise ToolException(

@@ -67,8 +67,8 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from ..errors import NotFoundError
-from ..storage import Cursor, SqlDatabase, is_database
+from ..errors import ConfigurationError, NotFoundError, ValidationError
+from ..storage import Cursor, SqlDatabase, database_of
 from ..validation import check_id
 from ._owner import run_user_id
 
@@ -558,6 +558,21 @@ def _array_header(data: bytes) -> int:
     return 0
 
 
+def _check_seconds(value: object, what: str) -> None:
+    """A positive, finite number of seconds, or None."""
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            f"{what} must be a positive number of seconds or None, not {value!r}"
+        )
+
+
 def _new_generation() -> str:
     return uuid.uuid4().hex
 
@@ -623,9 +638,10 @@ class _BrokenChainError(RuntimeError):
 class AgentMemorySaver(BaseCheckpointSaver[str]):
     """LangGraph checkpointer stored in the engine's SQL database (SQLite or PostgreSQL).
 
-    ``client_or_db`` is an ``SqlDatabase`` or an ``AgentMemoryClient`` /
-    ``AsyncAgentMemoryClient`` with an embedded backend; the checkpoints then live in the
-    same file as the agent memory, in their own tables.
+    ``client_or_db`` is an ``AgentMemoryClient`` / ``AsyncAgentMemoryClient`` with an
+    embedded backend (the checkpoints then live in the same file as the agent memory, in
+    their own tables), an ``SqlDatabase``, or a SQLite path / ``postgresql://`` URL (then
+    the saver opens the database itself and ``close()`` closes it).
 
     ``ttl`` (seconds) expires a whole thread after that long without activity: an expired
     thread disappears from every read at once, and ``sweep_expired()`` (or the background
@@ -648,16 +664,12 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(serde=serde)
-        if ttl is not None and not ttl > 0:
-            raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
-        if sweep_interval is not None and not sweep_interval > 0:
-            raise ValueError(
-                "sweep_interval must be a positive number of seconds or None, "
-                f"not {sweep_interval!r}"
-            )
-        db: SqlDatabase = client_or_db if is_database(client_or_db) else client_or_db.database
+        _check_seconds(ttl, "ttl")
+        _check_seconds(sweep_interval, "sweep_interval")
+        db, owned = database_of(client_or_db, "AgentMemorySaver")
+        self._owned: SqlDatabase | None = db if owned else None
         if db.dialect not in _DIALECTS:
-            raise ValueError(f"unsupported SQL dialect {db.dialect!r}")
+            raise ConfigurationError(f"unsupported SQL dialect {db.dialect!r}")
         self.db = db
         self.ttl = float(ttl) if ttl is not None else None
         self.refresh_on_read = refresh_on_read
@@ -667,7 +679,12 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         self._sql = _Statements(self._dialect.blob_type)
         # On PostgreSQL a put or put_writes is one statement: see ``_pg_write``.
         self._postgres = db.dialect == "postgres"
-        self.schema_version = db.migrate(COMPONENT, migrations_for(db.dialect))
+        try:
+            self.schema_version = db.migrate(COMPONENT, migrations_for(db.dialect))
+        except BaseException:
+            if self._owned is not None:
+                self._owned.close()
+            raise
         self._tails: OrderedDict[tuple[str, str, str], _Tail] = OrderedDict()
         self._tails_lock = threading.Lock()
         self._blobs: OrderedDict[_BlobKey, tuple[str, bytes] | None] = OrderedDict()
@@ -686,11 +703,15 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
     # --- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the background sweeper (the shared database stays open)."""
+        """Stop the background sweeper; close the database if this saver opened it (from a
+        path or URL), else leave the shared database open."""
         self._stop.set()
         if self._sweeper is not None and self._sweeper is not threading.current_thread():
             self._sweeper.join()
         self._sweeper = None
+        if self._owned is not None:
+            self._owned.close()
+            self._owned = None
 
     def __enter__(self) -> AgentMemorySaver:
         return self
@@ -1540,7 +1561,9 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         ``DeltaChannel`` counters, since dropping its ancestors would lose channel state.
         """
         if strategy not in ("keep_latest", "delete"):
-            raise ValueError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
+            raise ValidationError(
+                f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'"
+            )
         for thread_id in dict.fromkeys(str(t) for t in thread_ids):
             with self.db.transaction() as cur:
                 row = cur.execute(self._sql.thread_state, (thread_id,)).fetchone()
@@ -1551,7 +1574,7 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
                 latest = cur.execute(self._sql.latest_per_ns, (thread_id,)).fetchall()
                 for ns, md_json in latest:
                     if json.loads(md_json).get("counters_since_delta_snapshot"):
-                        raise ValueError(
+                        raise ValidationError(
                             f"thread {thread_id!r} (namespace {ns!r}) uses DeltaChannel state; "
                             "keep_latest would drop the history it is rebuilt from. Use "
                             "strategy='delete' or leave this thread unpruned."

@@ -42,7 +42,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -70,7 +69,7 @@ from ..engine._keywords import query_terms
 from ..engine._ranking import RankingConfig, hybrid_rank
 from ..engine._vectors import IndexCache, IndexedBlock, UserIndex
 from ..errors import ConfigurationError, EmbedderMismatchError, EmbeddingError, ValidationError
-from ..storage import Cursor, SqlDatabase, is_database, open_database
+from ..storage import Cursor, SqlDatabase, database_of
 from ..validation import check_id
 from ._owner import run_user_id
 
@@ -385,7 +384,7 @@ def _apply_operator(value: Any, name: str, argument: Any) -> bool:
         return bool(value != argument)
     compare = _ORDERINGS.get(name)
     if compare is None:
-        raise ValueError(
+        raise ValidationError(
             f"unsupported filter operator {name!r}; use $eq, $ne, $gt, $gte, $lt or $lte"
         )
     pair = _orderable(value, argument)
@@ -423,7 +422,7 @@ def _does_match(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
     elif condition.match_type == "suffix":
         pairs = zip(reversed(namespace), reversed(path), strict=False)
     else:
-        raise ValueError(f"unsupported match type {condition.match_type!r}")
+        raise ValidationError(f"unsupported match type {condition.match_type!r}")
     return all(want == "*" or have == want for have, want in pairs)
 
 
@@ -665,22 +664,15 @@ class AgentMemoryStore(BaseStore):
                 f"user (e.g. 1 for ('memories', user_id)), got {owner_label!r}"
             )
         self.owner_label = owner_label
-        fallback: Embedder | None = None
-        self._owned: SqlDatabase | None = None
-        if isinstance(client_or_db, str | Path):
-            db = open_database(str(client_or_db))
-            self._owned = db
-        elif is_database(client_or_db):
-            db = cast(SqlDatabase, client_or_db)
-        else:
-            db = client_or_db.database  # ConfigurationError for remote services
-            fallback = getattr(client_or_db, "embedder", None) or getattr(
-                getattr(client_or_db, "backend", None), "embedder", None
-            )
+        db, owned = database_of(client_or_db, "AgentMemoryStore")
+        self._owned: SqlDatabase | None = db if owned else None
+        fallback: Embedder | None = getattr(client_or_db, "embedder", None) or getattr(
+            getattr(client_or_db, "backend", None), "embedder", None
+        )
         if db.dialect not in _DIALECT_TYPES:
-            raise ValueError(f"unsupported SQL dialect {db.dialect!r}")
+            raise ConfigurationError(f"unsupported SQL dialect {db.dialect!r}")
         if ranking not in ("hybrid", "vector"):
-            raise ValueError(f"ranking must be 'hybrid' or 'vector', not {ranking!r}")
+            raise ConfigurationError(f"ranking must be 'hybrid' or 'vector', not {ranking!r}")
         self.db = db
         self.ranking: Ranking = ranking
         self._clock = clock
@@ -1469,7 +1461,7 @@ class AgentMemoryStore(BaseStore):
             sweep_interval_minutes or (self.ttl_config or {}).get("sweep_interval_minutes") or 5
         )
         if not minutes > 0:
-            raise ValueError(f"sweep_interval_minutes must be positive, got {minutes!r}")
+            raise ConfigurationError(f"sweep_interval_minutes must be positive, got {minutes!r}")
         with self._sweeper_lock:
             if self._sweeper is not None and self._sweeper.is_alive():
                 assert self._sweeper_future is not None

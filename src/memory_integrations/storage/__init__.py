@@ -1,12 +1,41 @@
 """Storage: the SQL databases the engine, the saver and the store live in."""
 
-from ._database import Cursor, SqlDatabase, is_database
+from pathlib import Path
+from typing import cast
+
+from ..errors import ConfigurationError
+from ._database import Cursor, SqlDatabase, is_database, redact
 from ._sqlite import SQLiteDatabase
 from ._time import EPOCH, from_us, to_us, to_us_or_none
 
 
+def database_location(target: str) -> str:
+    """A SQLite path (from a path, ``sqlite:///path`` or ``:memory:``) or a PostgreSQL URL;
+    anything else is refused with the accepted forms."""
+    if target.startswith(("postgresql://", "postgres://")):
+        return target
+    if target.startswith("sqlite:///"):
+        return target[len("sqlite:///") :] or ":memory:"
+    if target.startswith("sqlite://"):
+        raise ConfigurationError(
+            f"{target!r}: write SQLite URLs as sqlite:///relative.db or sqlite:////abs/path.db"
+        )
+    if target.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"{redact(target)!r} is an HTTP server, not a database: pass it to "
+            "AgentMemoryClient(base_url=...)"
+        )
+    if "://" in target:
+        raise ConfigurationError(
+            f"unsupported storage URL {redact(target)!r}: use a file path, sqlite:///path, "
+            ":memory:, or postgresql://user:password@host/database"
+        )
+    return target
+
+
 def open_database(location: str) -> SqlDatabase:
-    """A SQLite path / ``:memory:``, or a ``postgresql://`` URL."""
+    """A SQLite path / ``sqlite:///`` URL / ``:memory:``, or a ``postgresql://`` URL."""
+    location = database_location(location)
     if location.startswith(("postgresql://", "postgres://")):
         from ._postgres import PostgresDatabase
 
@@ -14,14 +43,33 @@ def open_database(location: str) -> SqlDatabase:
     return SQLiteDatabase(location)
 
 
+def database_of(source: object, what: str) -> tuple[SqlDatabase, bool]:
+    """The database behind ``source``, and whether it was opened here (then the caller
+    closes it): a client with an embedded backend, a ``SqlDatabase``, or a SQLite path /
+    ``postgresql://`` URL."""
+    if isinstance(source, (str, Path)):
+        return open_database(str(source)), True
+    if is_database(source):
+        return cast(SqlDatabase, source), False
+    if hasattr(type(source), "database"):  # a client: ConfigurationError when remote
+        return cast(SqlDatabase, source.database), False  # type: ignore[attr-defined]
+    raise ConfigurationError(
+        f"{what} takes an AgentMemoryClient or AsyncAgentMemoryClient, a SQLite path or "
+        f"postgresql:// URL, or a SqlDatabase; got {type(source).__name__}"
+    )
+
+
 __all__ = [
     "EPOCH",
     "Cursor",
     "SQLiteDatabase",
     "SqlDatabase",
+    "database_location",
+    "database_of",
     "from_us",
     "is_database",
     "open_database",
+    "redact",
     "to_us",
     "to_us_or_none",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
@@ -47,6 +48,12 @@ class SqlDatabase(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def redact(url: str) -> str:
+    """``url`` with its password (in the user info or a ``password=`` parameter) as ``***``."""
+    url = re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", url)
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
 
 
 def is_database(obj: object) -> bool:

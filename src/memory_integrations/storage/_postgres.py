@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from ..errors import ClientClosedError, StorageBusyError
-from ._database import apply_migrations
+from ._database import apply_migrations, redact
 
 # A fixed key for pg_advisory_xact_lock: migrations from several processes run one at a time.
 _MIGRATION_LOCK = 0x6D656D6F7279
@@ -71,7 +71,7 @@ class PostgresDatabase:
             raise ImportError(
                 'PostgreSQL storage needs: pip install "memory-integrations[postgres]"'
             ) from exc
-        self.location = _redact(url)
+        self.location = redact(url)
         self._psycopg = psycopg
         self._register_vector = register_vector
         with psycopg.connect(url, autocommit=True) as conn:
@@ -142,7 +142,3 @@ class PostgresDatabase:
         if not self._closed:
             self._closed = True
             self._pool.close()
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..client import (
@@ -20,7 +21,8 @@ from ..client import (
     SessionResource,
     UserResource,
 )
-from ..errors import NotFoundError
+from ..errors import ConfigurationError, NotFoundError, ValidationError
+from ..validation import check_id
 
 MemorySource = (
     AgentMemoryClient
@@ -29,8 +31,11 @@ MemorySource = (
     | AsyncUserResource
     | SessionResource
     | AsyncSessionResource
+    | str
+    | Path
 )
-"""Anything an adapter can be built on."""
+"""Anything an adapter can be built on: a client or handle, or where the memory lives (a
+SQLite path, a ``postgresql://`` URL or an ``http(s)://`` server URL)."""
 
 T = TypeVar("T")
 
@@ -46,9 +51,15 @@ def _sync_source(
         return source._sync
     if isinstance(source, (AgentMemoryClient, UserResource, SessionResource)):
         return source
-    raise TypeError(
-        "expected an AgentMemoryClient, AsyncAgentMemoryClient or a user/session handle "
-        f"(UserResource, SessionResource or their async twins), got {type(source).__name__}"
+    if isinstance(source, (str, Path)):  # where the memory lives: open a client on it
+        text = str(source)
+        if text.startswith(("http://", "https://")):
+            return AgentMemoryClient(base_url=text)
+        return AgentMemoryClient(text)
+    raise ConfigurationError(
+        "expected an AgentMemoryClient, AsyncAgentMemoryClient, a user/session handle "
+        "(UserResource, SessionResource or their async twins), or a SQLite path / "
+        f"postgresql:// / http(s):// URL; got {type(source).__name__}"
     )
 
 
@@ -102,12 +113,12 @@ class MemoryBinding:
         if self.user_id is not None:
             return self.user_id
         value = (configurable or {}).get("user_id")
-        if not value:
-            raise ValueError(
+        if not value:  # the adapter's wiring, not the model's input
+            raise ConfigurationError(
                 "no user id: pass user_id= (or a user/session handle) when building the "
                 'adapter, or call it with config={"configurable": {"user_id": ...}}'
             )
-        return str(value)
+        return check_id(value, 'configurable["user_id"]')
 
     def resolve_session_id(self, configurable: Mapping[str, Any] | None = None) -> str:
         """The fixed session id, else ``configurable["session_id"]`` or ``["thread_id"]``."""
@@ -116,12 +127,12 @@ class MemoryBinding:
         values = configurable or {}
         value = values.get("session_id") or values.get("thread_id")
         if not value:
-            raise ValueError(
+            raise ConfigurationError(
                 "no session id: pass session_id= (or a session handle) when building the "
                 'adapter, or call it with config={"configurable": {"session_id": ...}} '
                 '(a LangGraph "thread_id" also works)'
             )
-        return str(value)
+        return check_id(value, 'configurable["session_id"]')
 
     @property
     def has_session(self) -> bool:
@@ -235,7 +246,7 @@ class MemoryBinding:
 
 def _check_same(what: str, given: str | None, actual: str) -> str:
     if given is not None and given != actual:
-        raise ValueError(
+        raise ValidationError(
             f"{what}={given!r} does not match the handle passed ({actual!r}); omit {what}= "
             "when passing a user or session handle"
         )
