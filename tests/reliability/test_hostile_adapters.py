@@ -1392,7 +1392,7 @@ def test_hostile_adapter_calls_property(make_adapter_world: WorldFactory) -> Non
     """Random sequences of hostile adapter calls, each checked for (a)-(d) (SQLite)."""
 
     @settings(
-        max_examples=25,
+        max_examples=40,
         deadline=None,
         phases=(Phase.explicit, Phase.reuse, Phase.generate),
         suppress_health_check=list(HealthCheck),

@@ -1012,12 +1012,15 @@ def test_every_method_of_a_closed_client_raises_a_typed_error(tmp_path: Path, fl
         else:
             if not name.endswith("wait_until_processed"):
                 problems.append(f"{name} on a closed client: ACCEPTED, returned {result!r:.80}")
-    health = client.health_ping()
-    assert health is not None
-    client.close()  # idempotent
+    try:
+        client.health_ping()  # documented never to raise
+        client.close()  # idempotent
+    except Exception as exc:
+        problems.append(f"health_ping() or a second close() raised {describe(exc)}")
     with AgentMemoryClient(path, embedder=HashingEmbedder()) as reopened:
-        assert list(reopened.backend.export_records()) == before  # type: ignore[attr-defined]
-    assert not problems, "\n".join(problems)
+        if list(reopened.backend.export_records()) != before:  # type: ignore[attr-defined]
+            problems.append("calls on the closed client changed the store")
+    fail_on(problems)
 
 
 # --- impossible stores ---------------------------------------------------------------------
@@ -1211,16 +1214,22 @@ def _expect(*args: Arg) -> Expect:
     return TYPED if any(a.invalid for a in args) else ANY
 
 
+def _lax(arg: Arg, coerced: type) -> Arg:
+    """Filters are a pydantic model: a value it coerces (bytes to str, '10' to 10) is not
+    certainly invalid there."""
+    return Arg(arg.value, arg.invalid and not isinstance(arg.value, coerced))
+
+
 @st.composite
 def filters(draw: st.DrawFn) -> Arg:
     chosen: dict[str, Any] = {}
     invalid = False
     for key in sorted(draw(FILTER_KEYS)):
         if key in ("session_ids", "block_ids"):
-            arg = draw(IDS)
+            arg = _lax(draw(IDS), bytes)
             chosen[key] = [arg.value]
         elif key in ("relevant_k", "limit", "offset"):
-            arg = draw(NUMBERS)
+            arg = _lax(draw(NUMBERS), str)
             chosen[key] = arg.value
         elif key == "threshold":
             arg = Arg(draw(NUMBERS).value)  # -1 and 0 are valid thresholds
@@ -1230,9 +1239,13 @@ def filters(draw: st.DrawFn) -> Arg:
             chosen[key] = arg.value
         elif key == "annotations":
             arg = draw(ANNOTATIONS)
+            if isinstance(arg.value, dict) and any(
+                isinstance(v, bytes) for v in arg.value.values()
+            ):
+                arg = Arg(arg.value)
             chosen[key] = arg.value
         elif key == "agent_id":
-            arg = _none_is_valid(draw(IDS))
+            arg = _lax(_none_is_valid(draw(IDS)), bytes)
             chosen[key] = arg.value
         elif key == "order_by":
             arg = draw(st.sampled_from([Arg("created_at"), Arg("rowid", True), Arg(None)]))
@@ -1241,7 +1254,7 @@ def filters(draw: st.DrawFn) -> Arg:
             arg = draw(st.sampled_from([Arg(True), Arg("maybe", True)]))
             chosen[key] = arg.value
         else:  # metadata_contains, content_contains
-            arg = _none_is_valid(draw(TEXTS))
+            arg = _lax(_none_is_valid(draw(TEXTS)), bytes)
             chosen[key] = arg.value
         invalid = invalid or arg.invalid
     return Arg(chosen, invalid)
@@ -1404,7 +1417,7 @@ def test_hostile_calls_property(
     location = _locations(storage, tmp_path, request)
 
     @settings(
-        max_examples=30 if storage == "sqlite" else 10,
+        max_examples=40 if storage == "sqlite" else 25,
         deadline=None,
         phases=(Phase.explicit, Phase.reuse, Phase.generate),
         suppress_health_check=list(HealthCheck),
