@@ -224,6 +224,7 @@ def test_malformed_import_raises_a_typed_error_and_changes_nothing(
         f"import_records({name})",
         lambda: world.client.backend.import_records(iter(records)),  # type: ignore[attr-defined]
         expect,
+        user=CAROL,  # if the import goes through, carol must at least be readable
     )
     fail_on(world.finish())
 
