@@ -48,7 +48,7 @@ class ChatMessage(BaseModel):
       ``ChatMessage(role="tool", content=..., name=None)`` (content kept verbatim).
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     user_content: str = ""
     assistant_content: str = ""
@@ -233,6 +233,13 @@ class FilterOptions(BaseModel):
     role: MessageRole | None = None
     prompt_id: str | None = None
     prompt_vid: int | None = None
+
+    @field_validator("relevant_k", "limit", "offset", "threshold", "prompt_vid", mode="before")
+    @classmethod
+    def _no_bools(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("a number is expected, not True or False")
+        return value
 
     @field_validator("session_ids", mode="before")
     @classmethod

@@ -33,6 +33,10 @@ class ErasureReport:
     removed: dict[str, int] = field(default_factory=dict)
     kept: dict[str, list[Any]] = field(default_factory=dict)
 
+    def __getitem__(self, what: str) -> int:
+        """``report["blocks"]``: how many of that kind were removed."""
+        return self.removed[what]
+
     def summary(self) -> str:
         removed = ", ".join(f"{n} {what}" for what, n in self.removed.items())
         text = f"erased user {self.user_id!r}: {removed}"

@@ -39,6 +39,7 @@ MAX_ID_LENGTH = 256
 MAX_TEXT_CHARS = 1_000_000
 MAX_ANNOTATIONS = 64
 MAX_ANNOTATION_VALUE = 1024
+MAX_ANNOTATION_KEY = 128
 MAX_ITEMS_PER_CALL = 1000
 MAX_RELEVANT_K = 1000
 MAX_INT64 = 2**63 - 1
@@ -291,7 +292,12 @@ def check_annotations(value: object, what: str = "annotations") -> dict[str, str
         raise ValidationError(f"{what} has {len(value)} keys; the maximum is {MAX_ANNOTATIONS}")
     out: dict[str, str] = {}
     for key, val in value.items():
-        if not isinstance(key, str) or not ANNOTATION_KEY.match(key):
+        if not isinstance(key, str) or len(key) > MAX_ANNOTATION_KEY:
+            raise ValidationError(
+                f"annotation keys are strings of at most {MAX_ANNOTATION_KEY} characters, got "
+                f"{key!r:.80}"
+            )
+        if not ANNOTATION_KEY.match(key):
             raise ValidationError(
                 f"annotation key {key!r} is invalid: keys must match ^[A-Za-z_][A-Za-z0-9_]*$ "
                 "(letters, digits and underscores; no hyphens, dots or spaces), e.g. 'topic'"

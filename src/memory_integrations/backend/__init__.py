@@ -18,7 +18,7 @@ def resolve_location(path: str | Path | None, url: str | None, settings: Setting
     if path is not None and url is not None:
         raise ConfigurationError("pass path= or url=, not both")
     if path is not None:
-        return str(path)
+        return database_location(path)
     target = url or settings.url or DEFAULT_PATH
     if target.startswith(("http://", "https://")):
         raise ConfigurationError(

@@ -258,7 +258,9 @@ class UserResource:
                 return self.get_session(session_id)
 
     def list_sessions(self, limit: int | None = None, offset: int | None = None) -> SessionList:
-        return self._backend.list_sessions(self.user_id, limit or 50, offset or 0)
+        return self._backend.list_sessions(
+            self.user_id, 50 if limit is None else limit, 0 if offset is None else offset
+        )
 
     def list_memories(
         self,

@@ -1,5 +1,6 @@
 """Storage: the SQL databases the engine, the saver and the store live in."""
 
+import os
 from pathlib import Path
 from typing import cast
 
@@ -9,9 +10,26 @@ from ._sqlite import SQLiteDatabase
 from ._time import EPOCH, from_us, to_us, to_us_or_none
 
 
-def database_location(target: str) -> str:
+def database_location(target: object) -> str:
     """A SQLite path (from a path, ``sqlite:///path`` or ``:memory:``) or a PostgreSQL URL;
     anything else is refused with the accepted forms."""
+    if isinstance(target, os.PathLike) and not isinstance(target, bytes):
+        target = os.fspath(target)
+    if not isinstance(target, str):
+        raise ConfigurationError(
+            "a memory store location is a str or pathlib.Path (a SQLite path, sqlite:///path, "
+            f":memory:, or a postgresql:// URL), got {type(target).__name__}"
+        )
+    if not target.strip() or "\x00" in target:
+        raise ConfigurationError(
+            f"{target!r} is not a usable location: pass a file path such as memory.sqlite3"
+        )
+    try:
+        target.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError(
+            f"the location {target!r} holds a lone surrogate; pass a valid path"
+        ) from None
     if target.startswith(("postgresql://", "postgres://")):
         return target
     if target.startswith("sqlite:///"):
@@ -33,7 +51,7 @@ def database_location(target: str) -> str:
     return target
 
 
-def open_database(location: str) -> SqlDatabase:
+def open_database(location: object) -> SqlDatabase:
     """A SQLite path / ``sqlite:///`` URL / ``:memory:``, or a ``postgresql://`` URL."""
     location = database_location(location)
     if location.startswith(("postgresql://", "postgres://")):
@@ -48,7 +66,7 @@ def database_of(source: object, what: str) -> tuple[SqlDatabase, bool]:
     closes it): a client with an embedded backend, a ``SqlDatabase``, or a SQLite path /
     ``postgresql://`` URL."""
     if isinstance(source, (str, Path)):
-        return open_database(str(source)), True
+        return open_database(source), True
     if is_database(source):
         return cast(SqlDatabase, source), False
     if hasattr(type(source), "database"):  # a client: ConfigurationError when remote

@@ -95,8 +95,17 @@ def apply_migrations(
             f"{location} has {component} schema version {current}, newer than this "
             f"memory-integrations supports ({len(migrations)}); upgrade the package"
         )
-    for script in migrations[current:]:
-        run_script(script)
+    try:
+        for script in migrations[current:]:
+            run_script(script)
+    except Exception as exc:
+        if "already exists" not in str(exc).lower():
+            raise
+        raise ConfigurationError(
+            f"{location} already has tables named like the ones memory-integrations creates "
+            f"for {component} ({str(exc).splitlines()[0]}), but no record of creating them: "
+            "they belong to another application. Use another database file or schema"
+        ) from None
     cur.execute(
         "INSERT INTO mi_migrations (component, version) VALUES (?, ?) "
         "ON CONFLICT(component) DO UPDATE SET version = excluded.version",

@@ -70,6 +70,7 @@ class SQLiteDatabase:
             ) from None
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._refuse_foreign_tables()
             if not in_memory:
                 self._execute_when_unlocked("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
@@ -80,6 +81,22 @@ class SQLiteDatabase:
                 f"{self.location} is not a SQLite memory store ({exc}); pass the path of a "
                 "memory store, or of a new file"
             ) from None
+
+    def _refuse_foreign_tables(self) -> None:
+        """Refuse, before changing anything, a file whose tables are named like ours but
+        were not created by memory-integrations (no migration record)."""
+        names = {
+            str(r[0])
+            for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        ours = sorted(n for n in names if n.startswith(("mi_", "langgraph_")))
+        if ours and "mi_migrations" not in names:
+            self._conn.close()
+            raise ConfigurationError(
+                f"{self.location} belongs to another application: it has tables named like "
+                f"memory-integrations' ({', '.join(ours[:3])}) that it did not create. Use "
+                "another file for the memory store"
+            )
 
     def _execute_when_unlocked(self, statement: str) -> None:
         """Run ``statement``, retrying with jittered backoff while another process holds the
