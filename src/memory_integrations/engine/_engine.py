@@ -257,7 +257,7 @@ class Engine:
     ) -> MemoryBlock:
         is_fact = row.kind != "message"
         ingested = from_us(row.ingested_at) or EPOCH
-        return MemoryBlock(
+        fields: dict[str, Any] = dict(
             block_id=str(row.block_id),
             user_id=str(row.user_id),
             session_id=str(row.session_id),
@@ -276,6 +276,11 @@ class Engine:
             rel_score=rel_score,
             similarity=similarity,
         )
+        try:
+            return MemoryBlock(**fields)
+        except Exception:  # a row an older version wrote: show it as it is
+            log.warning("stored block %r breaks today's rules; shown as stored", row.block_id)
+            return MemoryBlock.model_construct(**fields)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         try:
@@ -961,11 +966,24 @@ class Engine:
                     for seq, session, expires, kind, text, blob in self._store.indexed_blocks(
                         cur, user_id, after
                     )
+                    if self._usable_vector(seq, blob)
                 ]
             )
             entry.version = index_version
             self._indexes.put(user_id, entry)
             return entry
+
+    def _usable_vector(self, seq: int, blob: bytes) -> bool:
+        """Whether a stored vector can be searched: this embedder's size, finite values.
+        Anything else (written by a bug or another tool) is left out with a warning
+        instead of breaking every search of its user."""
+        if (
+            len(blob) == 4 * self.embedder.dim
+            and np.isfinite(np.frombuffer(blob, np.float32)).all()
+        ):
+            return True
+        log.warning("block seq %d has an unusable stored vector; it is not searchable", seq)
+        return False
 
     def count_memories(
         self,
