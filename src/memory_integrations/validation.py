@@ -24,10 +24,13 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
+
+from pydantic import ValidationError as PydanticValidationError
 
 from ._models import ChatMessage
 from .errors import ValidationError
@@ -343,6 +346,18 @@ def check_list(value: object, what: str, elements: str) -> list[Any]:
             f"{len(value)} items in one call; the maximum is {MAX_ITEMS_PER_CALL}: split the call"
         )
     return list(value)
+
+
+@contextmanager
+def typed_validation(what: str) -> Iterator[None]:
+    """Turn pydantic's validation error (raised by the frameworks' pydantic-based classes
+    our adapters derive from) into this package's ``ValidationError``, naming ``what``."""
+    try:
+        yield
+    except ValidationError:
+        raise
+    except PydanticValidationError as exc:
+        raise ValidationError(f"{what}: {_first_error(exc)}") from None
 
 
 def to_message(value: object) -> ChatMessage:

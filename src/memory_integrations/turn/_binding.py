@@ -79,6 +79,10 @@ class MemoryBinding:
         user_id: str | None = None,
         session_id: str | None = None,
     ) -> None:
+        if user_id is not None:
+            check_id(user_id, "user_id")
+        if session_id is not None:
+            check_id(session_id, "session_id")
         sync = _sync_source(source)
         fixed_session: SessionResource | None = None
         if isinstance(sync, SessionResource):
