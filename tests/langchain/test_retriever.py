@@ -11,6 +11,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnablePassthrough
 
 from memory_integrations import AgentMemoryClient, AsyncAgentMemoryClient, ChatMessage
+from memory_integrations.errors import ValidationError
 from memory_integrations.langchain import AgentMemoryRetriever
 from tests.langchain._fakes import ScriptedChatModel
 
@@ -89,7 +90,7 @@ def test_k_and_per_call_options(memory: AgentMemoryClient) -> None:
         "Any vegetarian place in Lisbon?\nTry Ao 26 Vegan Food Project."
     ]
     assert {d.metadata["session_id"] for d in retriever.invoke("Alice", scope=["food"])} == {"food"}
-    with pytest.raises(TypeError, match="unknown retriever option"):
+    with pytest.raises(ValidationError, match="unknown retriever option"):
         retriever.invoke("Alice", top_k=2)
 
 

@@ -28,6 +28,7 @@ import asyncio
 import itertools
 import math
 import shutil
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta, timezone
@@ -300,6 +301,10 @@ def user_reads(
 
 class World:
     """A seeded store plus the bookkeeping of one hostile-input test."""
+
+    def sibling_path(self) -> str:
+        """A new SQLite path beside this world's store (for adapters given a location)."""
+        return str(Path(tempfile.mkdtemp(prefix="hostile-")) / "memory.sqlite3")
 
     def __init__(self, location: Any, *, adapters: bool = False, seed: bool = True) -> None:
         """Open the store at ``location``; ``seed`` it with bob and eve unless it is a copy

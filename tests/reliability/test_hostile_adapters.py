@@ -826,9 +826,14 @@ def test_hostile_numbers_in_adapters(
 
 SHAPE_CASES: list[tuple[str, Callable[[World], Any], Expect]] = [
     (
-        "LangChain history(str instead of a client)",
-        lambda w: AgentMemoryChatMessageHistory("not-a-client", user_id=EVE, session_id="s"),
+        "LangChain history(an int instead of a client)",
+        lambda w: AgentMemoryChatMessageHistory(42, user_id=EVE, session_id="s"),
         REJECT,
+    ),
+    (
+        "LangChain history(a str: where the memory lives)",
+        lambda w: AgentMemoryChatMessageHistory(w.sibling_path(), user_id=EVE, session_id="s"),
+        ANY,
     ),
     ("LangChain history(user_id=None)", lambda w: history(w, user_id=None), REJECT),
     (
@@ -853,8 +858,8 @@ SHAPE_CASES: list[tuple[str, Callable[[World], Any], Expect]] = [
         REJECT,
     ),
     (
-        "LangChain retriever(str instead of a client)",
-        lambda w: LCRetriever("not-a-client", user_id=EVE),
+        "LangChain retriever(an int instead of a client)",
+        lambda w: LCRetriever(42, user_id=EVE),
         REJECT,
     ),
     ("LangChain retriever without a user", lambda w: LCRetriever(w.client).invoke("tea"), REJECT),
@@ -879,8 +884,8 @@ SHAPE_CASES: list[tuple[str, Callable[[World], Any], Expect]] = [
         REJECT,
     ),
     (
-        "LangChain create_memory_tools(str instead of a client)",
-        lambda w: create_memory_tools("not-a-client", user_id=EVE),
+        "LangChain create_memory_tools(an int instead of a client)",
+        lambda w: create_memory_tools(42, user_id=EVE),
         REJECT,
     ),
     (
@@ -1031,8 +1036,8 @@ SHAPE_CASES: list[tuple[str, Callable[[World], Any], Expect]] = [
         REJECT,
     ),
     (
-        "LlamaIndex AgentMemory.from_client(str)",
-        lambda w: AgentMemory.from_client("not-a-client", user_id=EVE),
+        "LlamaIndex AgentMemory.from_client(an int)",
+        lambda w: AgentMemory.from_client(42, user_id=EVE),
         REJECT,
     ),
     (
@@ -1074,8 +1079,8 @@ SHAPE_CASES: list[tuple[str, Callable[[World], Any], Expect]] = [
         REJECT,
     ),
     (
-        "LlamaIndex retriever(str instead of a client)",
-        lambda w: LIRetriever("not-a-client", user_id=EVE),
+        "LlamaIndex retriever(an int instead of a client)",
+        lambda w: LIRetriever(42, user_id=EVE),
         REJECT,
     ),
     (

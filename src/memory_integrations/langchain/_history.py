@@ -86,24 +86,28 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append messages (one block each, in order)."""
+        if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+            raise ValidationError(
+                f"add_messages takes a list of LangChain messages, got {type(messages).__name__}"
+            )
         if not messages:
             return
+        for message in messages:
+            if not isinstance(message, BaseMessage):
+                raise ValidationError(
+                    "each message must be a LangChain BaseMessage (HumanMessage, AIMessage, "
+                    f"...), got {type(message).__name__}"
+                )
         converted = [to_block_message(message) for message in messages]
 
-        written = 0
-
         def write(session: SessionResource) -> None:
-            # Metadata is per add_memory call, so each message is its own call; a retry
-            # (after the session was deleted and is re-created) resumes where it stopped.
-            nonlocal written
-            for block_message, metadata in converted[written:]:
-                session.add_memory(
-                    messages=[block_message],
-                    metadata=metadata,
-                    annotations=self.annotations,
-                    async_processing=True,
-                )
-                written += 1
+            # One call with per-message metadata: all of them are stored, or none.
+            session.add_memory(
+                messages=[block_message for block_message, _ in converted],
+                metadata=[metadata for _, metadata in converted],
+                annotations=self.annotations,
+                async_processing=True,
+            )
 
         self.binding.with_session(write, None, create=True)
 

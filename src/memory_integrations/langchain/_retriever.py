@@ -13,11 +13,13 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import ensure_config
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 
 from .._models import MemoryBlock, MessageRole
 from ..client import UserResource
+from ..errors import ValidationError
 from ..turn import MemoryBinding, MemorySource, Scope
+from ..validation import MAX_RELEVANT_K, check_id, check_int, typed_validation
 from ._messages import METADATA_KEY
 
 _CALL_OPTIONS = frozenset(
@@ -94,7 +96,20 @@ class AgentMemoryRetriever(BaseRetriever):
     def __init__(self, source: MemorySource | None = None, /, **data: Any) -> None:
         if source is not None:
             data["source"] = source
-        super().__init__(**data)
+        with typed_validation("AgentMemoryRetriever"):
+            super().__init__(**data)
+
+    @field_validator("k", "threshold", mode="before")
+    @classmethod
+    def _no_bools(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("a number is expected, not True or False")
+        return value
+
+    @field_validator("user_id", "session_id", mode="before")
+    @classmethod
+    def _ids(cls, value: Any, info: ValidationInfo) -> Any:
+        return None if value is None else check_id(value, str(info.field_name))
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
@@ -108,9 +123,13 @@ class AgentMemoryRetriever(BaseRetriever):
         """Search memory; ``options`` override the retriever's fields for this call."""
         unknown = set(options) - _CALL_OPTIONS - {"verbose"}
         if unknown:
-            raise TypeError(
+            raise ValidationError(
                 f"unknown retriever option(s) {sorted(unknown)}; accepted: {sorted(_CALL_OPTIONS)}"
             )
+        if not isinstance(query, str):
+            raise ValidationError(f"the query must be a string, got {type(query).__name__}")
+        if "k" in options:
+            check_int(options["k"], "k", 1, MAX_RELEVANT_K)
         if not query.strip():
             return []
         configurable = dict(ensure_config().get("configurable") or {})

@@ -14,6 +14,13 @@ from .._models import MemoryBlock
 from ..client import SessionResource, UserResource
 from ..errors import NotFoundError, ValidationError
 from ..turn import MemoryBinding, MemorySource, Scope
+from ..validation import (
+    MAX_RELEVANT_K,
+    check_annotations,
+    check_int,
+    check_list,
+    check_threshold,
+)
 
 ToolName = Literal["save", "search", "forget"]
 
@@ -179,6 +186,15 @@ def create_memory_tools(
     (``user_id``, ``session_id`` or ``thread_id``). Errors the model can fix come back to
     it as the tool result.
     """
+    wanted = check_list(include, "include", "tool names")
+    unknown = [name for name in wanted if name not in ("save", "search", "forget")]
+    if unknown:
+        raise ValidationError(
+            f"unknown memory tool(s) {unknown}; choose from ['forget', 'save', 'search']"
+        )
+    k = check_int(k, "k", 1, MAX_RELEVANT_K)
+    threshold = check_threshold(threshold)
+    annotations = check_annotations(annotations) or None
     binding = MemoryBinding(source, user_id=user_id, session_id=session_id)
     impl = _MemoryTools(binding, scope=scope, k=k, threshold=threshold, annotations=annotations)
 
@@ -206,10 +222,6 @@ def create_memory_tools(
         "search": (search_memory, asearch_memory, SearchMemoryInput, SEARCH_DESCRIPTION),
         "forget": (forget_memory, aforget_memory, ForgetMemoryInput, FORGET_DESCRIPTION),
     }
-    wanted = list(include)
-    unknown = [name for name in wanted if name not in specs]
-    if unknown:
-        raise ValueError(f"unknown memory tool(s) {unknown}; choose from {sorted(specs)}")
     tools: list[BaseTool] = []
     for name in wanted:
         func, coroutine, schema, description = specs[name]
@@ -221,6 +233,7 @@ def create_memory_tools(
                 description=description,
                 args_schema=schema,
                 handle_tool_error=True,
+                handle_validation_error=True,  # bad arguments go back to the model
             )
         )
     return tools
