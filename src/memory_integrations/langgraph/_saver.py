@@ -48,7 +48,7 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -69,7 +69,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ..errors import ConfigurationError, NotFoundError, ValidationError
 from ..storage import Cursor, SqlDatabase, database_of
-from ..validation import check_id
+from ..validation import check_id, check_int
 from ._owner import run_user_id
 
 __all__ = [
@@ -187,6 +187,8 @@ def _sqlite_metadata_predicate(key: str, value: Any) -> tuple[str, list[Any]] | 
         return "json_extract(c.metadata, ?) IS NULL", [path]
     if isinstance(value, bool):
         return "json_extract(c.metadata, ?) = ?", [path, int(value)]
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return None  # beyond SQLite's integers: compared in Python
     if isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
         return "json_extract(c.metadata, ?) = ?", [path, value]
     return None
@@ -558,19 +560,67 @@ def _array_header(data: bytes) -> int:
     return 0
 
 
+_MAX_ID = 1024
+_MAX_SECONDS = 100 * 365 * 86_400.0
+
+
 def _check_seconds(value: object, what: str) -> None:
-    """A positive, finite number of seconds, or None."""
+    """A positive, finite number of seconds (at most 100 years), or None."""
     if value is None:
         return
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not math.isfinite(value)
-        or value <= 0
+        or not 0 < value <= _MAX_SECONDS
     ):
         raise ConfigurationError(
-            f"{what} must be a positive number of seconds or None, not {value!r}"
+            f"{what} must be a positive number of seconds (at most 100 years) or None, "
+            f"not {value!r}"
         )
+
+
+def _check_saver_text(
+    value: object, what: str, *, allow_empty: bool = False, default: str | None = None
+) -> str:
+    """A thread id, namespace, checkpoint or task id: text (an int is taken as its digits)
+    that UTF-8 can encode, without NUL, at most 1024 characters."""
+    if value is None and default is not None:
+        return default
+    if (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, uuid.UUID):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise ValidationError(f"{what} must not be blank")
+    if len(value) > _MAX_ID or "\x00" in value:
+        raise ValidationError(f"{what} must be at most {_MAX_ID} characters, without NUL")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"{what} holds a lone surrogate; pass valid text") from None
+    return value
+
+
+def _scope_of(config: object, *, need_thread: bool = True) -> tuple[str, str, str | None]:
+    """(thread_id, checkpoint_ns, checkpoint_id or None) of a config, checked."""
+    configurable = config.get("configurable") if isinstance(config, Mapping) else None
+    if not isinstance(configurable, Mapping):
+        raise ValidationError(
+            'a checkpointer config is {"configurable": {"thread_id": ...}}, got '
+            f"{type(config).__name__}"
+        )
+    thread = configurable.get("thread_id")
+    if thread is None and need_thread:
+        raise ValidationError('the config needs configurable["thread_id"]')
+    thread_id = "" if thread is None else _check_saver_text(thread, "thread_id")
+    ns = _check_saver_text(
+        configurable.get("checkpoint_ns"), "checkpoint_ns", allow_empty=True, default=""
+    )
+    checkpoint_id = get_checkpoint_id(cast(RunnableConfig, config))
+    if checkpoint_id is not None:
+        checkpoint_id = _check_saver_text(checkpoint_id, "checkpoint_id")
+    return thread_id, ns, checkpoint_id
 
 
 def _new_generation() -> str:
@@ -737,10 +787,10 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint ``config`` names, or the thread's latest one; None if absent."""
-        conf = config["configurable"]
+        thread_id, ns, checkpoint_id = _scope_of(config)
         where = ["c.thread_id = ?", "c.checkpoint_ns = ?"]
-        params: list[Any] = [str(conf["thread_id"]), conf.get("checkpoint_ns") or ""]
-        if checkpoint_id := get_checkpoint_id(config):
+        params: list[Any] = [thread_id, ns]
+        if checkpoint_id:
             where.append("c.checkpoint_id = ?")
             params.append(checkpoint_id)
         rows, tuples = self._fetch_page(where, params, 1, single_scope=True, seed=True)
@@ -771,22 +821,26 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         params: list[Any] = []
         single_scope = False
         if config is not None:
-            conf = config["configurable"]
+            thread_id, ns, checkpoint_id = _scope_of(config)
             where.append("c.thread_id = ?")
-            params.append(str(conf["thread_id"]))
-            ns = conf.get("checkpoint_ns")
-            if ns is not None:
+            params.append(thread_id)
+            if config["configurable"].get("checkpoint_ns") is not None:
                 where.append("c.checkpoint_ns = ?")
                 params.append(ns)
                 single_scope = True
-            if checkpoint_id := get_checkpoint_id(config):
+            if checkpoint_id:
                 where.append("c.checkpoint_id = ?")
                 params.append(checkpoint_id)
-        if before is not None and (before_id := get_checkpoint_id(before)):
+        if before is not None and (before_id := _scope_of(before, need_thread=False)[2]):
             where.append("c.checkpoint_id < ?")
             params.append(before_id)
+        if limit is not None:
+            limit = check_int(limit, "limit", 0, 2**62)
+        if filter is not None and not isinstance(filter, Mapping):
+            raise ValidationError(f"filter must be a dict, got {type(filter).__name__}")
         python_filter: dict[str, Any] = {}
         for key, value in (filter or {}).items():
+            _check_saver_text(key, "a filter key")
             predicate = self._dialect.metadata_predicate(key, value)
             if predicate is None:
                 python_filter[key] = value
@@ -1354,14 +1408,14 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
     ) -> RunnableConfig:
         """Store a checkpoint; only channels in ``new_versions`` get new blob rows."""
         conf = config["configurable"]
-        thread_id = str(conf["thread_id"])
-        ns = conf.get("checkpoint_ns") or ""
+        thread_id, ns, _ = _scope_of(config)
         values = checkpoint["channel_values"]
         inline = {k: v for k, v in values.items() if _is_inline(v)}
         type_, data = self.serde.dumps_typed({**checkpoint, "channel_values": inline})
         full_metadata = get_checkpoint_metadata(config, metadata)
         owner = run_user_id(config)
         md_json, md_type, md_blob = self._metadata_columns(full_metadata)
+        _check_saver_text(md_json, "the checkpoint metadata", allow_empty=True)
         run_id = full_metadata.get("run_id")
         row = (
             thread_id,
@@ -1419,10 +1473,10 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
         """Store a task's pending writes (first write wins; special channels are upserted)."""
         if not writes:
             return
-        conf = config["configurable"]
-        thread_id = str(conf["thread_id"])
-        ns = conf.get("checkpoint_ns") or ""
-        checkpoint_id = str(conf["checkpoint_id"])
+        thread_id, ns, checkpoint_id = _scope_of(config)
+        if not checkpoint_id:
+            raise ValidationError('put_writes needs config["configurable"]["checkpoint_id"]')
+        task_id = _check_saver_text(task_id, "task_id")
         owner = run_user_id(config)
         upsert = all(channel in WRITES_IDX_MAP for channel, _ in writes)
         rows = [
@@ -1511,8 +1565,9 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in all namespaces."""
+        thread_id = _check_saver_text(thread_id, "thread_id")
         with self.db.transaction() as cur:
-            self._purge(cur, str(thread_id))
+            self._purge(cur, thread_id)
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints (and their writes) whose metadata ``run_id`` is listed."""
@@ -1531,7 +1586,8 @@ class AgentMemorySaver(BaseCheckpointSaver[str]):
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy all checkpoints, blobs and writes of one thread to another (merging)."""
-        source, target = str(source_thread_id), str(target_thread_id)
+        source = _check_saver_text(source_thread_id, "source_thread_id")
+        target = _check_saver_text(target_thread_id, "target_thread_id")
         if source == target:
             return
         with self.db.transaction() as cur:

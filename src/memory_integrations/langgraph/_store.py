@@ -233,9 +233,10 @@ def _check_store_text(value: str, what: str) -> None:
 
 
 def _check_namespace(
-    namespace: object, what: str = "namespace", *, allow_empty: bool = False
+    namespace: object, what: str = "namespace", *, allow_empty: bool = False, root: bool = False
 ) -> tuple[str, ...]:
-    """A namespace as a tuple of labels: not a bare string, no empty labels or periods."""
+    """A namespace as a tuple of labels: not a bare string, no empty labels or periods;
+    with ``root``, a namespace a put may write (not under the reserved "langgraph")."""
     if isinstance(namespace, (str, bytes)) or not isinstance(namespace, (tuple, list)):
         raise InvalidStoreNamespaceError(
             f"{what} must be a tuple of strings such as ('memories', user_id), got "
@@ -260,16 +261,26 @@ def _check_namespace(
             _check_store_text(label, f"{what} label")
         except ValidationError as exc:
             raise InvalidStoreNamespaceError(str(exc)) from None
+    if root and namespace and namespace[0] == "langgraph":
+        raise InvalidStoreNamespaceError(f'{what} cannot start with "langgraph" (reserved)')
     return tuple(namespace)
 
 
 def _check_key(key: object) -> str:
+    if isinstance(key, int) and not isinstance(key, bool):
+        key = str(key)  # LangGraph stringifies keys
     if not isinstance(key, str):
         raise ValidationError(f"store keys are strings, got {type(key).__name__} {key!r:.60}")
     if len(key) > _MAX_LABEL:
         raise ValidationError(f"the key is {len(key)} characters; the maximum is {_MAX_LABEL}")
     _check_store_text(key, "the key")
     return key
+
+
+def _check_namespace_paths(kwargs: Mapping[str, Any]) -> None:
+    for name in ("prefix", "suffix"):
+        if kwargs.get(name) is not None:
+            _check_namespace(kwargs[name], name, allow_empty=True)
 
 
 def _check_ttl_minutes(ttl: object) -> None:
@@ -282,6 +293,23 @@ def _check_ttl_minutes(ttl: object) -> None:
             f"ttl must be more than 0 and at most 100 years in minutes, got {ttl!r}; use "
             "None for items that never expire"
         )
+
+
+def _check_ttl_config(ttl: object) -> TTLConfig | None:
+    """LangGraph's ``TTLConfig``, its numbers checked (minutes; bools are not numbers)."""
+    if not ttl:
+        return None
+    if not isinstance(ttl, Mapping):
+        raise ConfigurationError(f"ttl is a TTLConfig dict, got {type(ttl).__name__}")
+    unknown = set(ttl) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
+    if unknown:
+        raise ConfigurationError(f"unknown TTLConfig key(s) {sorted(unknown)}")
+    _check_ttl_minutes(ttl.get("default_ttl"))
+    _check_ttl_minutes(ttl.get("sweep_interval_minutes"))
+    refresh = ttl.get("refresh_on_read")
+    if refresh is not None and not isinstance(refresh, bool):
+        raise ConfigurationError(f"refresh_on_read must be True or False, got {refresh!r}")
+    return cast(TTLConfig, dict(ttl))
 
 
 def _check_page(value: object, what: str, low: int = 0) -> None:
@@ -314,8 +342,10 @@ def _check_op(op: Op) -> None:
             if not isinstance(op.query, str):
                 raise ValidationError(f"query must be a string, got {type(op.query).__name__}")
             _check_store_text(op.query, "the query")
-        if op.filter is not None and not isinstance(op.filter, Mapping):
-            raise ValidationError(f"filter must be a dict, got {type(op.filter).__name__}")
+        if op.filter is not None:
+            if not isinstance(op.filter, Mapping):
+                raise ValidationError(f"filter must be a dict, got {type(op.filter).__name__}")
+            _dumps(op.filter)  # JSON text UTF-8 can encode, like the values it compares
         _check_page(op.limit, "limit")
         _check_page(op.offset, "offset")
     elif isinstance(op, ListNamespacesOp):
@@ -677,7 +707,7 @@ class AgentMemoryStore(BaseStore):
         self.ranking: Ranking = ranking
         self._clock = clock
         self._postgres = db.dialect == "postgres"
-        self.ttl_config = cast(TTLConfig, dict(ttl)) if ttl else None
+        self.ttl_config = _check_ttl_config(ttl)
         self.index_config: IndexConfig | None = None
         self.embedder: Embedder | None = None
         self._fields: list[tuple[str, str | list[str]]] = []
@@ -825,6 +855,51 @@ class AgentMemoryStore(BaseStore):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """``batch`` in a worker thread."""
         return await asyncio.to_thread(self.batch, list(ops))
+
+    # BaseStore's helpers check namespaces with LangGraph's own error and turn any key into
+    # a string (None becomes "None"): check first, so every refusal is a ValidationError.
+
+    def get(self, namespace: tuple[str, ...], key: str, **kwargs: Any) -> Item | None:
+        _check_namespace(namespace)
+        return super().get(namespace, _check_key(key), **kwargs)
+
+    async def aget(self, namespace: tuple[str, ...], key: str, **kwargs: Any) -> Item | None:
+        _check_namespace(namespace)
+        return await super().aget(namespace, _check_key(key), **kwargs)
+
+    def put(self, namespace: tuple[str, ...], key: str, *args: Any, **kwargs: Any) -> None:
+        _check_namespace(namespace, root=True)
+        super().put(namespace, _check_key(key), *args, **kwargs)
+
+    async def aput(self, namespace: tuple[str, ...], key: str, *args: Any, **kwargs: Any) -> None:
+        _check_namespace(namespace, root=True)
+        await super().aput(namespace, _check_key(key), *args, **kwargs)
+
+    def delete(self, namespace: tuple[str, ...], key: str) -> None:
+        _check_namespace(namespace)
+        super().delete(namespace, _check_key(key))
+
+    async def adelete(self, namespace: tuple[str, ...], key: str) -> None:
+        _check_namespace(namespace)
+        await super().adelete(namespace, _check_key(key))
+
+    def search(self, namespace_prefix: tuple[str, ...], /, **kwargs: Any) -> list[SearchItem]:
+        _check_namespace(namespace_prefix, "namespace_prefix", allow_empty=True)
+        return super().search(namespace_prefix, **kwargs)
+
+    async def asearch(
+        self, namespace_prefix: tuple[str, ...], /, **kwargs: Any
+    ) -> list[SearchItem]:
+        _check_namespace(namespace_prefix, "namespace_prefix", allow_empty=True)
+        return await super().asearch(namespace_prefix, **kwargs)
+
+    def list_namespaces(self, **kwargs: Any) -> list[tuple[str, ...]]:
+        _check_namespace_paths(kwargs)
+        return super().list_namespaces(**kwargs)
+
+    async def alist_namespaces(self, **kwargs: Any) -> list[tuple[str, ...]]:
+        _check_namespace_paths(kwargs)
+        return await super().alist_namespaces(**kwargs)
 
     # --- reads ------------------------------------------------------------------------------
 
