@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import json
 import logging
+import os
+import shutil
 import time
 import uuid
 import weakref
@@ -65,6 +68,7 @@ log = logging.getLogger("memory_integrations.engine")
 T = TypeVar("T")
 
 _US = 1_000_000
+_MIN_FREE_BYTES = 1 << 20  # below this, health reports the disk as full
 
 
 def _loads(value: Any) -> Any:
@@ -1169,18 +1173,7 @@ class Engine:
 
     def health(self, entity: str | None = None) -> HealthPingResponse:
         checked: list[str] = []
-        try:
-            with self.database.read() as cur:
-                cur.execute("SELECT 1").fetchone()
-                processing = self._store.count_processing(cur)
-            storage = {
-                "status": "healthy",
-                "dialect": self.database.dialect,
-                "location": self.database.location,
-                "processing_blocks": processing,
-            }
-        except Exception as exc:
-            storage = {"status": "unhealthy", "error": str(exc)}
+        storage = self._storage_health()
         checked.append("storage")
         try:
             self._embed_query("health check")
@@ -1237,6 +1230,39 @@ class Engine:
             overall_status=status,
             checked_entities=["server", *checked],
         )
+
+    def _storage_health(self) -> dict[str, Any]:
+        """Whether storage answers reads and takes a write (a full disk or a read-only file
+        fails the write), with the free disk space of a SQLite file."""
+        report: dict[str, Any] = {
+            "dialect": self.database.dialect,
+            "location": self.database.location,
+        }
+        try:
+            with self.database.read() as cur:
+                report["processing_blocks"] = self._store.count_processing(cur)
+            with self.database.transaction() as cur:
+                self._store.set_meta(cur, "health_probe", str(self._now()))
+        except Exception as exc:
+            report.update(status="unhealthy", error=str(exc))
+            if isinstance(exc, AgentMemoryError) and getattr(exc, "retry_after", None):
+                report["retry_after"] = exc.retry_after  # type: ignore[attr-defined]
+            return report
+        report["status"] = "healthy"
+        if self.database.dialect == "sqlite" and self.database.location != ":memory:":
+            with contextlib.suppress(OSError):
+                free = shutil.disk_usage(
+                    os.path.dirname(os.path.abspath(self.database.location))
+                ).free
+                report["disk_free_bytes"] = free
+                if free < _MIN_FREE_BYTES:  # small writes may still fit; larger ones fail
+                    report.update(
+                        status="unhealthy",
+                        error=f"the disk under {self.database.location} is full "
+                        f"({free} bytes free); free space",
+                        retry_after=30.0,
+                    )
+        return report
 
     def close(self, *, drain: bool = True, timeout: float = 30.0) -> None:
         """Stop the worker (finishing queued embeddings first when ``drain``)."""
