@@ -154,6 +154,8 @@ class SapStore:
                 self._known.discard((user_id, session_id))
             self._ensure_scope(user_id, session_id, invoker)
             response = self.engine.add_memory(user_id, session_id, async_processing=False, **kwargs)
+        if not response.block_ids:  # dropped by the per-block size limit: say why
+            raise ValidationError(str(response.rejected_details[0]["reason"]))
         return self.get(kind, response.block_ids[0])
 
     def add_memory(
