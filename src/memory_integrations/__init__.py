@@ -1,7 +1,5 @@
 """memory-integrations: drop-in persistent memory for agent frameworks."""
 
-__version__ = "0.1.0"
-
 from . import errors
 from ._models import (
     AddMemoryResponse,
@@ -23,6 +21,7 @@ from ._models import (
     UserList,
 )
 from ._settings import Settings
+from ._version import __version__
 from .client import (
     AgentMemoryClient,
     AsyncAgentMemoryClient,

@@ -18,7 +18,6 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from .. import __version__
 from .. import validation as v
 from .._models import (
     AddMemoryResponse,
@@ -45,6 +44,7 @@ from .._models import (
     UserList,
 )
 from .._settings import Settings
+from .._version import __version__
 from ..embedders import Embedder
 from ..errors import (
     AgentMemoryError,
