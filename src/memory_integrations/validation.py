@@ -33,7 +33,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError as PydanticValidationError
 
 from ._models import ChatMessage
-from .errors import ValidationError
+from .errors import AgentMemoryError, ValidationError
 
 T = TypeVar("T")
 
@@ -357,7 +357,18 @@ def typed_validation(what: str) -> Iterator[None]:
     except ValidationError:
         raise
     except PydanticValidationError as exc:
+        wrapped = _wrapped_error(exc)
+        if wrapped is not None:  # one of our checks, run inside a pydantic validator
+            raise wrapped from None
         raise ValidationError(f"{what}: {_first_error(exc)}") from None
+
+
+def _wrapped_error(exc: PydanticValidationError) -> AgentMemoryError | None:
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, AgentMemoryError):
+            return cause
+    return None
 
 
 def to_message(value: object) -> ChatMessage:
