@@ -48,6 +48,7 @@ def _is_closed(client: AgentMemoryClient) -> bool:
 
 
 _POSTGRES = ("postgresql://", "postgres://")
+_URLS = (*_POSTGRES, "http://", "https://")
 _CREDENTIALS = re.compile(r"://([^:/@]+):[^@]*@")
 
 
@@ -58,7 +59,7 @@ def _redact(url: str) -> str:
 def _location_key(location: str) -> str:
     if location == ":memory:":
         return location
-    if location.startswith((*_POSTGRES, "http://", "https://")):
+    if location.startswith(_URLS):
         return _redact(location)
     return str(Path(location).expanduser().resolve())
 
@@ -169,7 +170,7 @@ class MemoryLocation(BaseModel):
             if client is not None:
                 location, spec = register_client(client)
                 if data.get("path") is None and data.get("url") is None:
-                    field = "url" if location.startswith(_POSTGRES) else "path"
+                    field = "url" if location.startswith(_URLS) else "path"
                     data[field] = location
                 if data.get("embedder") is None:
                     data["embedder"] = spec
