@@ -11,6 +11,13 @@ from pydantic import Field
 from .._models import MemoryBlock
 from ..turn import estimate_tokens
 from ._chat_log import ChatLog
+from ._checks import (
+    Annotations,
+    OptionalId,
+    check_key,
+    check_messages,
+    check_optional_messages,
+)
 from ._connection import MemoryLocation, run_sync
 from ._messages import (
     ACTIVE,
@@ -43,11 +50,11 @@ class AgentMemoryBlock(MemoryLocation, RecallOptions, BaseMemoryBlock[str]):
     description: str | None = Field(
         default="Relevant memories from earlier conversations with this user."
     )
-    session_id: str | None = Field(
+    session_id: OptionalId = Field(
         default=None,
         description="Session that stores flushed messages; None = the Memory's session_id.",
     )
-    annotations: dict[str, str] = Field(
+    annotations: Annotations = Field(
         default_factory=dict, description="Annotations added to every stored message."
     )
 
@@ -58,7 +65,8 @@ class AgentMemoryBlock(MemoryLocation, RecallOptions, BaseMemoryBlock[str]):
         self, messages: list[LIChatMessage] | None = None, session_id: str | None = None
     ) -> str:
         """The rendered memories relevant to the latest user message ('' if none)."""
-        current = session_id or self.session_id
+        messages = check_optional_messages(messages)
+        current = self.session_id if session_id is None else check_key(session_id)
 
         def in_history(block: MemoryBlock) -> bool:
             return block.session_id == current and block.annotations.get(STATUS_KEY) == ACTIVE
@@ -76,14 +84,16 @@ class AgentMemoryBlock(MemoryLocation, RecallOptions, BaseMemoryBlock[str]):
     def store(self, messages: list[LIChatMessage]) -> None:
         """Store flushed messages as archived chat blocks, skipping ones already stored."""
         by_session: dict[str, list[LIChatMessage]] = {}
-        for message in messages:
+        for message in check_messages(messages):
             stamped = message.additional_kwargs.get("session_id")
             key = self.session_id or (stamped if isinstance(stamped, str) else DEFAULT_SESSION)
-            by_session.setdefault(key, []).append(without_session_stamp(message))
+            by_session.setdefault(check_key(key), []).append(without_session_stamp(message))
         log = self._log()
-        for key, batch in by_session.items():
-            fresh = [m for m in batch if not log.contains(key, fingerprint(dump(m)))]
-            log.add(key, fresh, ARCHIVED)
+        fresh = {
+            key: [m for m in batch if not log.contains(key, fingerprint(dump(m)))]
+            for key, batch in by_session.items()
+        }
+        log.add_many(fresh, ARCHIVED)
 
     async def _aget(self, messages: list[LIChatMessage] | None = None, **block_kwargs: Any) -> str:
         session_id = block_kwargs.get("session_id")

@@ -10,13 +10,16 @@ so a history is readable and searchable as soon as it is written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage as LIChatMessage
 
-from .._models import MemoryBlock, User
+from .._models import ChatMessage, MemoryBlock, User
 from ..client import AgentMemoryClient, SessionResource, UserResource
 from ..errors import NotFoundError
+from ..validation import MAX_ITEMS_PER_CALL, normalise_add
+from ._checks import check_key, check_messages
 from ._messages import (
     ACTIVE,
     ARCHIVED,
@@ -28,7 +31,16 @@ from ._messages import (
     to_engine,
 )
 
-_MAX_PER_CALL = 1000  # the engine's limit of items per add_memory call
+_MAX_PER_CALL = MAX_ITEMS_PER_CALL  # the engine's limit of items per add_memory call
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """The arguments of one ``add_memory`` call (at most ``_MAX_PER_CALL`` messages)."""
+
+    messages: list[ChatMessage]
+    annotations: dict[str, str]
+    metadata: list[dict[str, Any]]
 
 
 class ChatLog:
@@ -50,6 +62,7 @@ class ChatLog:
 
     def session(self, key: str, *, create: bool) -> SessionResource | None:
         """The session behind ``key``; None when it does not exist and ``create`` is False."""
+        check_key(key)
         try:
             return self.user.get_session(key)
         except NotFoundError:
@@ -116,20 +129,48 @@ class ChatLog:
     # --- writes ---------------------------------------------------------------------------
 
     def add(self, key: str, messages: Sequence[LIChatMessage], status: str) -> list[str]:
-        """Append messages (one block each) with ``status``; returns the block ids."""
-        if not messages:
+        """Append messages (one block each) with ``status``; returns the block ids.
+
+        All or nothing for invalid input: every message is checked before anything
+        (the user, the session, a block) is written.
+        """
+        check_key(key)
+        return self._write(key, self._prepare(messages, status))
+
+    def add_many(self, batches: Mapping[str, Sequence[LIChatMessage]], status: str) -> None:
+        """:meth:`add` for several keys; every key and message is checked first."""
+        prepared = {check_key(key): self._prepare(batch, status) for key, batch in batches.items()}
+        for key, chunks in prepared.items():
+            self._write(key, chunks)
+
+    def _prepare(self, messages: object, status: str) -> list[_Chunk]:
+        """The ``add_memory`` calls for ``messages``, checked as the engine checks them."""
+        converted = [to_engine(message) for message in check_messages(messages)]
+        notes = {**self.annotations, STATUS_KEY: status}
+        chunks: list[_Chunk] = []
+        for start in range(0, len(converted), _MAX_PER_CALL):
+            part = converted[start : start + _MAX_PER_CALL]
+            chunk = _Chunk([m for m, _ in part], notes, [meta for _, meta in part])
+            normalise_add(
+                messages=chunk.messages,
+                annotations=chunk.annotations,
+                metadata=chunk.metadata,
+                async_processing=False,
+            )
+            chunks.append(chunk)
+        return chunks
+
+    def _write(self, key: str, chunks: Sequence[_Chunk]) -> list[str]:
+        if not chunks:
             return []
         session = self.session(key, create=True)
         assert session is not None
-        notes = {**self.annotations, STATUS_KEY: status}
-        converted = [to_engine(message) for message in messages]
         ids: list[str] = []
-        for start in range(0, len(converted), _MAX_PER_CALL):
-            chunk = converted[start : start + _MAX_PER_CALL]
+        for chunk in chunks:
             response = session.add_memory(
-                messages=[engine_message for engine_message, _ in chunk],
-                annotations=notes,
-                metadata=[metadata for _, metadata in chunk],
+                messages=chunk.messages,
+                annotations=chunk.annotations,
+                metadata=chunk.metadata,
                 async_processing=False,
             )
             ids.extend(response.block_ids)
@@ -154,14 +195,19 @@ class ChatLog:
             session.delete_memory([b.block_id for b in blocks])
 
     def replace(self, key: str, messages: Sequence[LIChatMessage], status: str) -> None:
-        """Make ``messages`` the history with ``status``; a shared prefix is kept as is."""
+        """Make ``messages`` the history with ``status``; a shared prefix is kept as is.
+
+        Invalid input changes nothing: the new messages are checked before the old go.
+        """
+        wanted_messages = check_messages(messages)
         current = self.blocks(key, status)
-        wanted = [fingerprint(dump(m)) for m in messages]
+        wanted = [fingerprint(dump(m)) for m in wanted_messages]
         keep = 0
         while (
             keep < min(len(current), len(wanted))
             and block_fingerprint(current[keep]) == wanted[keep]
         ):
             keep += 1
+        chunks = self._prepare(wanted_messages[keep:], status)
         self.delete(key, current[keep:])
-        self.add(key, messages[keep:], status)
+        self._write(key, chunks)

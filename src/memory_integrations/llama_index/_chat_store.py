@@ -22,18 +22,26 @@ from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, Messag
 from pydantic import Field
 
 from ._chat_log import ChatLog
+from ._checks import (
+    Annotations,
+    check_message,
+    check_optional_count,
+    check_position,
+    check_status,
+)
 from ._connection import MemoryLocation, run_sync
 from ._messages import ACTIVE, ARCHIVED, from_block
 
 
 def _status(status: MessageStatus | None) -> str | None:
-    if status is None:
+    checked = check_status(status)
+    if checked is None:
         return None
-    return ARCHIVED if MessageStatus(status) == MessageStatus.ARCHIVED else ACTIVE
+    return ARCHIVED if checked == MessageStatus.ARCHIVED else ACTIVE
 
 
 class _ChatStoreFields(MemoryLocation):
-    annotations: dict[str, str] = Field(
+    annotations: Annotations = Field(
         default_factory=dict, description="Annotations added to every stored message."
     )
 
@@ -52,9 +60,11 @@ class _SyncDBChatStore(_ChatStoreFields):
         offset: int | None = None,
     ) -> list[LIChatMessage]:
         """Messages of ``key`` with ``status`` (None = all), oldest first."""
-        messages = self._log().messages(key, _status(status))
-        start = offset or 0
-        return messages[start:] if limit is None else messages[start : start + limit]
+        wanted = _status(status)
+        count = check_optional_count(limit, "limit")
+        start = check_optional_count(offset, "offset") or 0
+        messages = self._log().messages(key, wanted)
+        return messages[start:] if count is None else messages[start : start + count]
 
     def count_messages_sync(
         self, key: str, status: MessageStatus | None = MessageStatus.ACTIVE
@@ -79,6 +89,7 @@ class _SyncDBChatStore(_ChatStoreFields):
         self._log().replace(key, messages, _status(status) or ACTIVE)
 
     def delete_message_sync(self, key: str, idx: int) -> LIChatMessage | None:
+        idx = check_position(idx, "idx")
         log = self._log()
         blocks = log.blocks(key, None)
         if not 0 <= idx < len(blocks):
@@ -88,16 +99,19 @@ class _SyncDBChatStore(_ChatStoreFields):
         return messages[0] if messages else None
 
     def delete_messages_sync(self, key: str, status: MessageStatus | None = None) -> None:
+        wanted = _status(status)
         log = self._log()
-        log.delete(key, log.blocks(key, _status(status)))
+        log.delete(key, log.blocks(key, wanted))
 
     def delete_oldest_messages_sync(self, key: str, n: int) -> list[LIChatMessage]:
+        n = check_position(n, "n")
         log = self._log()
         oldest = log.blocks(key, ACTIVE)[: max(n, 0)]
         log.delete(key, oldest)
         return [m for block in oldest for m in from_block(block)]
 
     def archive_oldest_messages_sync(self, key: str, n: int) -> list[LIChatMessage]:
+        n = check_position(n, "n")
         log = self._log()
         oldest = log.blocks(key, ACTIVE)[: max(n, 0)]
         log.set_status(key, oldest, ARCHIVED)
@@ -137,7 +151,7 @@ class AgentMemoryChatStore(_SyncDBChatStore, AsyncDBChatStore):
     async def add_message(
         self, key: str, message: LIChatMessage, status: MessageStatus = MessageStatus.ACTIVE
     ) -> None:
-        await run_sync(self.add_messages_sync, key, [message], status)
+        await run_sync(self.add_messages_sync, key, [check_message(message)], status)
 
     async def add_messages(
         self,
@@ -190,7 +204,7 @@ class AgentMemoryBaseChatStore(_ChatStoreFields, BaseChatStore):
         return self._log().messages(key, ACTIVE)
 
     def add_message(self, key: str, message: LIChatMessage) -> None:
-        self._log().add(key, [message], ACTIVE)
+        self._log().add(key, [check_message(message)], ACTIVE)
 
     def delete_messages(self, key: str) -> list[LIChatMessage] | None:
         log = self._log()
@@ -201,6 +215,7 @@ class AgentMemoryBaseChatStore(_ChatStoreFields, BaseChatStore):
         return [m for block in blocks for m in from_block(block)]
 
     def delete_message(self, key: str, idx: int) -> LIChatMessage | None:
+        idx = check_position(idx, "idx")
         log = self._log()
         blocks = log.blocks(key, ACTIVE)
         if not 0 <= idx < len(blocks):

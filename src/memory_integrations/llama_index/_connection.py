@@ -31,6 +31,7 @@ from .._settings import Settings
 from ..backend import resolve_location
 from ..client import AgentMemoryClient, AsyncAgentMemoryClient
 from ..errors import ConfigurationError
+from ._checks import Id, OptionalText, typed
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,6 +48,7 @@ def _is_closed(client: AgentMemoryClient) -> bool:
 
 
 _POSTGRES = ("postgresql://", "postgres://")
+_URLS = (*_POSTGRES, "http://", "https://")
 _CREDENTIALS = re.compile(r"://([^:/@]+):[^@]*@")
 
 
@@ -57,7 +59,7 @@ def _redact(url: str) -> str:
 def _location_key(location: str) -> str:
     if location == ":memory:":
         return location
-    if location.startswith((*_POSTGRES, "http://", "https://")):
+    if location.startswith(_URLS):
         return _redact(location)
     return str(Path(location).expanduser().resolve())
 
@@ -98,8 +100,14 @@ def embedder_spec(client: AgentMemoryClient) -> str | None:
     return None
 
 
-def register_client(client: AnyClient) -> tuple[str, str | None]:
+def register_client(client: object) -> tuple[str, str | None]:
     """Make ``client`` the shared client of its store; return ``(location, embedder spec)``."""
+    if not isinstance(client, (AgentMemoryClient, AsyncAgentMemoryClient)):
+        raise ConfigurationError(
+            "client= (and from_client) take an open AgentMemoryClient or "
+            f"AsyncAgentMemoryClient, got {type(client).__name__}; to use the store at a SQLite "
+            "path or a postgresql:// / http(s):// URL, pass path='...' or url='...' instead"
+        )
     sync = client.sync_client if isinstance(client, AsyncAgentMemoryClient) else client
     location = getattr(getattr(sync.backend, "database", None), "location", None)
     if location is None:  # a remote client: its server's URL
@@ -146,26 +154,38 @@ class MemoryLocation(BaseModel):
     serialised and rebuilt elsewhere.
     """
 
-    user_id: str = Field(description="The memory user (one per application identity).")
-    path: str | None = Field(
+    user_id: Id = Field(description="The memory user (one per application identity).")
+    path: OptionalText = Field(
         default=None, description="SQLite file of the memory store (default: the env/cwd one)."
     )
-    url: str | None = Field(default=None, description="Storage URL, instead of path.")
-    embedder: str | None = Field(
+    url: OptionalText = Field(default=None, description="Storage URL, instead of path.")
+    embedder: OptionalText = Field(
         default=None,
         description="Embedder spec used when this process opens the store ('default', "
         "'hashing', 'openai:<model>'); None = MEMORY_INTEGRATIONS_EMBEDDER or the default.",
     )
 
     def __init__(self, *, client: AnyClient | None = None, **data: Any) -> None:
-        if client is not None:
-            location, spec = register_client(client)
-            if data.get("path") is None and data.get("url") is None:
-                field = "url" if location.startswith(_POSTGRES) else "path"
-                data[field] = location
-            if data.get("embedder") is None:
-                data["embedder"] = spec
-        super().__init__(**data)
+        with typed(type(self).__name__):
+            if client is not None:
+                location, spec = register_client(client)
+                if data.get("path") is None and data.get("url") is None:
+                    field = "url" if location.startswith(_URLS) else "path"
+                    data[field] = location
+                if data.get("embedder") is None:
+                    data["embedder"] = spec
+            super().__init__(**data)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """Pydantic's validation of stored fields, with this package's errors."""
+        with typed(cls.__name__):
+            return super().model_validate(obj, **options)
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        with typed(cls.__name__):
+            return super().model_validate_json(json_data, **options)
 
     @classmethod
     def from_client(cls, client: AnyClient, *, user_id: str, **fields: Any) -> Self:

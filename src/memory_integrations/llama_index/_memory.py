@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from llama_index.core.base.llms.types import ChatMessage as LIChatMessage
 from llama_index.core.base.llms.types import MessageRole as LIRole
@@ -13,6 +13,7 @@ from pydantic import Field
 
 from .._models import MemoryBlock
 from ._chat_log import ChatLog
+from ._checks import Annotations, Id, check_input, check_message, whole
 from ._connection import AnyClient, MemoryLocation, run_sync
 from ._messages import ACTIVE, ARCHIVED, from_block, latest_user_text, message_text
 from ._recall import RecallOptions, recall
@@ -36,13 +37,13 @@ class AgentMemory(MemoryLocation, RecallOptions, BaseMemory):
     with ``on_reset="delete"`` it deletes them. ``set()`` replaces the chat.
     """
 
-    session_id: str = Field(
+    session_id: Id = Field(
         default_factory=_new_session_id, description="The conversation (memory session)."
     )
-    max_messages: int = Field(
+    max_messages: Annotated[int, whole(1)] = Field(
         default=40, ge=1, description="Recent messages of the session returned by get()."
     )
-    annotations: dict[str, str] = Field(
+    annotations: Annotations = Field(
         default_factory=dict, description="Annotations added to every stored message."
     )
     on_reset: Literal["archive", "delete"] = Field(
@@ -101,6 +102,7 @@ class AgentMemory(MemoryLocation, RecallOptions, BaseMemory):
 
     def get(self, input: str | LIChatMessage | None = None, **kwargs: Any) -> list[LIChatMessage]:
         """The recent chat, led by the memories relevant to ``input`` (or the last user turn)."""
+        input = check_input(input)
         log = self._log()
         window = self._window(log)
         messages = [message for _, message in window]
@@ -129,7 +131,7 @@ class AgentMemory(MemoryLocation, RecallOptions, BaseMemory):
 
     def put(self, message: LIChatMessage) -> None:
         """Store one message (searchable when this returns)."""
-        self._log().add(self.session_id, [message], ACTIVE)
+        self._log().add(self.session_id, [check_message(message)], ACTIVE)
 
     def put_messages(self, messages: list[LIChatMessage]) -> None:
         self._log().add(self.session_id, messages, ACTIVE)

@@ -18,8 +18,10 @@ from typing import Any
 from llama_index.core.base.llms.types import ChatMessage as LIChatMessage
 from llama_index.core.base.llms.types import MessageRole as LIRole
 from llama_index.core.base.llms.types import ToolCallBlock
+from pydantic_core import PydanticSerializationError
 
 from .._models import ChatMessage, MemoryBlock, MessageRole
+from ..errors import ValidationError
 
 META_KEY = "llama_index"
 STATUS_KEY = "chat_status"
@@ -46,7 +48,13 @@ _FROM_ENGINE: dict[MessageRole, LIRole] = {
 
 def dump(message: LIChatMessage) -> dict[str, Any]:
     """The JSON form LlamaIndex's own SQL chat store keeps."""
-    return message.model_dump(mode="json")
+    try:
+        return message.model_dump(mode="json")
+    except (PydanticSerializationError, ValueError, TypeError) as exc:
+        raise ValidationError(
+            f"a {message.role.value} message cannot be stored: it does not serialise to JSON "
+            f"({exc}); keep additional_kwargs to JSON values with valid UTF-8 text"
+        ) from None
 
 
 def fingerprint(data: dict[str, Any]) -> str:

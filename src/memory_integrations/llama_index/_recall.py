@@ -3,37 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from .._models import MemoryBlock
 from ..errors import NotFoundError
 from ..turn import DEFAULT_TEMPLATE, TurnConfig, render_memories
+from ..validation import MAX_RELEVANT_K
 from ._chat_log import ChatLog
+from ._checks import Filters, Scope, Text, Threshold, check_scope, whole
 from ._messages import block_fingerprint
 
-Scope = Literal["all", "session"] | list[str]
-
-_MAX_K = 1000
+_MAX_K = MAX_RELEVANT_K
 
 
 class RecallOptions(BaseModel):
     """How relevant memories are searched and rendered (serialisable fields)."""
 
-    k: int = Field(default=5, ge=1, le=_MAX_K, description="Memories recalled per turn.")
-    scope: Scope = Field(
+    k: Annotated[int, whole(1, _MAX_K)] = Field(
+        default=5, ge=1, le=_MAX_K, description="Memories recalled per turn."
+    )
+    scope: Annotated[Scope, BeforeValidator(check_scope)] = Field(
         default="all",
         description="'all' sessions of the user, only this 'session', or a list of session ids.",
     )
-    threshold: float | None = Field(
+    threshold: Threshold = Field(
         default=None, description="Minimum cosine similarity of a recalled memory."
     )
-    template: str = Field(
+    template: Text = Field(
         default=DEFAULT_TEMPLATE, description="Text around the recalled memories ({memories})."
     )
-    token_budget: int = Field(default=1000, ge=1, description="Token cap of the rendered text.")
-    search_filters: dict[str, Any] = Field(
+    token_budget: Annotated[int, whole(1)] = Field(
+        default=1000, ge=1, description="Token cap of the rendered text."
+    )
+    search_filters: Filters = Field(
         default_factory=dict,
         description="Extra search filters (annotations, kind, role, metadata_contains, ...).",
     )

@@ -10,10 +10,18 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from .._models import MemoryBlock
-from ..errors import NotFoundError
+from ..errors import ConfigurationError, NotFoundError
+from ..validation import (
+    MAX_RELEVANT_K,
+    check_id,
+    check_int,
+    check_optional_id,
+    check_text,
+    check_threshold,
+)
 from ._chat_log import ChatLog
+from ._checks import Scope, check_filters, check_scope, typed
 from ._connection import AnyClient, MemoryLocation, run_sync
-from ._recall import Scope
 
 # Metadata the LLM sees with each memory; the rest is for filtering and debugging only.
 _LLM_VISIBLE = ("role", "created_at")
@@ -70,16 +78,23 @@ class AgentMemoryRetriever(BaseRetriever):
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
     ) -> None:
-        if scope == "session" and session_id is None:
-            raise ValueError('scope="session" needs a session_id')
-        self.location = MemoryLocation(
-            client=client, user_id=user_id, path=path, url=url, embedder=embedder
-        )
+        with typed("AgentMemoryRetriever"):
+            user_id = check_id(user_id, "user_id")
+            session_id = check_optional_id(session_id, "session_id")
+            checked_scope = check_scope(scope)
+            if checked_scope == "session" and session_id is None:
+                raise ConfigurationError(
+                    'scope="session" needs a session_id: pass session_id=..., or use '
+                    'scope="all" (every session of the user) or a list of session ids'
+                )
+            self.k = check_int(k, "k", 1, MAX_RELEVANT_K)
+            self.threshold = check_threshold(threshold)
+            self.filters = check_filters(filters)
+            self.location = MemoryLocation(
+                client=client, user_id=user_id, path=path, url=url, embedder=embedder
+            )
         self.session_id = session_id
-        self.scope = scope
-        self.k = k
-        self.threshold = threshold
-        self.filters = dict(filters or {})
+        self.scope: Scope = checked_scope
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
     @property
@@ -98,7 +113,7 @@ class AgentMemoryRetriever(BaseRetriever):
 
     def search(self, query: str) -> list[MemoryBlock]:
         """The blocks one retrieval returns, best first."""
-        if not query.strip():
+        if not check_text(query, "query", allow_empty=True).strip():
             return []
         log = ChatLog(self.location.client, self.user_id)
         try:
