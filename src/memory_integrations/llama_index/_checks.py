@@ -9,16 +9,14 @@ the functions here at the start of each call.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from llama_index.core.base.llms.types import ChatMessage as LIChatMessage
 from llama_index.core.storage.chat_store.base_db import MessageStatus
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo
-from pydantic import ValidationError as PydanticValidationError
 
-from ..errors import AgentMemoryError, ValidationError
+from ..errors import ValidationError
 from ..validation import (
     MAX_INT64,
     check_annotations,
@@ -27,25 +25,9 @@ from ..validation import (
     check_int,
     check_text,
     check_threshold,
-    typed_validation,
 )
 
 MIN_INT64 = -(2**63)
-
-
-@contextmanager
-def typed(what: str) -> Iterator[None]:
-    """``typed_validation`` for a constructor whose fields are checked by this package: a
-    check that failed inside a field validator is raised as itself (pydantic wraps it)."""
-    try:
-        yield
-    except PydanticValidationError as exc:
-        errors = exc.errors()
-        cause = (errors[0].get("ctx") or {}).get("error") if errors else None
-        if isinstance(cause, AgentMemoryError):
-            raise cause from None
-        with typed_validation(what):
-            raise
 
 
 def _name(info: ValidationInfo) -> str:

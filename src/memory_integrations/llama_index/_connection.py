@@ -31,7 +31,8 @@ from .._settings import Settings
 from ..backend import resolve_location
 from ..client import AgentMemoryClient, AsyncAgentMemoryClient
 from ..errors import ConfigurationError
-from ._checks import Id, OptionalText, typed
+from ..validation import typed_validation
+from ._checks import Id, OptionalText
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -166,7 +167,7 @@ class MemoryLocation(BaseModel):
     )
 
     def __init__(self, *, client: AnyClient | None = None, **data: Any) -> None:
-        with typed(type(self).__name__):
+        with typed_validation(type(self).__name__):
             if client is not None:
                 location, spec = register_client(client)
                 if data.get("path") is None and data.get("url") is None:
@@ -179,12 +180,12 @@ class MemoryLocation(BaseModel):
     @classmethod
     def model_validate(cls, obj: Any, **options: Any) -> Self:
         """Pydantic's validation of stored fields, with this package's errors."""
-        with typed(cls.__name__):
+        with typed_validation(cls.__name__):
             return super().model_validate(obj, **options)
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
-        with typed(cls.__name__):
+        with typed_validation(cls.__name__):
             return super().model_validate_json(json_data, **options)
 
     @classmethod

@@ -18,9 +18,10 @@ from ..validation import (
     check_optional_id,
     check_text,
     check_threshold,
+    typed_validation,
 )
 from ._chat_log import ChatLog
-from ._checks import Scope, check_filters, check_scope, typed
+from ._checks import Scope, check_filters, check_scope
 from ._connection import AnyClient, MemoryLocation, run_sync
 
 # Metadata the LLM sees with each memory; the rest is for filtering and debugging only.
@@ -78,7 +79,7 @@ class AgentMemoryRetriever(BaseRetriever):
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
     ) -> None:
-        with typed("AgentMemoryRetriever"):
+        with typed_validation("AgentMemoryRetriever"):
             user_id = check_id(user_id, "user_id")
             session_id = check_optional_id(session_id, "session_id")
             checked_scope = check_scope(scope)
