@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import logging
-import sqlite3
+import contextlib
+import os
 import threading
 import time
 import uuid
@@ -27,17 +27,21 @@ from . import _schemas as s
 from ._auth import InvalidClientError, TokenAuthority
 from ._config import ServerConfig
 from ._couchbase import build_router as couchbase_router
-from ._errors import code_for_status, envelope, error_parts, log, storage_error
+from ._errors import (
+    StorageFullError,
+    code_for_status,
+    envelope,
+    error_parts,
+    log,
+    request_id_of,
+)
+from ._guards import install_guards
 from ._sap import build_router as sap_router
 from ._tenancy import TenantRegistry
 
 IMPLEMENTATION = "memory-integrations"
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
-
-
-def _request_id(request: Request) -> str:
-    return request.headers.get("x-request-id") or uuid.uuid4().hex
 
 
 def _error_response(
@@ -48,7 +52,7 @@ def _error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    rid = _request_id(request)
+    rid = request_id_of(request.headers)
     return JSONResponse(
         envelope(code, message, rid, details),
         status_code=status,
@@ -57,7 +61,7 @@ def _error_response(
 
 
 def _agent_memory_response(request: Request, exc: AgentMemoryError) -> JSONResponse:
-    rid = _request_id(request)
+    rid = request_id_of(request.headers)
     status, body, headers = error_parts(exc, rid)
     headers["X-Request-ID"] = rid
     return JSONResponse(body, status_code=status, headers=headers)
@@ -79,7 +83,14 @@ class RequestCounter:
 
 
 class _Health:
-    """Server-wide health figures; the embedder probe is cached for a few seconds."""
+    """Server-wide health figures; the embedder and storage probes are cached a few seconds.
+
+    Storage is unhealthy when the data directory cannot take a real write (4 KiB, synced),
+    or when a request found the storage full in the last ``FULL_HOLD`` seconds.
+    """
+
+    FULL_HOLD = 60.0
+    PROBE_BYTES = 4096
 
     def __init__(self, embedder: Embedder, registry: TenantRegistry) -> None:
         self.embedder = embedder
@@ -89,7 +100,16 @@ class _Health:
         self._embedding: dict[str, Any] = {}
         self._storage_checked = 0.0
         self._storage: dict[str, Any] = {}
+        self._full_at = -self.FULL_HOLD
+        self._full_error = ""
         self._lock = threading.Lock()
+
+    def observe(self, exc: AgentMemoryError) -> None:
+        """Remember a full disk a request ran into (``ErrorBoundary`` calls this)."""
+        if isinstance(exc, StorageFullError) or exc.error_code == "STORAGE_FULL":
+            with self._lock:
+                self._full_at = time.monotonic()
+                self._full_error = exc.message
 
     def embedding(self) -> dict[str, Any]:
         with self._lock:
@@ -135,25 +155,43 @@ class _Health:
             "dispatcher_alive": alive,
         }
 
-    def storage(self) -> dict[str, Any]:
+    def storage(self, tenant: str | None = None) -> dict[str, Any]:
         with self._lock:
             if time.monotonic() - self._storage_checked > 5.0:
                 self._storage = self._probe_storage()
                 self._storage_checked = time.monotonic()
-            return {**self._storage, "open_stores": len(self.registry.engines())}
+            found = dict(self._storage)
+            if time.monotonic() - self._full_at < self.FULL_HOLD:
+                found.update(status="unhealthy", error=f"a write failed: {self._full_error}")
+        return {**found, "open_stores": len(self.registry.engines(tenant))}
 
     def _probe_storage(self) -> dict[str, Any]:
         config = self.registry.config
         target = config.path.parent if config.path is not None else config.data_dir
+        probe = target / f".health-{uuid.uuid4().hex}"
         try:
             target.mkdir(parents=True, exist_ok=True)
-            probe = target / f".health-{uuid.uuid4().hex}"
-            probe.write_bytes(b"")
-            probe.unlink()
-            status = "healthy"
-        except OSError:
-            status = "unhealthy"
-        return {"status": status, "backend": "sqlite"}
+            with probe.open("wb") as handle:  # real bytes: an empty file needs no free space
+                handle.write(b"\0" * self.PROBE_BYTES)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            return {
+                "status": "unhealthy",
+                "backend": "sqlite",
+                "error": f"cannot write to the data directory: {exc.strerror or exc}",
+            }
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+        return {"status": "healthy", "backend": "sqlite"}
+
+    def overall(self) -> bool:
+        return bool(
+            self.embedding()["status"] == "healthy"
+            and self.storage()["status"] == "healthy"
+            and self.processor(None)["status"] == "healthy"
+        )
 
 
 def _health_router(health: _Health) -> APIRouter:
@@ -275,7 +313,7 @@ def _token_router() -> APIRouter:
             except (ValueError, UnicodeDecodeError):
                 raise InvalidClientError("malformed HTTP Basic client credentials") from None
         if form.get("grant_type") != "client_credentials":
-            rid = _request_id(request)
+            rid = request_id_of(request.headers)
             body = envelope(
                 "unsupported_grant_type",
                 "only grant_type=client_credentials is supported",
@@ -355,10 +393,6 @@ def create_app(
     app.include_router(couchbase_router(), dependencies=guarded)
     app.include_router(sap_router(), dependencies=guarded)
 
-    @app.exception_handler(AgentMemoryError)
-    async def on_agent_memory_error(request: Request, exc: AgentMemoryError) -> Response:
-        return _agent_memory_response(request, exc)
-
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
@@ -366,8 +400,14 @@ def create_app(
             item.pop("input", None)
             item.pop("url", None)
         first = errors[0] if errors else {}
-        where = ".".join(str(p) for p in first.get("loc", []))
-        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        if first.get("type") == "json_invalid":
+            reason = (first.get("ctx") or {}).get("error", "JSON decode error")
+            message = f"the body is not valid JSON: {reason} at character {first['loc'][-1]}"
+        else:
+            where = ".".join(str(p) for p in first.get("loc", []))
+            message = (
+                f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+            )
         return _agent_memory_response(request, ValidationError(message, details={"errors": errors}))
 
     @app.exception_handler(StarletteHTTPException)
@@ -385,23 +425,11 @@ def create_app(
             headers=dict(exc.headers or {}),
         )
 
-    async def on_storage_error(request: Request, exc: Exception) -> Response:
-        mapped = storage_error(exc)
-        if mapped is not None:
-            log.warning("storage error on %s %s: %s", request.method, request.url.path, exc)
-            return _agent_memory_response(request, mapped)
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _error_response(
-            request, 500, "INTERNAL_ERROR", f"the server failed unexpectedly: {type(exc).__name__}"
-        )
-
-    app.add_exception_handler(sqlite3.Error, on_storage_error)
-    app.add_exception_handler(OSError, on_storage_error)
-    app.add_exception_handler(Exception, on_storage_error)
-
+    # Our errors, raw storage failures and anything unexpected: ErrorBoundary (in _guards).
+    install_guards(app, observe=health.observe)
     if record_requests:
         app.add_middleware(RequestCounter, counts=app.state.requests)
     return app
 
 
-__all__ = ["IMPLEMENTATION", "create_app", "logging"]
+__all__ = ["IMPLEMENTATION", "create_app"]
