@@ -1,5 +1,5 @@
 """Issue #15, server robustness: errors keep the connection, paths route on their raw form,
-over-long requests get the envelope, a full disk is retryable.
+over-long requests get the envelope, a full disk is retryable, a restart resumes processing.
 
 Every test runs a real uvicorn server on loopback.
 """
@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
+from memory_integrations.embedders import HashingEmbedder
+from memory_integrations.engine import Engine
+from memory_integrations.server import ServerConfig, ServerThread, create_app
 from memory_integrations.server._errors import storage_error
+from memory_integrations.storage import SQLiteDatabase
 
 from .conftest import Live, assert_envelope, start
 
@@ -279,6 +284,111 @@ def test_no_space_oserror_maps_to_storage_full(code: int) -> None:
     assert mapped is not None
     assert (mapped.status_code, mapped.error_code) == (503, "STORAGE_FULL")
     assert mapped.retry_after is not None and mapped.retry_after >= 1  # type: ignore[attr-defined]
+
+
+# --- a restart resumes processing without waiting for a request --------------------------
+
+
+def _pending(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(
+            db.execute("SELECT count(*) FROM mi_blocks WHERE status = 'processing'").fetchone()[0]
+        )
+
+
+def _wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _leave_processing(path: Path, facts: int) -> None:
+    """Blocks added async by an engine without a worker: they stay ``processing``."""
+    engine = Engine(SQLiteDatabase(path), embedder=HashingEmbedder(), start_worker=False)
+    try:
+        engine.create_user("u", "N")
+        engine.create_session("u", "s")
+        engine.add_memory("u", "s", facts=[f"fact {i}" for i in range(facts)])
+    finally:
+        engine.close(drain=False)
+
+
+def test_processing_blocks_resume_at_start_without_a_request(tmp_path: Path) -> None:
+    stores = [
+        tmp_path / "default" / "memory.sqlite3",
+        tmp_path / "t2" / "memory.sqlite3",
+        tmp_path / "t3" / "sap.sqlite3",
+    ]
+    for path in stores:
+        _leave_processing(path, 40)
+    idle = Engine(SQLiteDatabase(tmp_path / "idle" / "memory.sqlite3"), embedder=HashingEmbedder())
+    idle.create_user("u", "nothing pending")
+    idle.close()
+    assert [_pending(p) for p in stores] == [40, 40, 40]
+    config = ServerConfig(data_dir=tmp_path, embedder=HashingEmbedder())
+    app = create_app(config)
+    with ServerThread(app):
+        _wait_until(lambda: all(_pending(p) == 0 for p in stores), 20, "resumed blocks")
+        # opened for the resume only: closed again once drained; the idle one never opened
+        _wait_until(lambda: not app.state.registry.engines(), 20, "stores to close")
+    assert app.state.registry.opened_count == 3
+
+
+def test_kill_9_mid_processing_then_restart_resumes(tmp_path: Path) -> None:
+    """A server killed with SIGKILL while embedding; the next one finishes on its own."""
+    data = tmp_path / "data"
+    env = {**os.environ, "MEMORY_INTEGRATIONS_LEASE_SECONDS": "1", "PYTHONUNBUFFERED": "1"}
+    slow = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from memory_integrations.embedders import HashingEmbedder
+        from memory_integrations.server import ServerConfig, create_app, serve
+
+        class Slow(HashingEmbedder):
+            def embed_documents(self, texts):
+                time.sleep(0.5)
+                return super().embed_documents(texts)
+
+        app = create_app(ServerConfig(data_dir=Path({str(data)!r}), embedder=Slow()))
+        serve(app, port=int(sys.argv[1]), log_level="warning")
+        """
+    )
+    port = _free_port()
+    first = subprocess.Popen([sys.executable, "-c", slow, str(port)], env=env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_server(url, first)
+        http = httpx.Client(base_url=url, timeout=30)
+        http.post("/users", json={"user_id": "u", "name": "N"})
+        http.post("/users/u/sessions", json={"session_id": "s"})
+        facts = [f"fact {i}" for i in range(200)]
+        assert http.post("/users/u/sessions/s/memory", json={"facts": facts}).status_code == 201
+        http.close()
+        time.sleep(0.8)  # the worker is inside a batch
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    store = data / "default" / "memory.sqlite3"
+    assert 0 < _pending(store) <= 200
+    port = _free_port()
+    cli = [sys.executable, "-c", "from memory_integrations.cli import main; main()"]
+    second = subprocess.Popen(
+        [*cli, "serve", "--data-dir", str(data), "--embedder", "hashing", "--port", str(port)],
+        env=env,
+    )
+    try:
+        _wait_for_server(f"http://127.0.0.1:{port}", second)
+        _wait_until(lambda: _pending(store) == 0, 30, "the killed server's blocks")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT count(*) FROM mi_blocks WHERE status = 'ready'").fetchone() == (
+            200,
+        )
 
 
 def _free_port() -> int:

@@ -347,7 +347,8 @@ def create_app(
     clock: Callable[[], float] = time.time,
     record_requests: bool = False,
 ) -> FastAPI:
-    """The server app. Tenants' stores open lazily and are drained on shutdown."""
+    """The server app. Tenants' stores open lazily and are drained on shutdown; stores a
+    previous run left with ``processing`` blocks are resumed at start."""
     config = config or ServerConfig()
     config.validate()
     embedder = resolve_embedder(
@@ -359,10 +360,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry.reopen()
-        yield
         import anyio.to_thread
 
+        registry.reopen()
+        stop = threading.Event()
+        resume = threading.Thread(
+            target=registry.resume_pending, args=(stop,), name="memory-resume", daemon=True
+        )
+        resume.start()
+        yield
+        stop.set()
+        await anyio.to_thread.run_sync(lambda: resume.join(config.drain_timeout))
         log.info("draining the processing queues (up to %.0f s)", config.drain_timeout)
         await anyio.to_thread.run_sync(
             lambda: registry.close(drain=True, timeout=config.drain_timeout)
