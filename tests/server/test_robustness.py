@@ -6,7 +6,6 @@ Every test runs a real uvicorn server on loopback.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import signal
@@ -136,9 +135,7 @@ def _raw_exchange(url: str, requests: list[bytes]) -> list[tuple[int, dict[str, 
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         reader = sock.makefile("rb")
         for request in requests:
-            # the server may answer before reading everything, then close
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                sock.sendall(request)
+            sock.sendall(request)  # the server reads it all, even when it refuses early
             status_line = reader.readline()
             if not status_line:
                 break

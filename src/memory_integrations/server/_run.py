@@ -24,11 +24,14 @@ from ._errors import envelope
 
 # Above the app's own limits (``_guards``), which answer while the connection stays open.
 PROTOCOL_LIMIT = 64 * 1024
+LINGER_SECONDS = 5.0
 
 
 class EnvelopeH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, answering unparseable requests with the error envelope:
     414 for a request line past the limit, 431 for headers past it, else 400."""
+
+    _lingering = False
 
     def send_400_response(self, msg: str) -> None:
         pending = self.conn.trailing_data[0]
@@ -57,7 +60,19 @@ class EnvelopeH11Protocol(H11Protocol):
             output = self.conn.send(event)
             if output:
                 self.transport.write(output)
-        self.transport.close()
+        # Lingering close: closing a socket with unread input resets the connection, and
+        # the reset can destroy the answer before the client reads it. So half-close, drop
+        # what the client still sends, and close when it does (or after LINGER_SECONDS).
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._lingering:
+            super().data_received(data)
 
 
 def uvicorn_config(app: Any, **options: Any) -> Any:
