@@ -26,7 +26,12 @@ ENVELOPE = {"error", "message", "details", "request_id"}
 pytestmark = pytest.mark.slow
 
 _DATA = tempfile.TemporaryDirectory(prefix="mi-fuzz-")
-APP = create_app(ServerConfig(data_dir=Path(_DATA.name), embedder=HashingEmbedder()))
+# schemathesis calls the ASGI app as Host "testserver"
+APP = create_app(
+    ServerConfig(
+        data_dir=Path(_DATA.name), embedder=HashingEmbedder(), allowed_hosts=("testserver",)
+    )
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

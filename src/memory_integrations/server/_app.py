@@ -17,12 +17,13 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..embedders import Embedder, resolve_embedder
-from ..errors import AgentMemoryError, AuthenticationError, ValidationError
+from ..errors import AgentMemoryError, ValidationError
 from . import _schemas as s
 from ._auth import InvalidClientError, TokenAuthority
 from ._config import ServerConfig
@@ -40,6 +41,7 @@ from ._sap import build_router as sap_router
 from ._tenancy import TenantRegistry
 
 IMPLEMENTATION = "memory-integrations"
+TOKEN_PATH = "/oauth/token"
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
@@ -194,41 +196,53 @@ class _Health:
         )
 
 
-def _health_router(health: _Health) -> APIRouter:
+def _scope_of(request: Request) -> str | None:
+    """Whose figures a health route shows: the caller's tenant with auth on, else all."""
+    authority: TokenAuthority = request.app.state.authority
+    return request.state.tenant if authority.active else None
+
+
+def _client_of(request: Request) -> str | None:
+    return request.client.host if request.client is not None else None
+
+
+def _liveness_router(health: _Health) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    def tenant_of(request: Request) -> str | None:
-        """Per-tenant queue figures for a valid token; server-wide for anonymous calls."""
-        header = request.headers.get("authorization")
-        authority: TokenAuthority = request.app.state.authority
-        if not header or not authority.active:
-            return None
-        try:
-            return authority.tenant_for(header)
-        except AuthenticationError:
-            return None
-
     @router.get("/health", response_model=None, responses={200: {"model": s.HealthOut}})
-    def server_health() -> Response:
-        """Overall status (always 200: ``degraded`` rather than 503, so probes stay cheap)."""
-        healthy = (
-            health.embedding()["status"] == "healthy"
-            and health.storage()["status"] == "healthy"
-            and health.processor(None)["status"] == "healthy"
-        )
+    def server_health(request: Request) -> Response:
+        """Overall status, anonymous (always 200: ``degraded`` rather than 503, so probes
+        stay cheap). With auth on, ``uptime_seconds`` is only shown to a valid token."""
+        authority: TokenAuthority = request.app.state.authority
+        header = request.headers.get("authorization")
+        shown = not authority.active
+        if authority.active and header:
+            try:
+                authority.tenant_for(header, _client_of(request))
+                shown = True
+            except AgentMemoryError:
+                pass
+        uptime = round(time.monotonic() - health.started, 3) if shown else None
         return JSONResponse(
             {
-                "status": "healthy" if healthy else "degraded",
+                "status": "healthy" if health.overall() else "degraded",
                 "version": __version__,
-                "uptime_seconds": round(time.monotonic() - health.started, 3),
+                "uptime_seconds": uptime,
                 "implementation": IMPLEMENTATION,
             }
         )
 
+    return router
+
+
+def _health_router(health: _Health) -> APIRouter:
+    """The health routes with figures (behind auth when auth is on)."""
+    router = APIRouter(tags=["health"])
+
     @router.get("/health/couchbase", response_model=None, responses={200: {"model": s.StatusOut}})
-    def storage_health() -> Response:
+    def storage_health(request: Request) -> Response:
         """Storage status (named after the Couchbase route; here it is SQLite)."""
-        return JSONResponse(health.storage())
+        return JSONResponse(health.storage(_scope_of(request)))
 
     @router.get(
         "/health/models", response_model=None, responses={200: {"model": s.ModelsHealthOut}}
@@ -250,8 +264,8 @@ def _health_router(health: _Health) -> APIRouter:
         responses={200: {"model": s.ProcessorOut}},
     )
     def processor_health(request: Request) -> Response:
-        """The embedding queue (of the caller's tenant when a valid token is sent)."""
-        return JSONResponse(health.processor(tenant_of(request)))
+        """The embedding queue (of the caller's tenant when auth is on)."""
+        return JSONResponse(health.processor(_scope_of(request)))
 
     @router.get(
         "/health/async-batch-processor-stats",
@@ -259,17 +273,32 @@ def _health_router(health: _Health) -> APIRouter:
         responses={200: {"model": s.ProcessorOut}},
     )
     def processor_stats(request: Request) -> Response:
-        return JSONResponse(health.processor(tenant_of(request)))
+        return JSONResponse(health.processor(_scope_of(request)))
 
     @router.get("/health/memory", response_model=None, responses={200: {"model": s.StatusOut}})
-    def memory_health() -> Response:
-        healthy = health.storage()["status"] == "healthy"
+    def memory_health(request: Request) -> Response:
+        storage = health.storage(_scope_of(request))
         return JSONResponse(
             {
-                "status": "healthy" if healthy else "degraded",
-                "open_stores": len(health.registry.engines()),
+                "status": "healthy" if storage["status"] == "healthy" else "degraded",
+                "open_stores": storage["open_stores"],
             }
         )
+
+    return router
+
+
+def _docs_router(app: FastAPI) -> APIRouter:
+    """``/openapi.json`` and ``/docs`` (behind auth when auth is on)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/openapi.json")
+    def openapi() -> Response:
+        return JSONResponse(app.openapi())
+
+    @router.get("/docs")
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
 
     return router
 
@@ -278,7 +307,7 @@ def _token_router() -> APIRouter:
     router = APIRouter(tags=["auth"])
 
     @router.post(
-        "/oauth/token",
+        TOKEN_PATH,
         response_model=None,
         responses={200: {"model": s.TokenOut}, 401: {"model": s.ErrorOut}},
         openapi_extra={
@@ -322,7 +351,7 @@ def _token_router() -> APIRouter:
             body["error_description"] = body["message"]
             return JSONResponse(body, status_code=400)
         authority: TokenAuthority = request.app.state.authority
-        issued = authority.issue(client_id, secret)
+        issued = authority.issue(client_id, secret, _client_of(request))
         return JSONResponse(
             {
                 "access_token": issued.access_token,
@@ -336,9 +365,12 @@ def _token_router() -> APIRouter:
 
 
 async def authenticate(request: Request) -> None:
-    """Resolve the bearer token to a tenant (401 when auth is on and it is missing/bad)."""
+    """Resolve the bearer token to a tenant (401 when auth is on and it is missing/bad,
+    429 while the client address is locked out after failed attempts)."""
     authority: TokenAuthority = request.app.state.authority
-    request.state.tenant = authority.tenant_for(request.headers.get("authorization"))
+    request.state.tenant = authority.tenant_for(
+        request.headers.get("authorization"), _client_of(request)
+    )
 
 
 def create_app(
@@ -384,9 +416,9 @@ def create_app(
             "Agent Memory v1 API at `/v1`, served by the memory-integrations engine. Errors "
             "are always `{error, message, details, request_id}`."
         ),
-        docs_url="/docs" if config.open_docs else None,
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json" if config.open_docs else None,
+        openapi_url=None,
         lifespan=lifespan,
     )
     app.state.config = config
@@ -396,10 +428,13 @@ def create_app(
     app.state.requests = Counter()
 
     guarded = [Depends(authenticate)]
-    app.include_router(_health_router(health))
+    app.include_router(_liveness_router(health))
+    app.include_router(_health_router(health), dependencies=guarded)
     app.include_router(_token_router())
     app.include_router(couchbase_router(), dependencies=guarded)
     app.include_router(sap_router(), dependencies=guarded)
+    if config.open_docs:
+        app.include_router(_docs_router(app), dependencies=guarded)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -434,7 +469,12 @@ def create_app(
         )
 
     # Our errors, raw storage failures and anything unexpected: ErrorBoundary (in _guards).
-    install_guards(app, observe=health.observe)
+    install_guards(
+        app,
+        allowed_hosts=config.host_allowlist(),
+        form_paths=frozenset({TOKEN_PATH}),
+        observe=health.observe,
+    )
     if record_requests:
         app.add_middleware(RequestCounter, counts=app.state.requests)
     return app

@@ -7,6 +7,8 @@ From the outside in (``install_guards`` adds them in this order):
   uvicorn then drops the connection).
 * ``RequestLimits``: a URL over 16 KiB gets 414, headers over 32 KiB get 431 (below the
   protocol limit, where the connection can stay open).
+* ``HostGuard``: on a loopback bind, only loopback Host names (DNS rebinding).
+* ``CrossSiteGuard``: no state change from a browser on another site (CSRF).
 * ``PathGuard``: an encoded ``/`` (``%2F``) never reaches routing.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import AgentMemoryError
 from ._errors import envelope, error_parts, log, request_id_of, storage_error
@@ -27,6 +30,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_URL_BYTES = 16 * 1024
 MAX_HEADER_BYTES = 32 * 1024
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The request bodies a page on another site can send without a CORS preflight.
+BROWSER_CONTENT_TYPES = frozenset(
+    {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+)
+_API_HINT = (
+    "API clients send JSON (Content-Type: application/json, or no body) and no Origin "
+    "header; a web app must call this server from its backend"
+)
 
 
 def headers_of(scope: Scope) -> dict[str, str]:
@@ -145,6 +157,105 @@ class RequestLimits:
         await self.app(scope, receive, send)
 
 
+def split_host(host: str) -> tuple[str, int | None]:
+    """(name, port) of a Host header, lower-case: ``[::1]:80`` -> ``("::1", 80)``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        name, colon, port = host.rpartition(":")
+        if not colon or ":" in name:  # no port, or a bare IPv6 literal
+            name, port = host, ""
+    return name.rstrip("."), int(port) if port.isdigit() else None
+
+
+def host_name(host: str) -> str:
+    return split_host(host)[0]
+
+
+class HostGuard:
+    """Answers only to the allowed Host names (any port): on a loopback bind, a web page
+    whose DNS name is re-pointed at 127.0.0.1 (DNS rebinding) cannot reach the API."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str] | None) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.allowed is not None:
+            host = headers_of(scope).get("host")
+            if host is not None and host_name(host) not in self.allowed:
+                shown = ", ".join(sorted(self.allowed))
+                await refuse(
+                    scope,
+                    send,
+                    403,
+                    "HOST_NOT_ALLOWED",
+                    f"Host {host[:100]!r} is refused: this server answers only to {shown} "
+                    "(protection against DNS rebinding); use one of those names, or start it "
+                    f"with --allowed-host {host_name(host)[:100] or 'NAME'}",
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+def _same_origin(origin: str, host: str | None) -> bool:
+    """Whether ``Origin`` names this server as the browser reached it (``Host``)."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return False
+    if host is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    default = 443 if parts.scheme == "https" else 80
+    name, host_port = split_host(host)
+    return parts.hostname.rstrip(".") == name and (port or default) == (host_port or default)
+
+
+class CrossSiteGuard:
+    """Refuses state-changing requests a browser could send from another site (CSRF), with
+    auth on or off: a cross-site or same-site ``Sec-Fetch-Site``, an ``Origin`` other than
+    this server, or a body type HTML forms and no-CORS fetches can send (form, multipart,
+    text/plain; the OAuth token endpoint keeps its form body)."""
+
+    def __init__(self, app: ASGIApp, form_paths: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.form_paths = form_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
+            problem = self._problem(scope)
+            if problem is not None:
+                await refuse(
+                    scope,
+                    send,
+                    403,
+                    "CROSS_SITE_REQUEST",
+                    f"{scope['method']} refused: {problem}. {_API_HINT}",
+                )
+                return
+        await self.app(scope, receive, send)
+
+    def _problem(self, scope: Scope) -> str | None:
+        headers = headers_of(scope)
+        site = headers.get("sec-fetch-site", "").lower()
+        if site in ("cross-site", "same-site"):
+            return f"the browser says the request comes from another site (Sec-Fetch-Site: {site})"
+        origin = headers.get("origin")
+        if origin is not None and not _same_origin(origin, headers.get("host")):
+            return f"it comes from the web page of another origin (Origin: {origin[:100]})"
+        kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind in BROWSER_CONTENT_TYPES and not (
+            kind == "application/x-www-form-urlencoded" and scope["path"] in self.form_paths
+        ):
+            return (
+                f"Content-Type {kind} is what HTML forms and no-CORS fetches send from any web page"
+            )
+        return None
+
+
 class PathGuard:
     """400 for a path holding an encoded ``/``: ids may not contain ``/``, and decoding it
     before routing would let ``/users/u1%2Fsessions%2Fs1`` reach another route."""
@@ -169,8 +280,16 @@ class PathGuard:
         await self.app(scope, receive, send)
 
 
-def install_guards(app: Any, *, observe: Callable[[AgentMemoryError], None] | None = None) -> None:
+def install_guards(
+    app: Any,
+    *,
+    allowed_hosts: frozenset[str] | None,
+    form_paths: frozenset[str],
+    observe: Callable[[AgentMemoryError], None] | None,
+) -> None:
     """Add the guards to a FastAPI/Starlette app (the last added runs first)."""
     app.add_middleware(PathGuard)
+    app.add_middleware(CrossSiteGuard, form_paths=form_paths)
+    app.add_middleware(HostGuard, allowed=allowed_hosts)
     app.add_middleware(RequestLimits)
     app.add_middleware(ErrorBoundary, observe=observe)
