@@ -19,8 +19,13 @@ from click.testing import CliRunner
 
 from memory_integrations.embedders import HashingEmbedder
 from memory_integrations.errors import ConfigurationError
-from memory_integrations.server import AuthConfig, ServerConfig, ServerThread, create_app
-from memory_integrations.server._config import redact_location
+from memory_integrations.server import (
+    AuthConfig,
+    ServerConfig,
+    ServerThread,
+    create_app,
+    redact_location,
+)
 
 from .conftest import TOKEN, Live, assert_envelope, start
 

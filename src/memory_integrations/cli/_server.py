@@ -91,13 +91,12 @@ def serve(
 ) -> None:
     """Serve memory over HTTP: the Couchbase Agent Memory API at / and SAP v1 at /v1."""
     try:
-        from ..server import AuthConfig, ServerConfig, create_app
+        from ..server import AuthConfig, ServerConfig, create_app, redact_location, store_location
         from ..server import serve as run
     except ImportError as exc:
         raise click.ClickException(str(exc)) from exc
     from .._settings import Settings
     from ..errors import ConfigurationError
-    from ..server._config import redact_location, store_location
 
     try:
         auth = AuthConfig.from_file(token_file) if token_file else AuthConfig()
