@@ -185,13 +185,14 @@ class StorageBusyError(ServiceUnavailableError):
         super().__init__(message, **kwargs)
 
 
-class StorageFullError(CapacityError):
-    """The disk under the memory store is full: writes fail until space is freed."""
+class StorageFullError(ServiceUnavailableError):
+    """The disk under the memory store is full: nothing was written; once space is freed
+    the same call works, so retry after ``retry_after`` seconds (HTTP 503 STORAGE_FULL)."""
 
-    status_code = 507
     default_code = "STORAGE_FULL"
 
     def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("service", "database")
         kwargs.setdefault("retry_after", 30.0)
         super().__init__(message, **kwargs)
 

@@ -50,7 +50,7 @@ def test_a_full_disk_is_a_storage_full_error_and_health_says_so(tiny_disk: Path)
             for n in range(10_000):
                 session.add_memory(facts=[f"{n} " + "x" * 2000], async_processing=False)
                 stored += 1
-        assert full.value.retry_after and full.value.status_code == 507
+        assert full.value.retry_after and full.value.status_code == 503
         _fill(tiny_disk / "rest")  # nothing left at all, not even for a one-page write
         health = client.health_ping()
         assert health.storage["status"] == "unhealthy"

@@ -37,7 +37,7 @@ def test_every_kind_of_error_is_enveloped(live: Live) -> None:
     missing = assert_envelope(live.http.post("/users", json={"name": "x"}), 400)
     assert "user_id" in missing["message"]
     assert_envelope(live.http.post("/users", json={"user_id": uid, "name": "x"}), 409, "CONFLICT")
-    assert_envelope(live.http.get("/users/a%2Fb"), 404)
+    assert_envelope(live.http.get("/users/a%2Fb"), 400)  # an encoded '/' never routes
     assert_envelope(live.http.get("/v1/memories(nope)"), 404, "NOT_FOUND")
     odata = live.http.get("/v1/memories", params={"$filter": "agentID ne 'x'"})
     assert "not supported" in assert_envelope(odata, 400)["message"]
@@ -148,16 +148,16 @@ def test_auth_tokens_health_and_oauth(secure: Live) -> None:
     assert_envelope(http.get("/users"), 401, "UNAUTHORIZED")
     assert http.get("/users").headers["www-authenticate"].startswith("Bearer")
     assert_envelope(http.get("/users", headers={"Authorization": "Basic abc"}), 401)
+    assert http.get("/health").status_code == 200  # anonymous liveness
     for path in (
-        "/health",
         "/health/couchbase",
         "/health/models",
         "/health/memory",
         "/health/async-batch-processor",
         "/health/async-batch-processor-stats",
+        "/docs",
     ):
-        assert http.get(path).status_code == 200, path  # anonymous
-    assert http.get("/docs").status_code == 200
+        assert_envelope(http.get(path), 401)  # figures and docs need a token
     good = {"Authorization": f"Bearer {TOKEN}"}
     assert http.get("/users", headers=good).status_code == 200
 
@@ -198,11 +198,26 @@ def test_tenants_live_in_separate_files(secure: Live) -> None:
 
 
 def test_per_tenant_queue_figures(secure: Live) -> None:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    mine = secure.http.get("/health/async-batch-processor", headers=headers).json()
-    everyone = secure.http.get("/health/async-batch-processor").json()
-    assert mine["queue"]["max_size"] <= everyone["queue"]["max_size"]
-    assert set(everyone["statistics"]) >= {"total_enqueued", "total_dispatched", "active_tasks"}
+    mine, theirs = (
+        {"Authorization": f"Bearer {token}"} for token in (TOKEN, "server-test-token-2")
+    )
+    secure.http.post("/users", json={"user_id": "queue-user", "name": "Q"}, headers=mine)
+    secure.http.post("/users/queue-user/sessions", json={"session_id": "s"}, headers=mine)
+    added = secure.http.post(
+        "/users/queue-user/sessions/s/memory", json={"facts": ["a", "b"]}, headers=mine
+    )
+    assert added.status_code == 201
+    figures = {
+        name: secure.http.get("/health/async-batch-processor", headers=h).json()
+        for name, h in (("mine", mine), ("theirs", theirs))
+    }
+    assert figures["mine"]["statistics"]["total_enqueued"] >= 2
+    assert set(figures["theirs"]["statistics"]) >= {"total_enqueued", "active_tasks"}
+    assert (
+        figures["theirs"]["statistics"]["total_enqueued"]
+        < figures["mine"]["statistics"]["total_enqueued"]
+    )
+    assert_envelope(secure.http.get("/health/async-batch-processor"), 401)  # no one's figures
 
 
 def test_shutdown_drains_the_queue(tmp_path: Path) -> None:

@@ -32,7 +32,11 @@ def _split_client(value: str) -> tuple[str, str, str]:
     default=None,
     help="Serve this embedded store (single tenant) instead of --data-dir.",
 )
-@click.option("--url", default=None, help="A sqlite:/// URL, as --path.")
+@click.option(
+    "--url",
+    default=None,
+    help="A sqlite:///FILE URL, as --path (PostgreSQL is not supported by the server yet).",
+)
 @click.option("--embedder", default=None, help="Embedder spec (default: local MiniLM).")
 @click.option(
     "--token",
@@ -54,6 +58,13 @@ def _split_client(value: str) -> tuple[str, str, str]:
     help="An OAuth client-credentials client ID:SECRET[:TENANT] (for the SAP SDK).",
 )
 @click.option("--no-auth", is_flag=True, help="Serve without authentication, on purpose.")
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Also answer requests whose Host is NAME (repeatable). On a loopback address only "
+    "localhost, 127.0.0.1 and [::1] are answered otherwise (DNS rebinding protection).",
+)
 @click.option("--token-ttl", default=3600, show_default=True, help="Lifetime of issued tokens.")
 @click.option(
     "--drain-timeout",
@@ -73,18 +84,18 @@ def serve(
     token_file: Path | None,
     clients: tuple[str, ...],
     no_auth: bool,
+    allowed_hosts: tuple[str, ...],
     token_ttl: int,
     drain_timeout: float,
     log_level: str,
 ) -> None:
     """Serve memory over HTTP: the Couchbase Agent Memory API at / and SAP v1 at /v1."""
     try:
-        from ..server import AuthConfig, ServerConfig, create_app
+        from ..server import AuthConfig, ServerConfig, create_app, redact_location, store_location
         from ..server import serve as run
     except ImportError as exc:
         raise click.ClickException(str(exc)) from exc
     from .._settings import Settings
-    from ..backend import resolve_location
     from ..errors import ConfigurationError
 
     try:
@@ -96,9 +107,7 @@ def serve(
         auth.token_ttl = token_ttl
         if no_auth:
             auth.enabled = False
-        store = None
-        if path is not None or url is not None:
-            store = Path(resolve_location(path, url, Settings()))
+        store = store_location(path, url)
         config = ServerConfig(
             data_dir=data_dir,
             path=store,
@@ -106,14 +115,23 @@ def serve(
             auth=auth,
             host=host,
             drain_timeout=drain_timeout,
+            allowed_hosts=allowed_hosts,
         )
         app = create_app(config)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
-    where = str(store) if store is not None else f"{data_dir}/<tenant>/"
+    where = redact_location(str(store) if store is not None else f"{data_dir}/<tenant>/")
     mode = "on" if auth.active else "off"
-    click.echo(f"memory-integrations server on http://{host}:{port} (docs at /docs)", err=True)
+    docs = "docs at /docs, with a token" if auth.active else "docs at /docs"
+    click.echo(f"memory-integrations server on http://{host}:{port} ({docs})", err=True)
     click.echo(f"  storage: {where}   auth: {mode}", err=True)
+    ignored = Settings().url
+    if store is None and ignored:
+        click.echo(
+            f"  note: MEMORY_INTEGRATIONS_URL ({redact_location(ignored)}) is not used by "
+            "serve; pass --url or --path to serve one store",
+            err=True,
+        )
     run(app, host=host, port=port, log_level=log_level)
 
 

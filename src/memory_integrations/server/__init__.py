@@ -17,7 +17,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from ._app import IMPLEMENTATION, create_app
 from ._auth import TokenAuthority
-from ._config import DEFAULT_TENANT, AuthConfig, ServerConfig
+from ._config import DEFAULT_TENANT, AuthConfig, ServerConfig, redact_location, store_location
 from ._run import ServerThread, serve
 
 __all__ = [
@@ -28,5 +28,7 @@ __all__ = [
     "ServerThread",
     "TokenAuthority",
     "create_app",
+    "redact_location",
     "serve",
+    "store_location",
 ]

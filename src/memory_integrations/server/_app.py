@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import logging
-import sqlite3
+import contextlib
+import os
 import threading
 import time
 import uuid
@@ -17,27 +17,32 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..embedders import Embedder, resolve_embedder
-from ..errors import AgentMemoryError, AuthenticationError, ValidationError
+from ..errors import AgentMemoryError, StorageFullError, ValidationError
 from . import _schemas as s
 from ._auth import InvalidClientError, TokenAuthority
 from ._config import ServerConfig
 from ._couchbase import build_router as couchbase_router
-from ._errors import code_for_status, envelope, error_parts, log, storage_error
+from ._errors import (
+    code_for_status,
+    envelope,
+    error_parts,
+    log,
+    request_id_of,
+)
+from ._guards import install_guards
 from ._sap import build_router as sap_router
 from ._tenancy import TenantRegistry
 
 IMPLEMENTATION = "memory-integrations"
+TOKEN_PATH = "/oauth/token"
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
-
-
-def _request_id(request: Request) -> str:
-    return request.headers.get("x-request-id") or uuid.uuid4().hex
 
 
 def _error_response(
@@ -48,7 +53,7 @@ def _error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    rid = _request_id(request)
+    rid = request_id_of(request.headers)
     return JSONResponse(
         envelope(code, message, rid, details),
         status_code=status,
@@ -57,7 +62,7 @@ def _error_response(
 
 
 def _agent_memory_response(request: Request, exc: AgentMemoryError) -> JSONResponse:
-    rid = _request_id(request)
+    rid = request_id_of(request.headers)
     status, body, headers = error_parts(exc, rid)
     headers["X-Request-ID"] = rid
     return JSONResponse(body, status_code=status, headers=headers)
@@ -79,7 +84,14 @@ class RequestCounter:
 
 
 class _Health:
-    """Server-wide health figures; the embedder probe is cached for a few seconds."""
+    """Server-wide health figures; the embedder and storage probes are cached a few seconds.
+
+    Storage is unhealthy when the data directory cannot take a real write (4 KiB, synced),
+    or when a request found the storage full in the last ``FULL_HOLD`` seconds.
+    """
+
+    FULL_HOLD = 60.0
+    PROBE_BYTES = 4096
 
     def __init__(self, embedder: Embedder, registry: TenantRegistry) -> None:
         self.embedder = embedder
@@ -89,7 +101,16 @@ class _Health:
         self._embedding: dict[str, Any] = {}
         self._storage_checked = 0.0
         self._storage: dict[str, Any] = {}
+        self._full_at = -self.FULL_HOLD
+        self._full_error = ""
         self._lock = threading.Lock()
+
+    def observe(self, exc: AgentMemoryError) -> None:
+        """Remember a full disk a request ran into (``ErrorBoundary`` calls this)."""
+        if isinstance(exc, StorageFullError) or exc.error_code == "STORAGE_FULL":
+            with self._lock:
+                self._full_at = time.monotonic()
+                self._full_error = exc.message
 
     def embedding(self) -> dict[str, Any]:
         with self._lock:
@@ -135,62 +156,92 @@ class _Health:
             "dispatcher_alive": alive,
         }
 
-    def storage(self) -> dict[str, Any]:
+    def storage(self, tenant: str | None = None) -> dict[str, Any]:
         with self._lock:
             if time.monotonic() - self._storage_checked > 5.0:
                 self._storage = self._probe_storage()
                 self._storage_checked = time.monotonic()
-            return {**self._storage, "open_stores": len(self.registry.engines())}
+            found = dict(self._storage)
+            if time.monotonic() - self._full_at < self.FULL_HOLD:
+                found.update(status="unhealthy", error=f"a write failed: {self._full_error}")
+        return {**found, "open_stores": len(self.registry.engines(tenant))}
 
     def _probe_storage(self) -> dict[str, Any]:
         config = self.registry.config
         target = config.path.parent if config.path is not None else config.data_dir
+        probe = target / f".health-{uuid.uuid4().hex}"
         try:
             target.mkdir(parents=True, exist_ok=True)
-            probe = target / f".health-{uuid.uuid4().hex}"
-            probe.write_bytes(b"")
-            probe.unlink()
-            status = "healthy"
-        except OSError:
-            status = "unhealthy"
-        return {"status": status, "backend": "sqlite"}
+            with probe.open("wb") as handle:  # real bytes: an empty file needs no free space
+                handle.write(b"\0" * self.PROBE_BYTES)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            return {
+                "status": "unhealthy",
+                "backend": "sqlite",
+                "error": f"cannot write to the data directory: {exc.strerror or exc}",
+            }
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+        return {"status": "healthy", "backend": "sqlite"}
+
+    def overall(self) -> bool:
+        return bool(
+            self.embedding()["status"] == "healthy"
+            and self.storage()["status"] == "healthy"
+            and self.processor(None)["status"] == "healthy"
+        )
 
 
-def _health_router(health: _Health) -> APIRouter:
+def _scope_of(request: Request) -> str | None:
+    """Whose figures a health route shows: the caller's tenant with auth on, else all."""
+    authority: TokenAuthority = request.app.state.authority
+    return request.state.tenant if authority.active else None
+
+
+def _client_of(request: Request) -> str | None:
+    return request.client.host if request.client is not None else None
+
+
+def _liveness_router(health: _Health) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    def tenant_of(request: Request) -> str | None:
-        """Per-tenant queue figures for a valid token; server-wide for anonymous calls."""
-        header = request.headers.get("authorization")
-        authority: TokenAuthority = request.app.state.authority
-        if not header or not authority.active:
-            return None
-        try:
-            return authority.tenant_for(header)
-        except AuthenticationError:
-            return None
-
     @router.get("/health", response_model=None, responses={200: {"model": s.HealthOut}})
-    def server_health() -> Response:
-        """Overall status (always 200: ``degraded`` rather than 503, so probes stay cheap)."""
-        healthy = (
-            health.embedding()["status"] == "healthy"
-            and health.storage()["status"] == "healthy"
-            and health.processor(None)["status"] == "healthy"
-        )
+    def server_health(request: Request) -> Response:
+        """Overall status, anonymous (always 200: ``degraded`` rather than 503, so probes
+        stay cheap). With auth on, ``uptime_seconds`` is only shown to a valid token."""
+        authority: TokenAuthority = request.app.state.authority
+        header = request.headers.get("authorization")
+        shown = not authority.active
+        if authority.active and header:
+            try:
+                authority.tenant_for(header, _client_of(request))
+                shown = True
+            except AgentMemoryError:
+                pass
+        uptime = round(time.monotonic() - health.started, 3) if shown else None
         return JSONResponse(
             {
-                "status": "healthy" if healthy else "degraded",
+                "status": "healthy" if health.overall() else "degraded",
                 "version": __version__,
-                "uptime_seconds": round(time.monotonic() - health.started, 3),
+                "uptime_seconds": uptime,
                 "implementation": IMPLEMENTATION,
             }
         )
 
+    return router
+
+
+def _health_router(health: _Health) -> APIRouter:
+    """The health routes with figures (behind auth when auth is on)."""
+    router = APIRouter(tags=["health"])
+
     @router.get("/health/couchbase", response_model=None, responses={200: {"model": s.StatusOut}})
-    def storage_health() -> Response:
+    def storage_health(request: Request) -> Response:
         """Storage status (named after the Couchbase route; here it is SQLite)."""
-        return JSONResponse(health.storage())
+        return JSONResponse(health.storage(_scope_of(request)))
 
     @router.get(
         "/health/models", response_model=None, responses={200: {"model": s.ModelsHealthOut}}
@@ -212,8 +263,8 @@ def _health_router(health: _Health) -> APIRouter:
         responses={200: {"model": s.ProcessorOut}},
     )
     def processor_health(request: Request) -> Response:
-        """The embedding queue (of the caller's tenant when a valid token is sent)."""
-        return JSONResponse(health.processor(tenant_of(request)))
+        """The embedding queue (of the caller's tenant when auth is on)."""
+        return JSONResponse(health.processor(_scope_of(request)))
 
     @router.get(
         "/health/async-batch-processor-stats",
@@ -221,17 +272,32 @@ def _health_router(health: _Health) -> APIRouter:
         responses={200: {"model": s.ProcessorOut}},
     )
     def processor_stats(request: Request) -> Response:
-        return JSONResponse(health.processor(tenant_of(request)))
+        return JSONResponse(health.processor(_scope_of(request)))
 
     @router.get("/health/memory", response_model=None, responses={200: {"model": s.StatusOut}})
-    def memory_health() -> Response:
-        healthy = health.storage()["status"] == "healthy"
+    def memory_health(request: Request) -> Response:
+        storage = health.storage(_scope_of(request))
         return JSONResponse(
             {
-                "status": "healthy" if healthy else "degraded",
-                "open_stores": len(health.registry.engines()),
+                "status": "healthy" if storage["status"] == "healthy" else "degraded",
+                "open_stores": storage["open_stores"],
             }
         )
+
+    return router
+
+
+def _docs_router(app: FastAPI) -> APIRouter:
+    """``/openapi.json`` and ``/docs`` (behind auth when auth is on)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/openapi.json")
+    def openapi() -> Response:
+        return JSONResponse(app.openapi())
+
+    @router.get("/docs")
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
 
     return router
 
@@ -240,7 +306,7 @@ def _token_router() -> APIRouter:
     router = APIRouter(tags=["auth"])
 
     @router.post(
-        "/oauth/token",
+        TOKEN_PATH,
         response_model=None,
         responses={200: {"model": s.TokenOut}, 401: {"model": s.ErrorOut}},
         openapi_extra={
@@ -275,7 +341,7 @@ def _token_router() -> APIRouter:
             except (ValueError, UnicodeDecodeError):
                 raise InvalidClientError("malformed HTTP Basic client credentials") from None
         if form.get("grant_type") != "client_credentials":
-            rid = _request_id(request)
+            rid = request_id_of(request.headers)
             body = envelope(
                 "unsupported_grant_type",
                 "only grant_type=client_credentials is supported",
@@ -284,7 +350,7 @@ def _token_router() -> APIRouter:
             body["error_description"] = body["message"]
             return JSONResponse(body, status_code=400)
         authority: TokenAuthority = request.app.state.authority
-        issued = authority.issue(client_id, secret)
+        issued = authority.issue(client_id, secret, _client_of(request))
         return JSONResponse(
             {
                 "access_token": issued.access_token,
@@ -298,9 +364,12 @@ def _token_router() -> APIRouter:
 
 
 async def authenticate(request: Request) -> None:
-    """Resolve the bearer token to a tenant (401 when auth is on and it is missing/bad)."""
+    """Resolve the bearer token to a tenant (401 when auth is on and it is missing/bad,
+    429 while the client address is locked out after failed attempts)."""
     authority: TokenAuthority = request.app.state.authority
-    request.state.tenant = authority.tenant_for(request.headers.get("authorization"))
+    request.state.tenant = authority.tenant_for(
+        request.headers.get("authorization"), _client_of(request)
+    )
 
 
 def create_app(
@@ -309,7 +378,8 @@ def create_app(
     clock: Callable[[], float] = time.time,
     record_requests: bool = False,
 ) -> FastAPI:
-    """The server app. Tenants' stores open lazily and are drained on shutdown."""
+    """The server app. Tenants' stores open lazily and are drained on shutdown; stores a
+    previous run left with ``processing`` blocks are resumed at start."""
     config = config or ServerConfig()
     config.validate()
     embedder = resolve_embedder(
@@ -321,10 +391,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry.reopen()
-        yield
         import anyio.to_thread
 
+        registry.reopen()
+        stop = threading.Event()
+        resume = threading.Thread(
+            target=registry.resume_pending, args=(stop,), name="memory-resume", daemon=True
+        )
+        resume.start()
+        yield
+        stop.set()
+        await anyio.to_thread.run_sync(lambda: resume.join(config.drain_timeout))
         log.info("draining the processing queues (up to %.0f s)", config.drain_timeout)
         await anyio.to_thread.run_sync(
             lambda: registry.close(drain=True, timeout=config.drain_timeout)
@@ -338,9 +415,9 @@ def create_app(
             "Agent Memory v1 API at `/v1`, served by the memory-integrations engine. Errors "
             "are always `{error, message, details, request_id}`."
         ),
-        docs_url="/docs" if config.open_docs else None,
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json" if config.open_docs else None,
+        openapi_url=None,
         lifespan=lifespan,
     )
     app.state.config = config
@@ -350,14 +427,13 @@ def create_app(
     app.state.requests = Counter()
 
     guarded = [Depends(authenticate)]
-    app.include_router(_health_router(health))
+    app.include_router(_liveness_router(health))
+    app.include_router(_health_router(health), dependencies=guarded)
     app.include_router(_token_router())
     app.include_router(couchbase_router(), dependencies=guarded)
     app.include_router(sap_router(), dependencies=guarded)
-
-    @app.exception_handler(AgentMemoryError)
-    async def on_agent_memory_error(request: Request, exc: AgentMemoryError) -> Response:
-        return _agent_memory_response(request, exc)
+    if config.open_docs:
+        app.include_router(_docs_router(app), dependencies=guarded)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -366,8 +442,14 @@ def create_app(
             item.pop("input", None)
             item.pop("url", None)
         first = errors[0] if errors else {}
-        where = ".".join(str(p) for p in first.get("loc", []))
-        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        if first.get("type") == "json_invalid":
+            reason = (first.get("ctx") or {}).get("error", "JSON decode error")
+            message = f"the body is not valid JSON: {reason} at character {first['loc'][-1]}"
+        else:
+            where = ".".join(str(p) for p in first.get("loc", []))
+            message = (
+                f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+            )
         return _agent_memory_response(request, ValidationError(message, details={"errors": errors}))
 
     @app.exception_handler(StarletteHTTPException)
@@ -385,23 +467,16 @@ def create_app(
             headers=dict(exc.headers or {}),
         )
 
-    async def on_storage_error(request: Request, exc: Exception) -> Response:
-        mapped = storage_error(exc)
-        if mapped is not None:
-            log.warning("storage error on %s %s: %s", request.method, request.url.path, exc)
-            return _agent_memory_response(request, mapped)
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _error_response(
-            request, 500, "INTERNAL_ERROR", f"the server failed unexpectedly: {type(exc).__name__}"
-        )
-
-    app.add_exception_handler(sqlite3.Error, on_storage_error)
-    app.add_exception_handler(OSError, on_storage_error)
-    app.add_exception_handler(Exception, on_storage_error)
-
+    # Our errors, raw storage failures and anything unexpected: ErrorBoundary (in _guards).
+    install_guards(
+        app,
+        allowed_hosts=config.host_allowlist(),
+        form_paths=frozenset({TOKEN_PATH}),
+        observe=health.observe,
+    )
     if record_requests:
         app.add_middleware(RequestCounter, counts=app.state.requests)
     return app
 
 
-__all__ = ["IMPLEMENTATION", "create_app", "logging"]
+__all__ = ["IMPLEMENTATION", "create_app"]

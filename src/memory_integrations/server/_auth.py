@@ -9,13 +9,15 @@ held as SHA-256 digests.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import AuthenticationError
+from ..errors import AuthenticationError, RateLimitError
 from ._config import DEFAULT_TENANT, AuthConfig, token_hash
 
 
@@ -32,14 +34,74 @@ class IssuedToken:
     tenant: str
 
 
+class FailureThrottle:
+    """Failed authentications per client address in a sliding window: an address with
+    ``limit`` failures in the last ``window`` seconds gets 429 until the oldest ages out."""
+
+    MAX_ADDRESSES = 10_000
+
+    def __init__(
+        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, address: str | None) -> None:
+        """Raise ``RateLimitError`` (429 + Retry-After) while ``address`` is locked out."""
+        if address is None:
+            return
+        with self._lock:
+            recent = self._recent(address, self._clock())
+            if recent is None or len(recent) < self.limit:
+                return
+            wait = recent[0] + self.window - self._clock()
+        raise RateLimitError(
+            f"too many failed authentications from {address}: {self.limit} in the last "
+            f"{self.window:g} s; retry after {math.ceil(wait)} s with a valid token",
+            retry_after=max(1.0, float(math.ceil(wait))),
+        )
+
+    def failed(self, address: str | None) -> None:
+        if address is None:
+            return
+        with self._lock:
+            now = self._clock()
+            if address not in self._failures and len(self._failures) >= self.MAX_ADDRESSES:
+                self._forget_old(now)
+            recent = self._recent(address, now)
+            if recent is None:
+                recent = self._failures[address] = deque()
+            recent.append(now)
+
+    def _recent(self, address: str, now: float) -> deque[float] | None:
+        recent = self._failures.get(address)
+        while recent and recent[0] <= now - self.window:
+            recent.popleft()
+        return recent
+
+    def _forget_old(self, now: float) -> None:
+        for address in [a for a, times in self._failures.items() if times[-1] <= now - self.window]:
+            del self._failures[address]
+        while len(self._failures) >= self.MAX_ADDRESSES:  # all recent: drop the oldest
+            del self._failures[next(iter(self._failures))]
+
+
 class TokenAuthority:
-    """Resolves ``Authorization`` headers to tenants and issues client-credentials tokens."""
+    """Resolves ``Authorization`` headers to tenants and issues client-credentials tokens.
+
+    Failed attempts are counted per client address (``client=``): past the configured
+    number, that address gets 429 until the window has passed.
+    """
 
     def __init__(self, config: AuthConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self._clock = clock
         self._issued: dict[str, tuple[str, float]] = {}  # sha256 -> (tenant, expiry)
         self._lock = threading.Lock()
+        self.throttle = FailureThrottle(config.max_failures, config.failure_window)
         self.issued_count = 0
         self.rejected_count = 0
 
@@ -47,10 +109,12 @@ class TokenAuthority:
     def active(self) -> bool:
         return self.config.active
 
-    def tenant_for(self, authorization: str | None) -> str:
-        """The tenant a request acts for; raises ``AuthenticationError`` (401) when unknown."""
+    def tenant_for(self, authorization: str | None, client: str | None = None) -> str:
+        """The tenant a request acts for; raises ``AuthenticationError`` (401) when unknown
+        and ``RateLimitError`` (429) while ``client`` is locked out."""
         if not self.active:
             return DEFAULT_TENANT
+        self.throttle.check(client)
         if not authorization:
             self.rejected_count += 1
             raise AuthenticationError(
@@ -60,6 +124,7 @@ class TokenAuthority:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             self.rejected_count += 1
+            self.throttle.failed(client)
             raise AuthenticationError("use 'Authorization: Bearer <token>'")
         digest = token_hash(token)
         tenant = self.config.tokens.get(digest)
@@ -72,21 +137,26 @@ class TokenAuthority:
             if issued is not None:
                 del self._issued[digest]
         self.rejected_count += 1
+        self.throttle.failed(client)
         raise AuthenticationError(
             "the bearer token is unknown or has expired; fetch a new one (POST /oauth/token) "
             "or check the token the server was started with"
         )
 
-    def issue(self, client_id: str | None, client_secret: str | None) -> IssuedToken:
+    def issue(
+        self, client_id: str | None, client_secret: str | None, client: str | None = None
+    ) -> IssuedToken:
         """Client-credentials grant: a fresh random token for the client's tenant."""
         tenant = DEFAULT_TENANT
         if self.active:
-            client = self.config.clients.get(client_id or "")
-            if client is None or not hmac.compare_digest(
-                client.secret_sha256, token_hash(client_secret or "")
+            self.throttle.check(client)
+            known = self.config.clients.get(client_id or "")
+            if known is None or not hmac.compare_digest(
+                known.secret_sha256, token_hash(client_secret or "")
             ):
+                self.throttle.failed(client)
                 raise InvalidClientError("unknown client_id or wrong client_secret")
-            tenant = client.tenant
+            tenant = known.tenant
         token = secrets.token_urlsafe(32)
         ttl = self.config.token_ttl
         with self._lock:

@@ -23,6 +23,7 @@ from ..engine._engine import parse_filters
 from ..errors import ValidationError
 from ..storage import from_us
 from . import _schemas as s
+from ._json import StrictJSONRoute
 from ._prompts import PromptRecord, VersionRecord
 from ._tenancy import MemoryTenant, TenantRegistry
 
@@ -202,7 +203,10 @@ def _vid(raw: str | None, *, allow_all: bool) -> int | None:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(responses={400: {"model": s.ErrorOut}, 404: {"model": s.ErrorOut}})
+    router = APIRouter(
+        responses={400: {"model": s.ErrorOut}, 404: {"model": s.ErrorOut}},
+        route_class=StrictJSONRoute,
+    )
 
     # users ----------------------------------------------------------------------------
 

@@ -8,10 +8,13 @@ Capacity and availability errors carry an integer ``Retry-After`` header.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
 import sqlite3
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import (
@@ -19,6 +22,7 @@ from ..errors import (
     CapacityError,
     ServiceUnavailableError,
     StorageBusyError,
+    StorageFullError,
 )
 
 log = logging.getLogger("memory_integrations.server")
@@ -32,12 +36,29 @@ _STATUS_CODES = {
     406: "NOT_ACCEPTABLE",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_ERROR",
     429: "RATE_LIMITED",
+    431: "HEADERS_TOO_LARGE",
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
+
+STORAGE_FULL_RETRY_AFTER = 30.0
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+_FULL = sqlite3.SQLITE_FULL
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_UNAVAILABLE = {
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_PERM,
+    sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_PROTOCOL,
+    sqlite3.SQLITE_INTERRUPT,
+}
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 
 class DatabaseError(ServiceUnavailableError):
@@ -54,22 +75,43 @@ def code_for_status(status: int) -> str:
     return _STATUS_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "HTTP_ERROR")
 
 
+def _storage_full(cause: object) -> StorageFullError:
+    return StorageFullError(
+        f"the server's storage is full ({cause}): nothing was written; the operator must free "
+        "disk space (or raise the quota), then retry after the indicated delay",
+        retry_after=STORAGE_FULL_RETRY_AFTER,
+    )
+
+
 def storage_error(exc: BaseException) -> AgentMemoryError | None:
-    """Map a raw SQLite/OS failure to the transient or permanent database error."""
-    if isinstance(exc, sqlite3.OperationalError):
+    """Map a raw SQLite/OS failure to a full, transient or permanent database error."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = None if code is None else code & 0xFF
         text = str(exc).lower()
-        if any(w in text for w in ("locked", "busy", "unable to open", "disk i/o", "readonly")):
-            return StorageBusyError(f"the tenant's database is unavailable ({exc}); retry later")
+        if primary == _FULL or "database or disk is full" in text:
+            return _storage_full(exc)
+        if primary in _BUSY or "locked" in text or "busy" in text:
+            return StorageBusyError(f"the tenant's database is busy ({exc}); retry later")
+        if primary in _UNAVAILABLE or any(
+            w in text for w in ("unable to open", "disk i/o", "readonly")
+        ):
+            return StorageBusyError(
+                f"the tenant's database is unavailable ({exc}); the operator must check the "
+                "data directory (permissions, disk), then retry"
+            )
+        if primary in _DAMAGED or "malformed" in text or "not a database" in text:
+            return DatabaseError(
+                f"the tenant's database is damaged ({exc}); restore it from a backup or run "
+                "PRAGMA integrity_check"
+            )
         return DatabaseError(
             f"the tenant's database rejected a query ({exc}); it may be damaged or written by "
             "a different version: check the server log, retrying will not help"
         )
-    if isinstance(exc, sqlite3.DatabaseError):
-        return DatabaseError(
-            f"the tenant's database is damaged ({exc}); restore it from a backup or run "
-            "PRAGMA integrity_check"
-        )
     if isinstance(exc, OSError):
+        if exc.errno in _NO_SPACE:
+            return _storage_full(exc.strerror or exc)
         return StorageBusyError(
             f"the tenant's storage cannot be opened ({exc.strerror or exc}); the operator must "
             "fix the data directory, then retry"
@@ -88,6 +130,14 @@ def retry_after_of(exc: AgentMemoryError) -> int | None:
     if value is None:
         return None
     return max(1, math.ceil(float(value)))
+
+
+def request_id_of(headers: Mapping[str, str]) -> str:
+    """The caller's ``X-Request-ID`` (kept if sane), else a fresh one."""
+    given = headers.get("x-request-id", "")
+    if 0 < len(given) <= 128 and given.isascii() and given.isprintable():
+        return given
+    return uuid.uuid4().hex
 
 
 def envelope(

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..errors import ValidationError
 from . import _schemas as s
+from ._json import StrictJSONRoute
 from ._odata import parse_filter
 from ._sap_store import Kind, SapStore, parse_metadata
 from ._tenancy import TenantRegistry
@@ -80,6 +81,7 @@ def _docs(model: type[Any], status: int = 200) -> dict[str, Any]:
 
 def build_router() -> APIRouter:
     router = APIRouter(
+        route_class=StrictJSONRoute,
         prefix="/v1",
         tags=["SAP v1"],
         responses={400: {"model": s.ErrorOut}, 404: {"model": s.ErrorOut}},

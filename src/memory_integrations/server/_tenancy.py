@@ -6,24 +6,51 @@ is the ``default`` tenant. No query ever spans two tenants' files.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from ..embedders import Embedder
 from ..engine import Engine
-from ..errors import AgentMemoryError, ConfigurationError, StorageBusyError
+from ..errors import (
+    AgentMemoryError,
+    CapacityError,
+    ConfigurationError,
+    ServiceUnavailableError,
+    StorageBusyError,
+)
 from ..storage import SQLiteDatabase
-from ._config import DEFAULT_TENANT, ServerConfig, check_tenant
+from ._config import DEFAULT_TENANT, TENANT_NAME, ServerConfig, check_tenant
 from ._errors import DatabaseError, storage_error
 from ._prompts import PromptRegistry
 from ._sap_store import SapStore
 
 log = logging.getLogger("memory_integrations.server")
+Tree = Literal["memory", "sap"]
+T = TypeVar("T", "MemoryTenant", "SapTenant")
+
+
+def has_pending(path: Path, max_attempts: int) -> bool:
+    """Whether a store file holds blocks still to embed (read-only; no engine opened)."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        ) as db:
+            row = db.execute(
+                "SELECT 1 FROM mi_blocks WHERE status = 'processing' AND fail_count < ? LIMIT 1",
+                (max_attempts,),
+            ).fetchone()
+    except sqlite3.Error as exc:
+        if "no such table" not in str(exc):
+            log.warning("cannot check %s for blocks to resume: %s", path.name, exc)
+        return False
+    return row is not None
 
 
 @dataclass
@@ -45,7 +72,14 @@ class SapTenant:
 
 
 class TenantRegistry:
-    """Opens each tenant's stores on first use and closes them all (draining) at shutdown."""
+    """Opens each tenant's stores on first use and closes them all (draining) at shutdown.
+
+    At start, :meth:`resume_pending` also opens the stores a previous run left with
+    ``processing`` blocks, lets their workers finish them, and closes them again unless a
+    request has used them meanwhile.
+    """
+
+    RESUME_PARALLEL = 4
 
     def __init__(
         self,
@@ -59,7 +93,10 @@ class TenantRegistry:
         self._lock = threading.Lock()
         self._memory: dict[str, MemoryTenant] = {}
         self._sap: dict[str, SapTenant] = {}
+        self._gates: dict[tuple[str, str], threading.Lock] = {}
+        self._resuming: set[tuple[str, str]] = set()  # opened for a resume, no request yet
         self._closed = False
+        self.opened_count = 0
 
     # --- locations ----------------------------------------------------------------------
 
@@ -73,6 +110,26 @@ class TenantRegistry:
             path = self.config.path
             return path.with_name(f"{path.stem}.sap{path.suffix or '.sqlite3'}")
         return self.config.data_dir / check_tenant(tenant) / "sap.sqlite3"
+
+    def stores_on_disk(self) -> list[tuple[Tree, str, Path]]:
+        """(tree, tenant, file) of every existing store this server would serve."""
+        found: list[tuple[Tree, str, Path]] = []
+        if self.config.path is not None:
+            tenants = [DEFAULT_TENANT]
+        elif self.config.data_dir.is_dir():
+            tenants = sorted(
+                d.name
+                for d in self.config.data_dir.iterdir()
+                if d.is_dir() and TENANT_NAME.match(d.name)
+            )
+        else:
+            tenants = []
+        for tenant in tenants:
+            if (memory := self.memory_path(tenant)).is_file():
+                found.append(("memory", tenant, memory))
+            if (sap := self.sap_path(tenant)).is_file():
+                found.append(("sap", tenant, sap))
+        return found
 
     # --- opening ------------------------------------------------------------------------
 
@@ -90,6 +147,10 @@ class TenantRegistry:
                 f"the tenant's storage cannot be opened ({exc}); the operator must fix the "
                 "data directory, then retry"
             ) from exc
+        except (ServiceUnavailableError, CapacityError):  # transient (busy, full disk)
+            if database is not None:
+                database.close()
+            raise
         except AgentMemoryError as exc:
             if database is not None:
                 database.close()
@@ -102,52 +163,130 @@ class TenantRegistry:
                 raise
             raise mapped from exc
 
+    def _open_memory(self, tenant: str) -> MemoryTenant:
+        engine = self._open_engine(self.memory_path(tenant))
+        try:
+            return MemoryTenant(tenant, engine, PromptRegistry(engine.database, clock=self._clock))
+        except BaseException:
+            engine.close(drain=False)
+            raise
+
+    def _open_sap(self, tenant: str) -> SapTenant:
+        engine = self._open_engine(self.sap_path(tenant))
+        try:
+            return SapTenant(tenant, engine, SapStore(engine))
+        except BaseException:
+            engine.close(drain=False)
+            raise
+
     def memory(self, tenant: str) -> MemoryTenant:
-        found = self._memory.get(tenant)
-        if found is not None:
-            return found
-        with self._lock:
-            self._check_open()
-            found = self._memory.get(tenant)
-            if found is None:
-                engine = self._open_engine(self.memory_path(tenant))
-                try:
-                    prompts = PromptRegistry(engine.database, clock=self._clock)
-                except BaseException:
-                    engine.close(drain=False)
-                    raise
-                found = MemoryTenant(tenant, engine, prompts)
-                self._memory[tenant] = found
-                log.info("opened memory store of tenant %s", tenant)
-            return found
+        """The tenant's Couchbase-style tree, opened on first use."""
+        return self._acquire(self._memory, "memory", tenant, self._open_memory, adopt=True)
 
     def sap(self, tenant: str) -> SapTenant:
-        found = self._sap.get(tenant)
-        if found is not None:
-            return found
+        """The tenant's SAP tree, opened on first use."""
+        return self._acquire(self._sap, "sap", tenant, self._open_sap, adopt=True)
+
+    def _acquire(
+        self,
+        table: dict[str, T],
+        tree: Tree,
+        tenant: str,
+        opener: Callable[[str], T],
+        *,
+        adopt: bool,
+    ) -> T:
+        """The open store, else open it (outside the registry lock: one gate per store).
+
+        ``adopt`` (a request) keeps a store the resume pass opened; without it (the resume
+        pass) a newly opened store is marked for closing once drained.
+        """
+        key = (tree, tenant)
         with self._lock:
             self._check_open()
-            found = self._sap.get(tenant)
-            if found is None:
-                engine = self._open_engine(self.sap_path(tenant))
-                try:
-                    store = SapStore(engine)
-                except BaseException:
-                    engine.close(drain=False)
-                    raise
-                found = SapTenant(tenant, engine, store)
-                self._sap[tenant] = found
-                log.info("opened SAP store of tenant %s", tenant)
-            return found
+            found = table.get(tenant)
+            if found is not None:
+                if adopt:
+                    self._resuming.discard(key)
+                return found
+            gate = self._gates.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                self._check_open()
+                found = table.get(tenant)
+                if found is not None:
+                    if adopt:
+                        self._resuming.discard(key)
+                    return found
+            made = opener(tenant)
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    table[tenant] = made
+                    self.opened_count += 1
+                    if not adopt:
+                        self._resuming.add(key)
+            if closed:
+                made.engine.close(drain=False)
+                self._check_open()
+            log.info("opened %s store of tenant %s", tree, tenant)
+            return made
 
     def _check_open(self) -> None:
         if self._closed:
-            from ..errors import ServiceUnavailableError
-
             raise ServiceUnavailableError(
                 "the server is shutting down; retry against the restarted server",
                 retry_after=1.0,
             )
+
+    # --- resuming what a previous run left ------------------------------------------------
+
+    def resume_pending(self, stop: threading.Event, poll: float = 0.5) -> int:
+        """Open every store holding ``processing`` blocks (fail_count below the maximum),
+        let its worker finish them, then close it unless a request adopted it meanwhile.
+
+        At most ``RESUME_PARALLEL`` stores are held at once, so thousands of tenants do not
+        mean thousands of open files. Returns how many stores were resumed.
+        """
+        attempts = self.config.settings.max_attempts
+        todo = [s for s in self.stores_on_disk() if has_pending(s[2], attempts)]
+        if todo:
+            log.info("resuming processing blocks left in %d store(s)", len(todo))
+        active: list[tuple[Tree, str, Path]] = []
+        resumed = 0
+        while (todo or active) and not stop.is_set():
+            while todo and len(active) < self.RESUME_PARALLEL:
+                tree, tenant, path = todo.pop(0)
+                try:
+                    if tree == "memory":
+                        self._acquire(self._memory, tree, tenant, self._open_memory, adopt=False)
+                    else:
+                        self._acquire(self._sap, tree, tenant, self._open_sap, adopt=False)
+                except Exception as exc:
+                    log.warning("cannot resume the %s store of tenant %s: %s", tree, tenant, exc)
+                    continue
+                active.append((tree, tenant, path))
+                resumed += 1
+            stop.wait(poll)
+            still: list[tuple[Tree, str, Path]] = []
+            for tree, tenant, path in active:
+                if has_pending(path, attempts):
+                    still.append((tree, tenant, path))
+                else:
+                    self._release_if_unused(tree, tenant)
+            active = still
+        return resumed
+
+    def _release_if_unused(self, tree: Tree, tenant: str) -> None:
+        """Close a store the resume pass opened, unless a request has used it since."""
+        with self._lock:
+            if (tree, tenant) not in self._resuming:
+                return
+            self._resuming.discard((tree, tenant))
+            table: dict[str, Any] = self._memory if tree == "memory" else self._sap
+            held = table.pop(tenant)
+        held.engine.close(drain=True, timeout=self.config.drain_timeout)
+        log.info("closed the %s store of tenant %s: its resumed blocks are done", tree, tenant)
 
     # --- status and shutdown ------------------------------------------------------------
 
@@ -206,6 +345,7 @@ class TenantRegistry:
             tenants: list[MemoryTenant | SapTenant] = [*self._memory.values(), *self._sap.values()]
             self._memory.clear()
             self._sap.clear()
+            self._resuming.clear()
         deadline = time.monotonic() + timeout
         for tenant in tenants:
             try:

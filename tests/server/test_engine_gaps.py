@@ -1,0 +1,89 @@
+"""Inputs the engine itself still mishandles, found by the hostile fuzz run (issue #15).
+
+Over HTTP the server now refuses lone surrogates at the JSON parser (I-JSON), but embedded
+callers reach the engine directly, and a retention of 2**31-1 days passes the wire schema.
+Each case is ``xfail(strict=True)`` and names the engine fix: when the boundary-validation
+module lands it turns into XPASS, which fails the run until the marker is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memory_integrations.embedders import HashingEmbedder
+from memory_integrations.engine import Engine
+from memory_integrations.errors import ValidationError
+from memory_integrations.storage import SQLiteDatabase
+
+from .conftest import Live, start
+
+LONE = "\ud800"
+ID_FIX = (
+    "engine/_validation.check_id must refuse lone surrogates with ValidationError (today "
+    "sqlite3 raises UnicodeEncodeError: an untyped 500)"
+)
+
+IDS: dict[str, Callable[[Engine], Any]] = {
+    "create_user user_id": lambda e: e.create_user(LONE, "n"),
+    "get_user user_id": lambda e: e.get_user(LONE),
+    "create_session session_id": lambda e: e.create_session("u", LONE),
+    "add_memory agent_id": lambda e: e.add_memory("u", "s", facts=["a"], agent_id=LONE),
+    "search filters.agent_id": lambda e: e.search_memory("u", "s", "x", {"agent_id": LONE}),
+    "search filters.block_ids": lambda e: e.search_memory("u", "s", "x", {"block_ids": [LONE]}),
+    "delete_memory block_ids": lambda e: e.delete_memory("u", "s", [LONE]),
+}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path = tmp_path_factory.mktemp("gaps") / "memory.sqlite3"
+    found = Engine(SQLiteDatabase(path), embedder=HashingEmbedder(), start_worker=False)
+    found.create_user("u", "N")
+    found.create_session("u", "s")
+    yield found
+    found.close(drain=False)
+
+
+@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError, reason=ID_FIX)
+@pytest.mark.parametrize("call", list(IDS.values()), ids=list(IDS))
+def test_lone_surrogates_in_ids_are_a_validation_error(
+    engine: Engine, call: Callable[[Engine], Any]
+) -> None:
+    with pytest.raises(ValidationError):
+        call(engine)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="engine list_memories must bound offset (2**70 raises OverflowError from sqlite3)",
+)
+def test_huge_offset_is_a_validation_error(engine: Engine) -> None:
+    with pytest.raises(ValidationError):
+        engine.list_memories("u", offset=2**70)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Live]:
+    server = start(tmp_path)
+    yield server
+    server.http.close()
+    server.thread.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="engine set_retention must refuse more than 100 years of days, as TTLs do: "
+    "2**31-1 days is stored, then every sweep raises OverflowError (timedelta) -> 500",
+)
+def test_huge_retention_is_refused_before_it_breaks_the_sweep(fresh: Live) -> None:
+    days = 2**31 - 1
+    stored = fresh.http.put("/admin/retention", json={"message_days": days})
+    swept = fresh.http.post("/admin/sweep", headers={"content-type": "application/json"})
+    assert swept.status_code < 500, swept.text
+    assert stored.status_code == 400, stored.text
