@@ -1,9 +1,8 @@
-"""Inputs the engine itself still mishandles, found by the hostile fuzz run (issue #15).
+"""Inputs the hostile fuzz run found reaching the engine unchecked (issue #15).
 
-Over HTTP the server now refuses lone surrogates at the JSON parser (I-JSON), but embedded
-callers reach the engine directly, and a retention of 2**31-1 days passes the wire schema.
-Each case is ``xfail(strict=True)`` and names the engine fix: when the boundary-validation
-module lands it turns into XPASS, which fails the run until the marker is removed.
+Over HTTP the server refuses lone surrogates at the JSON parser (I-JSON), but embedded
+callers reach the engine directly, and a retention of 2**31-1 days passes the wire schema:
+the engine's boundary validation refuses each with a ValidationError.
 """
 
 from __future__ import annotations
@@ -22,11 +21,6 @@ from memory_integrations.storage import SQLiteDatabase
 from .conftest import Live, start
 
 LONE = "\ud800"
-ID_FIX = (
-    "engine/_validation.check_id must refuse lone surrogates with ValidationError (today "
-    "sqlite3 raises UnicodeEncodeError: an untyped 500)"
-)
-
 IDS: dict[str, Callable[[Engine], Any]] = {
     "create_user user_id": lambda e: e.create_user(LONE, "n"),
     "get_user user_id": lambda e: e.get_user(LONE),
@@ -48,7 +42,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     found.close(drain=False)
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError, reason=ID_FIX)
 @pytest.mark.parametrize("call", list(IDS.values()), ids=list(IDS))
 def test_lone_surrogates_in_ids_are_a_validation_error(
     engine: Engine, call: Callable[[Engine], Any]
@@ -57,11 +50,6 @@ def test_lone_surrogates_in_ids_are_a_validation_error(
         call(engine)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="engine list_memories must bound offset (2**70 raises OverflowError from sqlite3)",
-)
 def test_huge_offset_is_a_validation_error(engine: Engine) -> None:
     with pytest.raises(ValidationError):
         engine.list_memories("u", offset=2**70)
@@ -75,12 +63,6 @@ def fresh(tmp_path: Path) -> Iterator[Live]:
     server.thread.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine set_retention must refuse more than 100 years of days, as TTLs do: "
-    "2**31-1 days is stored, then every sweep raises OverflowError (timedelta) -> 500",
-)
 def test_huge_retention_is_refused_before_it_breaks_the_sweep(fresh: Live) -> None:
     days = 2**31 - 1
     stored = fresh.http.put("/admin/retention", json={"message_days": days})

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import ClientClosedError, RateLimitError
+from ..errors import AgentMemoryError, ClientClosedError, RateLimitError
 
 log = logging.getLogger("memory_integrations.processing")
 
@@ -38,6 +38,7 @@ class ProcessingWorker:
     """
 
     LINGER_SECONDS = 0.02
+    RETRY_SECONDS = 0.5  # before a batch that failed is tried again (unless told longer)
 
     def __init__(
         self,
@@ -202,9 +203,19 @@ class ProcessingWorker:
     def _run_batch(self, batch: list[int]) -> None:
         started = time.monotonic()
         retry: list[int] = []
+        delay = self.RETRY_SECONDS
         try:
             retry = self._process(batch)
-        except Exception:  # storage trouble: try the whole batch again later
+        except AgentMemoryError as exc:  # storage trouble (busy, full disk): wait as it says
+            retry = batch
+            delay = max(delay, float(getattr(exc, "retry_after", None) or delay))
+            log.warning(
+                "processing a batch of %d blocks failed (%s); retrying in %.1f s",
+                len(batch),
+                exc,
+                delay,
+            )
+        except Exception:  # unexpected: keep the traceback, try the whole batch again
             log.exception("processing a batch of %d blocks failed; will retry", len(batch))
             retry = batch
         finally:
@@ -213,7 +224,7 @@ class ProcessingWorker:
                 self.stats.batches += 1
                 self.stats.seconds_busy += elapsed
                 self.stats.total_completed += len(batch) - len(retry)
-                due = time.monotonic() + 0.5
+                due = time.monotonic() + delay
                 for seq in retry:
                     heapq.heappush(self._retry, (due, seq))
                 self._in_flight -= len(batch)
