@@ -79,6 +79,19 @@ def test_a_mutated_record_is_checked_against_crewai_model(client: AgentMemoryCli
     assert no_user(client, "tenant")
 
 
+def test_reads_never_create_the_user(client: AgentMemoryClient, embed: Any) -> None:
+    storage = AgentMemoryStorage(client, user_id="newcomer")
+    assert storage.count() == 0 and storage.list_records() == [] and storage.list_scopes() == []
+    assert storage.get_record("x") is None and storage.search(embed("tea")) == []
+    assert storage.get_scope_info("/crew").record_count == 0 and storage.list_categories() == {}
+    assert storage.delete() == 0
+    storage.touch_records(["x"])
+    storage.reset()
+    assert no_user(client, "newcomer")
+    storage.save([rec("tea")])  # the first write creates it
+    assert storage.count() == 1
+
+
 def test_one_save_stores_records_of_several_agents(client: AgentMemoryClient) -> None:
     storage = AgentMemoryStorage(client, user_id="tenant")
     records = [

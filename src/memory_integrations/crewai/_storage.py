@@ -403,6 +403,24 @@ class AgentMemoryStorage:
                 self._sessions[session_id] = handle
         return handle
 
+    def _read(self, call: Callable[[UserResource], T], empty: T) -> T:
+        """Run a read on the user; a user that does not exist (yet) has nothing: ``empty``.
+        Reads never create the user (only writes do), so a read writes nothing."""
+
+        def run() -> T:
+            with self._lock:
+                user = self._user
+            if user is None:
+                try:
+                    user = self._client.get_user(self.user_id)
+                except NotFoundError:
+                    return empty
+                with self._lock:
+                    self._user = user
+            return call(user)
+
+        return self._fresh(run)
+
     def _fresh(self, call: Callable[[], T]) -> T:
         """Run ``call``; if the user or a session was deleted under us, re-open and retry."""
         try:
@@ -434,7 +452,8 @@ class AgentMemoryStorage:
             filters["created_end_time"] = older_than - timedelta(microseconds=1)
         if contains is not None:
             filters["metadata_contains"] = contains
-        return self._fresh(lambda: self._get_user().search_memory(None, filters).memory_blocks)
+        none: list[MemoryBlock] = []
+        return self._read(lambda user: user.search_memory(None, filters).memory_blocks, none)
 
     # --- record <-> block ---------------------------------------------------------------
 
@@ -604,7 +623,8 @@ class AgentMemoryStorage:
         contains = self._prefilter(wanted, meta_filter)
         if contains is not None:
             filters["metadata_contains"] = contains
-        blocks = self._fresh(lambda: self._get_user().search_memory(query, filters).memory_blocks)
+        none: list[MemoryBlock] = []
+        blocks = self._read(lambda user: user.search_memory(query, filters).memory_blocks, none)
         scored: list[tuple[MemoryRecord, float]] = []
         for block in blocks:
             score = score_of(block.similarity or 0.0, self.score_scale)
@@ -756,7 +776,7 @@ class AgentMemoryStorage:
         """Number of records in the scope and below (all of them with ``None``)."""
         scope = _check_scope(scope_prefix, "scope_prefix")
         filters = {"annotations": _scope_filter(scope), "kind": "fact"}
-        return self._fresh(lambda: self._get_user().count_memories(filters))
+        return self._read(lambda user: user.count_memories(filters), 0)
 
     def reset(self, scope_prefix: str | None = None) -> None:
         """Delete every record in the scope and below (``None``: all CrewAI records)."""
