@@ -14,6 +14,8 @@ from crewai.memory.utils import sanitize_scope_name
 from pydantic import BaseModel, Field
 
 from ..client import AgentMemoryClient, AsyncAgentMemoryClient
+from ..errors import ConfigurationError
+from ..validation import check_optional_text, check_text, typed_validation
 from ._storage import AgentMemoryStorage, ScoreScale
 
 _RESULT = re.compile(r"^Result:[ \t]*", re.MULTILINE)
@@ -63,7 +65,7 @@ def extract_result(content: str) -> list[str]:
     Result: …"``; without analysis the agent's result (its ``Final Answer:`` part, if it has
     one) is kept whole as one memory.
     """
-    text = content.strip()
+    text = check_text(content, "content", allow_empty=True).strip()
     if not text:
         return []
     found = list(_RESULT.finditer(text))
@@ -87,6 +89,10 @@ class CrewMemory(Memory):
     """
 
     analysis: bool = Field(default=True, description="Use the LLM to analyse memories.")
+
+    def __init__(self, **data: Any) -> None:
+        with typed_validation("CrewMemory"):
+            super().__init__(**data)
 
     def model_post_init(self, __context: Any) -> None:
         if not self.analysis and not isinstance(self.llm, OfflineAnalysisLLM):
@@ -202,7 +208,7 @@ class CrewMemory(Memory):
         """
         storage = self.storage
         if not isinstance(storage, AgentMemoryStorage):
-            raise TypeError(
+            raise ConfigurationError(
                 f"for_agent() needs a Memory on AgentMemoryStorage, not {type(storage).__name__}"
             )
         values = {name: getattr(self, name) for name in type(self).model_fields}
@@ -237,6 +243,8 @@ def agent_memory_for_crew(
     LLM at all; with ``analysis=True`` give ``llm=`` (CrewAI's default needs an OpenAI
     key). Other keyword arguments go to ``Memory`` (weights, ``read_only``, …).
     """
+    check_optional_text(crew_name, "crew_name")
+    check_optional_text(root_scope, "root_scope")
     storage = AgentMemoryStorage(
         client, user_id=user_id, session_id=session_id, score_scale=score_scale
     )
@@ -245,10 +253,14 @@ def agent_memory_for_crew(
     kwargs: dict[str, Any] = dict(memory_kwargs)
     if llm is not None:
         kwargs["llm"] = llm
-    return CrewMemory(
-        storage=storage,
-        embedder=storage.embedder,
-        root_scope=root_scope,
-        analysis=analysis,
-        **kwargs,
-    )
+    try:
+        return CrewMemory(
+            storage=storage,
+            embedder=storage.embedder,
+            root_scope=root_scope,
+            analysis=analysis,
+            **kwargs,
+        )
+    except BaseException:
+        storage.close()  # refused: do not leave a client it opened behind
+        raise

@@ -26,15 +26,32 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio.to_thread
+import numpy as np
 
 from .._models import MemoryBlock
 from ..client import AgentMemoryClient, AsyncAgentMemoryClient, SessionResource, UserResource
-from ..errors import ConfigurationError, NotFoundError
+from ..errors import ConfigurationError, NotFoundError, ValidationError
+from ..validation import (
+    MAX_ANNOTATION_VALUE,
+    MAX_INT64,
+    MAX_ITEMS_PER_CALL,
+    check_annotations,
+    check_datetime,
+    check_id,
+    check_limit,
+    check_list,
+    check_metadata,
+    check_offset,
+    check_optional_text,
+    check_text,
+    typed_validation,
+)
 from ._embedder import AgentMemoryEmbedder, vector_texts
 
 if TYPE_CHECKING:
@@ -65,24 +82,20 @@ def _levels(scope: str) -> list[str]:
     return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _scope_filter(scope_prefix: str | None) -> dict[str, str]:
-    """The one annotation that selects a scope and everything below it."""
-    levels = _levels(normalize_scope(scope_prefix))
-    if len(levels) - 1 > _MAX_DEPTH:
-        raise ConfigurationError(
-            f"scope {scope_prefix!r} is {len(levels) - 1} levels deep; AgentMemoryStorage "
-            f"supports at most {_MAX_DEPTH}: use a shallower scope"
-        )
-    return {f"crewai_s{len(levels) - 1}": levels[-1]}
+def _scope_filter(scope: str) -> dict[str, str]:
+    """The one annotation that selects a (checked) scope and everything below it."""
+    return {f"crewai_s{len(_levels(scope)) - 1}": scope}
 
 
 def _agent_of(scope: str) -> str | None:
+    """``<role>`` when the scope contains ``.../agent/<role>`` and the role is a valid id."""
     parts = [p for p in scope.split("/") if p]
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] == "agent":
-            name = parts[i + 1]
-            ok = len(name) <= 256 and not any(c in "?#%" or ord(c) < 32 for c in name)
-            return name if ok and name not in (".", "..") else None
+            try:
+                return check_id(parts[i + 1], "agent role")
+            except ValidationError:
+                return None  # still stored, just without an agent id
     return None
 
 
@@ -100,8 +113,155 @@ def _parse(value: Any) -> datetime | None:
         return None
     try:
         return _naive(datetime.fromisoformat(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
+
+
+# --- the boundary: every public call checks its arguments here, before anything is opened ---
+
+_EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _check_scope(value: object, what: str) -> str:
+    """A scope path, normalised (``None`` is the root)."""
+    if value is None:
+        return "/"
+    scope = normalize_scope(check_text(value, what, allow_empty=True))
+    depth = len(_levels(scope)) - 1
+    if depth > _MAX_DEPTH:
+        raise ValidationError(
+            f"{what} is {depth} levels deep; AgentMemoryStorage supports at most "
+            f"{_MAX_DEPTH}: use a shallower scope"
+        )
+    if len(scope) > MAX_ANNOTATION_VALUE:
+        raise ValidationError(
+            f"{what} is {len(scope)} characters long; AgentMemoryStorage keeps scopes of at "
+            f"most {MAX_ANNOTATION_VALUE} characters: use shorter scope names"
+        )
+    return scope
+
+
+def _check_record_id(value: object, what: str) -> str:
+    record_id = check_text(value, what)
+    if len(record_id) > MAX_ANNOTATION_VALUE:
+        raise ValidationError(
+            f"{what} is {len(record_id)} characters long; the maximum is {MAX_ANNOTATION_VALUE}"
+        )
+    return record_id
+
+
+def _check_record_ids(value: object, what: str) -> list[str]:
+    """A list of record ids (not a bare string), each once, in order."""
+    ids = check_list(value, what, "record ids")
+    return list(dict.fromkeys(_check_record_id(v, f"{what}[{n}]") for n, v in enumerate(ids)))
+
+
+def _check_categories(value: object, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = check_list(value, what, "category names")
+    return [check_text(c, f"{what}[{n}]", allow_empty=True) for n, c in enumerate(items)]
+
+
+def _check_min_score(value: object) -> float:
+    """Any real number but NaN; scores lie in [0, 1], so it is clipped to [-1, 2]."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ValidationError(
+            f"min_score must be a number (scores lie between 0 and 1), got {value!r}"
+        )
+    return float(max(-1.0, min(2.0, value)))
+
+
+def _check_vector(value: object) -> list[float]:
+    """CrewAI's query vector: a flat sequence of finite numbers."""
+    shape_ok = isinstance(value, Sequence | np.ndarray) and not isinstance(value, str | bytes)
+    try:
+        array = np.asarray(value, dtype=np.float64) if shape_ok else None
+    except (TypeError, ValueError, OverflowError):
+        array = None
+    if array is None or array.ndim != 1:
+        raise ValidationError(
+            "query_embedding must be a flat list of numbers (the vector storage.embedder "
+            f"made for the query), got {type(value).__name__}"
+        )
+    if not np.isfinite(array).all():
+        raise ValidationError("query_embedding holds NaN or infinity; embed the query again")
+    vector: list[float] = array.tolist()
+    return vector
+
+
+def _check_record(value: object, what: str) -> MemoryRecord:
+    """``value`` as a CrewAI ``MemoryRecord`` whose fields pass CrewAI's own model."""
+    from crewai.memory.types import MemoryRecord
+
+    if not isinstance(value, MemoryRecord):
+        raise ValidationError(
+            f"{what} must be a CrewAI MemoryRecord, got {type(value).__name__}: build it as "
+            "MemoryRecord(content=...)"
+        )
+    with typed_validation(what):  # catches a record built with model_construct or mutated
+        return MemoryRecord.model_validate(dict(value))
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One record as an engine fact block, every part checked."""
+
+    record_id: str
+    fact: str  # blank: nothing to store
+    agent_id: str | None
+    created_at: datetime  # aware UTC
+    annotations: dict[str, str]
+    metadata: dict[str, Any]
+
+
+def _row(record: MemoryRecord, what: str) -> _Row:
+    """Check every field of ``record`` by the engine's rules; nothing is written here."""
+    record_id = _check_record_id(record.id, f"{what}.id")
+    fact = check_text(record.content, f"{what}.content", allow_empty=True)
+    scope = _check_scope(record.scope, f"{what}.scope")
+    created = check_datetime(record.created_at, f"{what}.created_at")
+    accessed = check_datetime(record.last_accessed, f"{what}.last_accessed")
+    assert created is not None and accessed is not None  # CrewAI's model requires both
+    categories = _check_categories(record.categories, f"{what}.categories") or []
+    source = check_optional_text(record.source, f"{what}.source")
+    own = check_metadata(
+        {k: v for k, v in record.metadata.items() if k != META_KEY}, f"{what}.metadata"
+    )
+    metadata = dict(own or {})
+    metadata[META_KEY] = {
+        "categories": categories,
+        "importance": record.importance,
+        "source": source,
+        "private": record.private,
+        "created_at": created.replace(tzinfo=None).isoformat(),
+        "last_accessed": accessed.replace(tzinfo=None).isoformat(),
+    }
+    notes = {f"crewai_s{i}": level for i, level in enumerate(_levels(scope))}
+    notes.update({_ID: record_id, _SCOPE: scope, _PRIVATE: "true" if record.private else "false"})
+    return _Row(
+        record_id=record_id,
+        fact=fact,
+        agent_id=_agent_of(scope),
+        created_at=created,
+        annotations=check_annotations(notes, f"{what} annotations"),
+        metadata=check_metadata(metadata, f"{what}.metadata") or {},
+    )
+
+
+def _source_of(value: object) -> AgentMemoryClient:
+    """The client behind ``value``: a client, or where the memory lives (opened here)."""
+    if isinstance(value, AsyncAgentMemoryClient):
+        return value.sync_client
+    if isinstance(value, AgentMemoryClient):
+        return value
+    if value is None or isinstance(value, str | Path):
+        return AgentMemoryClient(value)  # None: the default store; a bad path: a typed error
+    raise ConfigurationError(
+        "AgentMemoryStorage needs an AgentMemoryClient, an AsyncAgentMemoryClient, or where "
+        "the memory lives (a SQLite path as str or pathlib.Path, or a postgresql:// URL; "
+        f"None for the default store), got {type(value).__name__}"
+    )
 
 
 def _plain(value: Any) -> bool:
@@ -144,6 +304,11 @@ class AgentMemoryStorage:
     their meaning; with ``"cosine"``, the cosine clipped to ``[0, 1]``.
 
     ``private_to`` makes a per-agent view (see :meth:`for_agent`).
+
+    Every public method checks all its arguments first (the rules of
+    :mod:`memory_integrations.validation`): a refused call raises a ``ValidationError`` or
+    ``ConfigurationError`` and has opened, created and written nothing. ``save`` checks
+    every record before it stores any.
     """
 
     def __init__(
@@ -156,17 +321,21 @@ class AgentMemoryStorage:
         embedder: AgentMemoryEmbedder | None = None,
         private_to: str | None = None,
     ) -> None:
+        # Every argument is checked before a store is opened (or a file created).
+        check_id(user_id, "user_id")
+        check_id(session_id, "session_id")
         if score_scale not in ("lancedb", "cosine"):
             raise ConfigurationError(
                 f"score_scale must be 'lancedb' or 'cosine', got {score_scale!r}"
             )
+        if embedder is not None and not isinstance(embedder, AgentMemoryEmbedder):
+            raise ConfigurationError(
+                "embedder must be an AgentMemoryEmbedder (or None for the engine's own "
+                f"model), got {type(embedder).__name__}"
+            )
+        check_optional_text(private_to, "private_to")
         self._owns_client = not isinstance(client, AgentMemoryClient | AsyncAgentMemoryClient)
-        if isinstance(client, AsyncAgentMemoryClient):
-            self._client = client.sync_client
-        elif isinstance(client, AgentMemoryClient):
-            self._client = client
-        else:
-            self._client = AgentMemoryClient(client)
+        self._client = _source_of(client)
         self.user_id = user_id
         self.session_id = session_id
         self.score_scale: ScoreScale = score_scale
@@ -194,6 +363,7 @@ class AgentMemoryStorage:
         asked with their source; others' private records stay private. The view keeps
         working when CrewAI copies an agent, which rebuilds its ``Memory`` from fields.
         """
+        check_text(agent, "agent")
         view = copy.copy(self)
         view.private_to = agent
         view._owns_client = False
@@ -233,6 +403,24 @@ class AgentMemoryStorage:
                 self._sessions[session_id] = handle
         return handle
 
+    def _read(self, call: Callable[[UserResource], T], empty: T) -> T:
+        """Run a read on the user; a user that does not exist (yet) has nothing: ``empty``.
+        Reads never create the user (only writes do), so a read writes nothing."""
+
+        def run() -> T:
+            with self._lock:
+                user = self._user
+            if user is None:
+                try:
+                    user = self._client.get_user(self.user_id)
+                except NotFoundError:
+                    return empty
+                with self._lock:
+                    self._user = user
+            return call(user)
+
+        return self._fresh(run)
+
     def _fresh(self, call: Callable[[], T]) -> T:
         """Run ``call``; if the user or a session was deleted under us, re-open and retry."""
         try:
@@ -245,59 +433,37 @@ class AgentMemoryStorage:
 
     def _find(
         self,
+        scope: str = "/",
         *,
-        scope_prefix: str | None = None,
         record_id: str | None = None,
         older_than: datetime | None = None,
         contains: str | None = None,
     ) -> list[MemoryBlock]:
-        """Every CrewAI block matching, oldest first (a filter-only engine lookup)."""
-        annotations = _scope_filter(scope_prefix)
+        """Every CrewAI block matching, oldest first (a filter-only engine lookup); the
+        arguments are already checked."""
+        if older_than is not None and older_than <= _EARLIEST:
+            return []  # nothing is older than the first moment
+        annotations = _scope_filter(scope)
         if record_id is not None:
             annotations[_ID] = record_id
         filters: dict[str, Any] = {"annotations": annotations, "kind": "fact"}
         filters["order_by"] = "created_at"
         if older_than is not None:
-            filters["created_end_time"] = _utc(older_than) - timedelta(microseconds=1)
+            filters["created_end_time"] = older_than - timedelta(microseconds=1)
         if contains is not None:
             filters["metadata_contains"] = contains
-        return self._fresh(lambda: self._get_user().search_memory(None, filters).memory_blocks)
+        none: list[MemoryBlock] = []
+        return self._read(lambda user: user.search_memory(None, filters).memory_blocks, none)
 
     # --- record <-> block ---------------------------------------------------------------
 
     @staticmethod
-    def _annotations(record: MemoryRecord, scope: str) -> dict[str, str]:
-        levels = _levels(scope)
-        if len(levels) - 1 > _MAX_DEPTH:
-            raise ConfigurationError(
-                f"scope {scope!r} is {len(levels) - 1} levels deep; AgentMemoryStorage "
-                f"supports at most {_MAX_DEPTH}: use a shallower scope"
-            )
-        notes = {f"crewai_s{i}": level for i, level in enumerate(levels)}
-        notes.update(
-            {_ID: record.id, _SCOPE: scope, _PRIVATE: "true" if record.private else "false"}
-        )
-        return notes
-
-    @staticmethod
-    def _metadata(record: MemoryRecord) -> dict[str, Any]:
-        meta = {k: v for k, v in record.metadata.items() if k != META_KEY}
-        meta[META_KEY] = {
-            "categories": list(record.categories),
-            "importance": record.importance,
-            "source": record.source,
-            "private": record.private,
-            "created_at": _naive(record.created_at).isoformat(),
-            "last_accessed": _naive(record.last_accessed).isoformat(),
-        }
-        return meta
-
-    @staticmethod
     def _stored_private(block: MemoryBlock) -> bool:
         own = (block.metadata or {}).get(META_KEY)
-        return isinstance(own, dict) and bool(own.get("private", False))
+        return isinstance(own, dict) and own.get("private") is True
 
     def _record(self, block: MemoryBlock) -> MemoryRecord:
+        """The record a block holds; fields another writer left malformed get defaults."""
         from crewai.memory.types import MemoryRecord
 
         meta = dict(block.metadata or {})
@@ -305,17 +471,23 @@ class AgentMemoryStorage:
         fields: dict[str, Any] = own if isinstance(own, dict) else {}
         fallback = _naive(block.created_at or block.ingested_at)
         created = _parse(fields.get("created_at")) or fallback
-        private = bool(fields.get("private", False))
-        source = fields.get("source")
+        private = fields.get("private") is True
+        source = fields.get("source") if isinstance(fields.get("source"), str) else None
         if private and self.private_to is not None and source == self.private_to:
             private = False  # the view's own records: visible to its agent's recall
+        categories = fields.get("categories")
+        importance = fields.get("importance")
+        if isinstance(importance, bool) or not isinstance(importance, int | float):
+            importance = 0.5
         return MemoryRecord(
             id=block.annotations.get(_ID, block.block_id),
             content=block.text,
             scope=block.annotations.get(_SCOPE, "/"),
-            categories=list(fields.get("categories") or []),
+            categories=[c for c in categories if isinstance(c, str)]
+            if isinstance(categories, list)
+            else [],
             metadata=meta,
-            importance=float(fields.get("importance", 0.5)),
+            importance=importance if 0.0 <= importance <= 1.0 else 0.5,
             created_at=created,
             last_accessed=_parse(fields.get("last_accessed")) or created,
             source=source,
@@ -354,19 +526,27 @@ class AgentMemoryStorage:
             update={"private": True, "source": record.source or self.private_to}
         )
 
-    def _write(self, record: MemoryRecord) -> None:
-        scope = normalize_scope(record.scope)
-        annotations, metadata = self._annotations(record, scope), self._metadata(record)
-        self._fresh(
-            lambda: self._session(self.session_id).add_memory(
-                facts=[record.content],
-                annotations=annotations,
-                metadata=metadata,
-                agent_id=_agent_of(scope),
-                created_at=_utc(record.created_at),
+    def _add(self, rows: Sequence[_Row]) -> None:
+        """Store checked rows with blank-free facts: one engine add per agent id (all of
+        them, in the usual case of one scope), searchable when this returns."""
+        groups: dict[str | None, list[_Row]] = {}
+        for row in rows:
+            groups.setdefault(row.agent_id, []).append(row)
+
+        def add(chunk: Sequence[_Row], agent_id: str | None) -> None:
+            self._session(self.session_id).add_memory(
+                facts=[row.fact for row in chunk],
+                annotations=[row.annotations for row in chunk],
+                metadata=[row.metadata for row in chunk],
+                created_at=[row.created_at for row in chunk],
+                agent_id=agent_id,
                 async_processing=False,
             )
-        )
+
+        for agent_id, group in groups.items():
+            for start in range(0, len(group), MAX_ITEMS_PER_CALL):
+                chunk = group[start : start + MAX_ITEMS_PER_CALL]
+                self._fresh(functools.partial(add, chunk, agent_id))
 
     def _delete_blocks(self, blocks: Iterable[MemoryBlock]) -> int:
         by_session: dict[str, list[str]] = {}
@@ -386,11 +566,22 @@ class AgentMemoryStorage:
     def save(self, records: list[MemoryRecord]) -> None:
         """Store each record as a fact block, searchable when this returns.
 
-        Records with blank content are skipped: there is nothing to search for.
+        Every record is checked before anything is written: one invalid record refuses
+        the whole call. Records with blank content are skipped: there is nothing to search
+        for.
         """
-        for record in records:
-            if record.content.strip():
-                self._write(self._own(record))
+        if not isinstance(records, list | tuple):
+            raise ValidationError(
+                "records must be a list of CrewAI MemoryRecord objects, got "
+                f"{type(records).__name__}: wrap a single record as [record]"
+            )
+        rows = [
+            _row(self._own(_check_record(record, f"records[{n}]")), f"records[{n}]")
+            for n, record in enumerate(records)
+        ]
+        rows = [row for row in rows if row.fact.strip()]
+        if rows:
+            self._add(rows)
 
     def search(
         self,
@@ -402,9 +593,15 @@ class AgentMemoryStorage:
         min_score: float = 0.0,
     ) -> list[tuple[MemoryRecord, float]]:
         """Rank records by relevance to the query; ``(record, score)``, best first."""
-        if limit <= 0 or not query_embedding:
+        vector = _check_vector(query_embedding)
+        scope = _check_scope(scope_prefix, "scope_prefix")
+        wanted = _check_categories(categories, "categories")
+        meta_filter = check_metadata(metadata_filter, "metadata_filter")
+        limit = check_limit(limit, "limit", 0, MAX_INT64)
+        min_score = _check_min_score(min_score)
+        if limit == 0 or len(vector) == 0:
             return []
-        query = vector_texts.get(query_embedding)
+        query = vector_texts.get(vector)
         if query is None:
             raise ConfigurationError(
                 "AgentMemoryStorage ranks records with the memory engine, by text, and got a "
@@ -414,26 +611,27 @@ class AgentMemoryStorage:
             )
         if min_score > 1.0:
             return []
-        post = bool(categories) or bool(metadata_filter)
+        post = bool(wanted) or bool(meta_filter)
         filters: dict[str, Any] = {
-            "annotations": _scope_filter(scope_prefix),
+            "annotations": _scope_filter(scope),
             "kind": "fact",
             "relevant_k": min(_MAX_RELEVANT_K, limit * _OVERSAMPLE if post else limit),
         }
         threshold = min_cosine(min_score, self.score_scale)
         if threshold is not None:
             filters["threshold"] = max(-1.0, threshold - 1e-6)
-        contains = self._prefilter(categories, metadata_filter)
+        contains = self._prefilter(wanted, meta_filter)
         if contains is not None:
             filters["metadata_contains"] = contains
-        blocks = self._fresh(lambda: self._get_user().search_memory(query, filters).memory_blocks)
+        none: list[MemoryBlock] = []
+        blocks = self._read(lambda user: user.search_memory(query, filters).memory_blocks, none)
         scored: list[tuple[MemoryRecord, float]] = []
         for block in blocks:
             score = score_of(block.similarity or 0.0, self.score_scale)
             if score < min_score:
                 continue
             record = self._record(block)
-            if self._matches(record, categories, metadata_filter):
+            if self._matches(record, wanted, meta_filter):
                 scored.append((record, score))
         scored.sort(key=lambda pair: pair[1], reverse=True)
         return scored[:limit]
@@ -449,30 +647,33 @@ class AgentMemoryStorage:
         """Delete the records meeting *every* given criterion; returns how many.
 
         With no criteria it deletes every CrewAI record of the user (never other blocks).
+        ``older_than`` is a datetime (naive means UTC, as CrewAI uses) or an ISO-8601 string.
         """
-        contains = self._prefilter(categories, metadata_filter)
-        if record_ids is not None:
+        scope = _check_scope(scope_prefix, "scope_prefix")
+        wanted = _check_categories(categories, "categories")
+        ids = None if record_ids is None else _check_record_ids(record_ids, "record_ids")
+        before = check_datetime(older_than, "older_than")
+        meta_filter = check_metadata(metadata_filter, "metadata_filter")
+        contains = self._prefilter(wanted, meta_filter)
+        if ids is not None:
             blocks = [
                 block
-                for record_id in dict.fromkeys(record_ids)
+                for record_id in ids
                 for block in self._find(
-                    scope_prefix=scope_prefix,
-                    record_id=record_id,
-                    older_than=older_than,
-                    contains=contains,
+                    scope, record_id=record_id, older_than=before, contains=contains
                 )
             ]
         else:
-            blocks = self._find(scope_prefix=scope_prefix, older_than=older_than, contains=contains)
-        if categories or metadata_filter:
-            blocks = [
-                b for b in blocks if self._matches(self._record(b), categories, metadata_filter)
-            ]
+            blocks = self._find(scope, older_than=before, contains=contains)
+        if wanted or meta_filter:
+            blocks = [b for b in blocks if self._matches(self._record(b), wanted, meta_filter)]
         return self._delete_blocks(blocks)
 
     def update(self, record: MemoryRecord) -> None:
         """Replace the record with the same id (storing it if there is none)."""
-        blocks = self._find(record_id=record.id)
+        record = _check_record(record, "record")
+        row = _row(record, "record")  # every field checked before anything is looked up
+        blocks = self._find(record_id=row.record_id)
         if not blocks:
             self.save([record])
             return
@@ -482,27 +683,28 @@ class AgentMemoryStorage:
             record = record.model_copy(update={"private": True})  # the view's own stays so
         if not record.content.strip():  # a fact cannot be blank: keep the old text
             record = record.model_copy(update={"content": current.content})
-        scope = normalize_scope(record.scope)
-        in_place = block.agent_id == _agent_of(scope) and current.created_at == _naive(
-            record.created_at
+        row = _row(record, "record")
+        in_place = block.agent_id == row.agent_id and current.created_at == row.created_at.replace(
+            tzinfo=None
         )
         if in_place:
             self._session(block.session_id).update_memory(
                 block.block_id,
-                fact=None if record.content.strip() == block.fact else record.content,
-                annotations=self._annotations(record, scope),
-                metadata=self._metadata(record),
+                fact=None if row.fact.strip() == block.fact else row.fact,
+                annotations=row.annotations,
+                metadata=row.metadata,
                 async_processing=False,
             )
         else:  # agent_id and created_at are fixed at insert: replace the block
-            self._write(record)
+            self._add([row])
             extra = blocks
         self._delete_blocks(extra)
 
     def touch_records(self, record_ids: list[str]) -> None:
         """Set ``last_accessed`` of these records to now (CrewAI calls it after recall)."""
+        ids = _check_record_ids(record_ids, "record_ids")
         now = datetime.now(UTC).replace(tzinfo=None).isoformat()
-        for record_id in dict.fromkeys(record_ids):
+        for record_id in ids:
             for block in self._find(record_id=record_id):
                 meta = dict(block.metadata or {})
                 own = meta.get(META_KEY)
@@ -514,16 +716,19 @@ class AgentMemoryStorage:
 
     def get_record(self, record_id: str) -> MemoryRecord | None:
         """The record with this CrewAI id, or ``None``."""
-        blocks = self._find(record_id=record_id)
+        blocks = self._find(record_id=_check_record_id(record_id, "record_id"))
         return self._record(blocks[0]) if blocks else None
 
     def list_records(
         self, scope_prefix: str | None = None, limit: int = 200, offset: int = 0
     ) -> list[MemoryRecord]:
         """Records in the scope (and below), newest first."""
-        if limit <= 0 or offset < 0:
+        scope = _check_scope(scope_prefix, "scope_prefix")
+        limit = check_limit(limit, "limit", 0, MAX_INT64)
+        offset = check_offset(offset)
+        if limit == 0:
             return []
-        records = [self._record(b) for b in self._find(scope_prefix=scope_prefix)]
+        records = [self._record(b) for b in self._find(scope)]
         records.sort(key=lambda r: r.created_at, reverse=True)
         return records[offset : offset + limit]
 
@@ -531,8 +736,8 @@ class AgentMemoryStorage:
         """Record count, categories, date range and child scopes of ``scope``."""
         from crewai.memory.types import ScopeInfo
 
-        path = normalize_scope(scope)
-        records = [self._record(b) for b in self._find(scope_prefix=path)]
+        path = _check_scope(scope, "scope")
+        records = [self._record(b) for b in self._find(path)]
         dates = [r.created_at for r in records]
         return ScopeInfo(
             path=path,
@@ -555,22 +760,23 @@ class AgentMemoryStorage:
 
     def list_scopes(self, parent: str = "/") -> list[str]:
         """Immediate child scopes of ``parent`` that hold records."""
-        path = normalize_scope(parent)
-        blocks = self._find(scope_prefix=path)
+        path = _check_scope(parent, "parent")
+        blocks = self._find(path)
         return self._children(path, (b.annotations.get(_SCOPE, "/") for b in blocks))
 
     def list_categories(self, scope_prefix: str | None = None) -> dict[str, int]:
         """Category → number of records using it, within the scope."""
         counts: dict[str, int] = {}
-        for block in self._find(scope_prefix=scope_prefix):
+        for block in self._find(_check_scope(scope_prefix, "scope_prefix")):
             for category in self._record(block).categories:
                 counts[category] = counts.get(category, 0) + 1
         return counts
 
     def count(self, scope_prefix: str | None = None) -> int:
         """Number of records in the scope and below (all of them with ``None``)."""
-        filters = {"annotations": _scope_filter(scope_prefix), "kind": "fact"}
-        return self._fresh(lambda: self._get_user().count_memories(filters))
+        scope = _check_scope(scope_prefix, "scope_prefix")
+        filters = {"annotations": _scope_filter(scope), "kind": "fact"}
+        return self._read(lambda user: user.count_memories(filters), 0)
 
     def reset(self, scope_prefix: str | None = None) -> None:
         """Delete every record in the scope and below (``None``: all CrewAI records)."""
