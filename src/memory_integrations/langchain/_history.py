@@ -12,6 +12,7 @@ from .._models import MemoryBlock
 from ..client import SessionResource
 from ..errors import ValidationError
 from ..turn import MemoryBinding, MemorySource
+from ..validation import normalise_add
 from ._messages import from_blocks, to_block_message
 
 _PAGE = 200
@@ -99,6 +100,12 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
                     f"...), got {type(message).__name__}"
                 )
         converted = [to_block_message(message) for message in messages]
+        # Checked before the session is created, so a refused call writes nothing.
+        normalise_add(
+            messages=[block_message for block_message, _ in converted],
+            metadata=[metadata for _, metadata in converted],
+            annotations=self.annotations,
+        )
 
         def write(session: SessionResource) -> None:
             # One call with per-message metadata: all of them are stored, or none.

@@ -20,6 +20,7 @@ from ..validation import (
     check_int,
     check_list,
     check_threshold,
+    normalise_add,
 )
 
 ToolName = Literal["save", "search", "forget"]
@@ -109,11 +110,17 @@ class _MemoryTools:
 
     def save(self, fact: str, config: RunnableConfig) -> str:
         configurable = config.get("configurable") or {}
+        try:  # checked before the session is created, so a refused fact writes nothing
+            normalise_add(facts=[fact], annotations=self.annotations)
+        except ValidationError as exc:
+            raise ToolException(f"Nothing saved: {exc}") from exc
 
         def add(session: SessionResource) -> str:
             response = session.add_memory(
                 facts=[fact], annotations=self.annotations, async_processing=False
             )
+            if not response.block_ids:  # over the per-block size limit
+                raise ValidationError(str(response.rejected_details[0]["reason"]))
             return response.block_ids[0]
 
         try:
