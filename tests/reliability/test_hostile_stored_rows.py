@@ -5,7 +5,7 @@ code would never write: timestamps outside the datetime range, unknown roles and
 message blocks without content, annotations or metadata that are not (the right) JSON, NULL
 where text is expected, an embedding of the wrong length. They are inserted here with plain
 SQL into eve's store (``tests/reliability/_hostile.py``), following
-``src/memory_integrations/storage/_sqlite_schema.py``.
+``memory_integrations/storage/_sqlite_schema.py``.
 
 Contract:
 
