@@ -32,7 +32,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError as PydanticValidationError
 
-from ._models import ChatMessage
+from ._models import ChatMessage, FilterOptions
 from .errors import AgentMemoryError, ValidationError
 
 T = TypeVar("T")
@@ -369,6 +369,21 @@ def _wrapped_error(exc: PydanticValidationError) -> AgentMemoryError | None:
         if isinstance(cause, AgentMemoryError):
             return cause
     return None
+
+
+def parse_filters(filters: FilterOptions | Mapping[str, Any] | None) -> FilterOptions:
+    if filters is None:
+        return FilterOptions()
+    if isinstance(filters, FilterOptions):
+        return filters
+    if not isinstance(filters, Mapping):
+        raise ValidationError(
+            f"filters must be a dict or FilterOptions, got {type(filters).__name__}"
+        )
+    try:
+        return FilterOptions.model_validate(dict(filters))
+    except PydanticValidationError as exc:
+        raise ValidationError(f"invalid search filters: {_first_error(exc)}") from None
 
 
 def to_message(value: object) -> ChatMessage:

@@ -54,7 +54,6 @@ from .._models import (
     User,
     UserList,
 )
-from ..engine._engine import parse_filters
 from ..errors import (
     AgentMemoryError,
     AuthenticationError,
@@ -63,7 +62,14 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..validation import check_annotations, check_id, check_limit, check_offset, normalise_add
+from ..validation import (
+    check_annotations,
+    check_id,
+    check_limit,
+    check_offset,
+    normalise_add,
+    parse_filters,
+)
 from ._remote import HttpCore, Token
 from ._wire import iso
 

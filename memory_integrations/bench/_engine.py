@@ -25,13 +25,13 @@ def bench_index_memory(blocks: int = 10_000, dim: int = 384) -> dict[str, Any]:
     import numpy as np
 
     from .._settings import Settings
-    from ..engine._vectors import IndexedBlock, UserIndex
+    from ..retrieval import IndexEntry, SearchIndex
 
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((blocks, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     rows = [
-        IndexedBlock(
+        IndexEntry(
             seq=i,
             session_id=f"s{i % 20}",
             expires_at=None,
@@ -43,7 +43,7 @@ def bench_index_memory(blocks: int = 10_000, dim: int = 384) -> dict[str, Any]:
     ]
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    index = UserIndex(dim)
+    index = SearchIndex(dim)
     loaded = blocks - blocks // 100
     index.append(rows[:loaded])  # the first search loads the user's blocks at once
     for start in range(loaded, blocks, 10):  # then searches catch up with new blocks

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..client import AgentMemoryClient
 from ..embedders import Embedder, Vectors, resolve_embedder
-from ..engine._vectors import DenseScorer
+from ..retrieval import DenseScorer
 from ..storage._query import BlockQuery
 from ._stats import summary
 

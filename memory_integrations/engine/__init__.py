@@ -1,5 +1,6 @@
 """The bundled memory engine."""
 
-from ._engine import Engine, parse_filters
+from ..validation import parse_filters
+from ._engine import Engine
 
 __all__ = ["Engine", "parse_filters"]

@@ -54,15 +54,33 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
-from ..storage import EPOCH, SqlDatabase, from_us, to_us, to_us_or_none
+from ..retrieval import (
+    K1,
+    B,
+    IndexCache,
+    IndexEntry,
+    RankingConfig,
+    SearchIndex,
+    fuse,
+    hybrid_rank,
+    pool_indexes,
+    query_terms,
+)
+from ..storage import (
+    EPOCH,
+    BlockQuery,
+    BlockRow,
+    SqlDatabase,
+    TenantQuery,
+    from_us,
+    to_us,
+    to_us_or_none,
+)
 from ..storage._engine_store import EngineStore, dumps
 from ..storage._pg_search import HnswParameters, PostgresSearch
-from ..storage._query import BlockQuery, BlockRow
+from ..validation import parse_filters
 from . import _transfer
-from ._keywords import K1, B, query_terms
 from ._processing import ProcessingWorker
-from ._ranking import RankingConfig, fuse, hybrid_rank, pool_indexes
-from ._vectors import IndexCache, IndexedBlock, UserIndex
 
 log = logging.getLogger("memory_integrations.engine")
 T = TypeVar("T")
@@ -945,7 +963,7 @@ class Engine:
             raise EmbeddingError(f"embedder {self.embedder.name!r} failed: {exc}") from exc
         return np.asarray(vector, dtype=np.float32).reshape(-1)
 
-    def _user_index(self, cur: Any, user_id: str) -> UserIndex:
+    def _user_index(self, cur: Any, user_id: str) -> SearchIndex:
         """The user's search index, brought up to date with storage."""
         versions = self._store.index_versions(cur, user_id)
         index_version, reset_version, generation = versions or (0, 0, "")
@@ -957,7 +975,7 @@ class Engine:
                 or reset_version > entry.version
             ):
                 self._require_stored_embedder(cur)
-                entry = UserIndex(self.embedder.dim)
+                entry = SearchIndex(self.embedder.dim)
                 entry.generation = generation
                 after = -1  # everything, including imported rows of version 0
             elif index_version > entry.version:
@@ -966,7 +984,7 @@ class Engine:
                 return entry
             entry.append(
                 [
-                    IndexedBlock(seq, session, expires, kind == "message", text, blob)
+                    IndexEntry(seq, session, expires, kind == "message", text, blob)
                     for seq, session, expires, kind, text, blob in self._store.indexed_blocks(
                         cur, user_id, after
                     )
@@ -1190,29 +1208,7 @@ class Engine:
             embedding=embedding,
             llm=ComponentHealth(status="not_used", details={"reason": "no LLM extraction"}),
         )
-        worker = self._worker
-        if worker is None:
-            processor = ProcessorHealth(status="not_initialized")
-        else:
-            stats = worker.stats
-            processor = ProcessorHealth(
-                status="healthy" if worker.alive else "unhealthy",
-                queue=QueueStats(
-                    size=worker.size,
-                    queued_ids=worker.size,
-                    processing=worker.in_flight,
-                    max_size=worker.max_size,
-                ),
-                statistics={
-                    "total_enqueued": stats.total_enqueued,
-                    "total_recovered": stats.total_recovered,
-                    "total_completed": stats.total_completed,
-                    "total_failed": stats.total_failed,
-                    "queue_full": stats.queue_full,
-                },
-                loop_running=worker.alive,
-                dispatcher_alive=worker.alive,
-            )
+        processor = self.processing_status()
         checked.append("async-batch-processor")
         healthy = (
             storage["status"] == "healthy"
@@ -1230,6 +1226,58 @@ class Engine:
             overall_status=status,
             checked_entities=["server", *checked],
         )
+
+    def processing_status(self) -> ProcessorHealth:
+        """The background processing worker: alive, queue sizes and counters."""
+        worker = self._worker
+        if worker is None:
+            return ProcessorHealth(status="not_initialized")
+        stats = worker.stats
+        return ProcessorHealth(
+            status="healthy" if worker.alive else "unhealthy",
+            queue=QueueStats(
+                size=worker.size,
+                queued_ids=worker.size,
+                processing=worker.in_flight,
+                max_size=worker.max_size,
+            ),
+            statistics={
+                "total_enqueued": stats.total_enqueued,
+                "total_recovered": stats.total_recovered,
+                "total_completed": stats.total_completed,
+                "total_failed": stats.total_failed,
+                "queue_full": stats.queue_full,
+            },
+            loop_running=worker.alive,
+            dispatcher_alive=worker.alive,
+        )
+
+    def now_us(self) -> int:
+        """The engine's clock, in epoch microseconds (the unit of stored times)."""
+        return self._now()
+
+    def tenant_blocks(
+        self,
+        kind: Literal["fact", "message"],
+        *,
+        equals: Mapping[str, str] | None = None,
+        contains: Mapping[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        with_total: bool = False,
+    ) -> tuple[list[BlockRow], int | None]:
+        """Live blocks of one kind across every user of this store, oldest first (the SAP
+        API's entity lists); ``equals`` / ``contains`` filter columns of ``TenantQuery``."""
+        q = TenantQuery(kind, self._now(), dict(equals or {}), dict(contains or {}))
+        with self.database.read() as cur:
+            return self._store.tenant_blocks(cur, q, limit, offset, with_total)
+
+    def blocks_by_block_id(self, block_ids: Sequence[str]) -> list[BlockRow]:
+        """Stored rows of these blocks, whoever they belong to (for server-side views)."""
+        if not block_ids:
+            return []
+        with self.database.read() as cur:
+            return self._store.blocks_by_block_id(cur, block_ids)
 
     def _storage_health(self) -> dict[str, Any]:
         """Whether storage answers reads and takes a write (a full disk or a read-only file
@@ -1287,21 +1335,6 @@ def _close_open_engines() -> None:
             engine.close(drain=True, timeout=engine.settings.exit_timeout)
         except Exception:  # exiting anyway: report, never raise
             log.exception("closing a memory engine at exit failed")
-
-
-def parse_filters(filters: FilterOptions | Mapping[str, Any] | None) -> FilterOptions:
-    if filters is None:
-        return FilterOptions()
-    if isinstance(filters, FilterOptions):
-        return filters
-    if not isinstance(filters, Mapping):
-        raise ValidationError(
-            f"filters must be a dict or FilterOptions, got {type(filters).__name__}"
-        )
-    try:
-        return FilterOptions.model_validate(dict(filters))
-    except Exception as exc:
-        raise ValidationError(f"invalid search filters: {exc}") from None
 
 
 def _message_columns(message: ChatMessage | None) -> dict[str, str | None]:

@@ -14,9 +14,9 @@ Layout (migration component ``langgraph_store``, three tables):
   the vectors.
 
 Search runs on the engine's in-memory retrieval pieces: the indexed texts of every item sit in
-one :class:`~memory_integrations.engine._vectors.UserIndex` (a contiguous float32 matrix plus
+one :class:`~memory_integrations.retrieval.SearchIndex` (a contiguous float32 matrix plus
 BM25 postings; row "seq" = item id, row "session" = namespace), ranked by
-:func:`~memory_integrations.engine._ranking.hybrid_rank` (min-max fusion of cosine and BM25, no
+:func:`~memory_integrations.retrieval.hybrid_rank` (min-max fusion of cosine and BM25, no
 neighbours). The index follows the database the way the engine's per-user indexes do: every
 write bumps ``version`` in its own transaction, and a search first fetches the rows changed
 since the version it holds (deletes also set ``reset_version``, which forces a reload), so any
@@ -65,10 +65,8 @@ from langgraph.store.base import (
 )
 
 from ..embedders import Embedder, default_embedder, normalize_rows, resolve_embedder
-from ..engine._keywords import query_terms
-from ..engine._ranking import RankingConfig, hybrid_rank
-from ..engine._vectors import IndexCache, IndexedBlock, UserIndex
 from ..errors import ConfigurationError, EmbedderMismatchError, EmbeddingError, ValidationError
+from ..retrieval import IndexCache, IndexEntry, RankingConfig, SearchIndex, hybrid_rank, query_terms
 from ..storage import Cursor, SqlDatabase, database_of
 from ..validation import check_id
 from ._owner import run_user_id
@@ -566,8 +564,8 @@ class _Row:
     embedding: bytes
 
 
-class _ItemIndex(UserIndex):
-    """A UserIndex over store rows: ``seqs`` hold item ids, sessions are namespaces.
+class _ItemIndex(SearchIndex):
+    """A SearchIndex over store rows: ``seqs`` hold item ids, sessions are namespaces.
 
     Rows of replaced or deleted items are tombstoned by setting their expiry to 0 (never
     visible); the index is rebuilt when tombstones outnumber live rows.
@@ -588,7 +586,7 @@ class _ItemIndex(UserIndex):
         start = self.size
         self.append(
             [
-                IndexedBlock(r.item_id, r.namespace, r.expires_at, False, r.text, r.embedding)
+                IndexEntry(r.item_id, r.namespace, r.expires_at, False, r.text, r.embedding)
                 for r in rows
             ]
         )

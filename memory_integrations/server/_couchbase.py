@@ -19,9 +19,9 @@ from ..backend._wire import (
     session_to_wire,
     user_to_wire,
 )
-from ..engine._engine import parse_filters
 from ..errors import ValidationError
 from ..storage import from_us
+from ..validation import parse_filters
 from . import _schemas as s
 from ._json import StrictJSONRoute
 from ._prompts import PromptRecord, VersionRecord

@@ -23,14 +23,14 @@ from typing import Any, Literal
 
 from ..engine import Engine
 from ..errors import ConflictError, NotFoundError, ValidationError
-from ..storage import from_us
-from ..storage._query import BLOCK_COLUMNS, BlockRow
+from ..storage import BlockRow, from_us
 from ..validation import id_char_allowed
 
 Kind = Literal["memory", "message"]
 MEMORY_SESSION = "m"
 GROUP_PREFIX = "g:"
 ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
+_KINDS: dict[str, Literal["fact", "message"]] = {"memory": "fact", "message": "message"}
 _ESCAPED = set("/?#%~")
 _UNESCAPE = re.compile(r"~u([0-9A-F]{6})|~([0-9A-F]{2})|~_")
 
@@ -200,49 +200,36 @@ class SapStore:
 
     # --- reads --------------------------------------------------------------------------
 
-    def _now(self) -> int:
-        return self.engine._now()
-
     def _locate(self, kind: Kind, entity_id: str) -> BlockRow:
-        with self.database.read() as cur:
-            row = cur.execute(
-                f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE block_id = ? AND kind = ? "
-                "AND (expires_at IS NULL OR expires_at > ?)",
-                (entity_id, "fact" if kind == "memory" else "message", self._now()),
-            ).fetchone()
-        if row is None:
+        rows, _ = self.engine.tenant_blocks(_KINDS[kind], equals={"block_id": entity_id}, limit=1)
+        if not rows:
             raise NotFoundError(f"{kind} {entity_id!r} does not exist")
-        return BlockRow.from_row(row)
+        return rows[0]
 
     def get(self, kind: Kind, entity_id: str) -> dict[str, Any]:
         return render(self._locate(kind, entity_id))
 
-    def _where(self, kind: Kind, clauses: list[Clause]) -> tuple[str, list[Any]]:
-        where = ["kind = ?", "(expires_at IS NULL OR expires_at > ?)"]
-        params: list[Any] = ["fact" if kind == "memory" else "message", self._now()]
+    def _filters(self, kind: Kind, clauses: list[Clause]) -> tuple[dict[str, str], dict[str, str]]:
+        """The OData clauses as (equals, contains) column filters of the engine's blocks."""
+        equals: dict[str, str] = {}
+        contains: dict[str, str] = {}
         for clause in clauses:
             name, value = clause.field, clause.value
             if clause.op == "contains":
-                column = {"content": "text", "metadata": "coalesce(metadata, '')"}.get(name)
+                column = {"content": "text", "metadata": "metadata"}.get(name)
                 if column is None:
                     raise ValidationError(f"contains() works on content or metadata, not {name!r}")
-                where.append(f"instr({column}, ?) > 0")
-                params.append(value)
+                contains[column] = value
             elif name == "agentID":
-                where.append("agent_id = ?")
-                params.append(escape_id(value))
+                equals["agent_id"] = escape_id(value)
             elif name == "invokerID":
-                where.append("user_id = ?")
-                params.append(escape_id(value))
+                equals["user_id"] = escape_id(value)
             elif name == "id":
-                where.append("block_id = ?")
-                params.append(value)
+                equals["block_id"] = value
             elif name == "messageGroup" and kind == "message":
-                where.append("session_id = ?")
-                params.append(GROUP_PREFIX + escape_id(value))
+                equals["session_id"] = GROUP_PREFIX + escape_id(value)
             elif name == "role" and kind == "message":
-                where.append("role = ?")
-                params.append(value.lower() if value in ROLES else "\x00no-such-role")
+                equals["role"] = value.lower() if value in ROLES else "\x00no-such-role"
             else:
                 fields = "agentID, invokerID, id" + (
                     ", messageGroup, role" if kind == "message" else ""
@@ -250,28 +237,21 @@ class SapStore:
                 raise ValidationError(
                     f"cannot filter {kind} entities on {name!r} with eq; use one of {fields}"
                 )
-        return " AND ".join(where), params
+        return equals, contains
 
     def query(
         self, kind: Kind, clauses: list[Clause], top: int, skip: int, with_count: bool
     ) -> tuple[list[dict[str, Any]], int | None]:
-        where, params = self._where(kind, clauses)
-        with self.database.read() as cur:
-            total = None
-            if with_count:
-                total = int(
-                    cur.execute(f"SELECT count(*) FROM mi_blocks WHERE {where}", params).fetchone()[
-                        0
-                    ]
-                )
-            rows = []
-            if top > 0:
-                rows = cur.execute(
-                    f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE {where} "
-                    "ORDER BY ingested_at, seq LIMIT ? OFFSET ?",
-                    [*params, top, skip],
-                ).fetchall()
-        return [render(BlockRow.from_row(r)) for r in rows], total
+        equals, contains = self._filters(kind, clauses)
+        rows, total = self.engine.tenant_blocks(
+            _KINDS[kind],
+            equals=equals,
+            contains=contains,
+            limit=top,
+            offset=skip,
+            with_total=with_count,
+        )
+        return [render(row) for row in rows], total
 
     def search(
         self, agent: str, invoker: str, query: str, threshold: float, top: int
@@ -293,21 +273,8 @@ class SapStore:
         found.sort(key=lambda b: -(b.similarity or 0.0))
         ids = [b.block_id for b in found[:top]]
         similarity = {b.block_id: b.similarity for b in found}
-        rows = {row.block_id: row for row in self._rows(ids)}
+        rows = {row.block_id: row for row in self.engine.blocks_by_block_id(ids)}
         return [render(rows[i], round(float(similarity[i] or 0.0), 6)) for i in ids if i in rows]
-
-    def _rows(self, block_ids: list[str]) -> list[BlockRow]:
-        if not block_ids:
-            return []
-        marks = ",".join("?" * len(block_ids))
-        with self.database.read() as cur:
-            return [
-                BlockRow.from_row(r)
-                for r in cur.execute(
-                    f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE block_id IN ({marks})",
-                    block_ids,
-                ).fetchall()
-            ]
 
     # --- retention ----------------------------------------------------------------------
 
@@ -342,7 +309,7 @@ class SapStore:
             self.engine.set_retention(
                 changes.get("messageDays", "keep"), changes.get("memoryDays", "keep")
             )
-        now = self._now()
+        now = self.engine.now_us()
         with self.database.transaction() as cur:
             cur.execute(
                 "INSERT INTO mi_sap_retention (id, usage_log_days, created_at, updated_at) "

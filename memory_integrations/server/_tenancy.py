@@ -6,9 +6,7 @@ is the ``default`` tenant. No query ever spans two tenants' files.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +23,7 @@ from ..errors import (
     ServiceUnavailableError,
     StorageBusyError,
 )
-from ..storage import SQLiteDatabase
+from ..storage import SQLiteDatabase, has_pending_blocks
 from ._config import DEFAULT_TENANT, TENANT_NAME, ServerConfig, check_tenant
 from ._errors import DatabaseError, storage_error
 from ._prompts import PromptRegistry
@@ -34,23 +32,6 @@ from ._sap_store import SapStore
 log = logging.getLogger("memory_integrations.server")
 Tree = Literal["memory", "sap"]
 T = TypeVar("T", "MemoryTenant", "SapTenant")
-
-
-def has_pending(path: Path, max_attempts: int) -> bool:
-    """Whether a store file holds blocks still to embed (read-only; no engine opened)."""
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        ) as db:
-            row = db.execute(
-                "SELECT 1 FROM mi_blocks WHERE status = 'processing' AND fail_count < ? LIMIT 1",
-                (max_attempts,),
-            ).fetchone()
-    except sqlite3.Error as exc:
-        if "no such table" not in str(exc):
-            log.warning("cannot check %s for blocks to resume: %s", path.name, exc)
-        return False
-    return row is not None
 
 
 @dataclass
@@ -249,7 +230,7 @@ class TenantRegistry:
         mean thousands of open files. Returns how many stores were resumed.
         """
         attempts = self.config.settings.max_attempts
-        todo = [s for s in self.stores_on_disk() if has_pending(s[2], attempts)]
+        todo = [s for s in self.stores_on_disk() if has_pending_blocks(s[2], attempts)]
         if todo:
             log.info("resuming processing blocks left in %d store(s)", len(todo))
         active: list[tuple[Tree, str, Path]] = []
@@ -270,7 +251,7 @@ class TenantRegistry:
             stop.wait(poll)
             still: list[tuple[Tree, str, Path]] = []
             for tree, tenant, path in active:
-                if has_pending(path, attempts):
+                if has_pending_blocks(path, attempts):
                     still.append((tree, tenant, path))
                 else:
                     self._release_if_unused(tree, tenant)
@@ -310,25 +291,17 @@ class TenantRegistry:
         stats: dict[str, int] = {}
         alive = True
         for engine in self.engines(tenant):
-            worker = engine._worker
-            if worker is None:
+            status = engine.processing_status()
+            if status.queue is None:  # no worker
                 continue
-            alive = alive and worker.alive
-            size, flight = worker.size, worker.in_flight
-            queue["size"] += size
-            queue["queued_ids"] += size
-            queue["processing"] += flight
-            queue["max_size"] += worker.max_size
-            s = worker.stats
-            for key, value in (
-                ("total_enqueued", s.total_enqueued),
-                ("total_recovered", s.total_recovered),
-                ("total_completed", s.total_completed),
-                ("total_failed", s.total_failed),
-                ("queue_full", s.queue_full),
-            ):
+            alive = alive and bool(status.loop_running)
+            queue["size"] += status.queue.size
+            queue["queued_ids"] += status.queue.queued_ids
+            queue["processing"] += status.queue.processing
+            queue["max_size"] += status.queue.max_size
+            for key, value in (status.statistics or {}).items():
                 stats[key] = stats.get(key, 0) + value
-            stats["active_tasks"] = stats.get("active_tasks", 0) + flight
+            stats["active_tasks"] = stats.get("active_tasks", 0) + status.queue.processing
         return {"queue": queue, "statistics": stats, "alive": alive}
 
     def wait_idle(self, timeout: float) -> bool:

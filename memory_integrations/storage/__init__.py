@@ -6,7 +6,8 @@ from typing import cast
 
 from ..errors import ConfigurationError
 from ._database import Cursor, SqlDatabase, is_database, redact
-from ._sqlite import SQLiteDatabase
+from ._query import BlockQuery, BlockRow, TenantQuery
+from ._sqlite import SQLiteDatabase, has_pending_blocks
 from ._time import EPOCH, from_us, to_us, to_us_or_none
 
 
@@ -79,12 +80,16 @@ def database_of(source: object, what: str) -> tuple[SqlDatabase, bool]:
 
 __all__ = [
     "EPOCH",
+    "BlockQuery",
+    "BlockRow",
     "Cursor",
     "SQLiteDatabase",
     "SqlDatabase",
+    "TenantQuery",
     "database_location",
     "database_of",
     "from_us",
+    "has_pending_blocks",
     "is_database",
     "open_database",
     "redact",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._database import Cursor, SqlDatabase
-from ._query import BLOCK_COLUMNS, BlockQuery, BlockRow
+from ._query import BLOCK_COLUMNS, BlockQuery, BlockRow, TenantQuery
 
 USER_COLUMNS = "user_id, name, metadata, created_at"
 SESSION_COLUMNS = "user_id, session_id, start_time, end_time, annotations, metadata, blocks_ttl"
@@ -370,6 +370,55 @@ class EngineStore:
             cur.execute("SELECT 1 FROM mi_blocks WHERE block_id = ?", (block_id,)).fetchone()
             is not None
         )
+
+    def tenant_blocks(
+        self, cur: Cursor, q: TenantQuery, limit: int, offset: int, with_total: bool
+    ) -> tuple[list[BlockRow], int | None]:
+        """Live blocks of one kind across users, oldest first, and how many match."""
+        where = ["kind = ?", "(expires_at IS NULL OR expires_at > ?)"]
+        params: list[Any] = [q.kind, q.now]
+        for column, value in q.equals.items():
+            if column not in TenantQuery.EQUALS:
+                raise ValueError(f"not a filterable column: {column!r}")
+            where.append(f"{column} = ?")
+            params.append(value)
+        for column, text in q.contains.items():
+            if column not in TenantQuery.CONTAINS:
+                raise ValueError(f"not a searchable column: {column!r}")
+            where.append(
+                self._contains("coalesce(metadata, '')" if column == "metadata" else column)
+            )
+            params.append(text)
+        clause = " AND ".join(where)
+        total = None
+        if with_total:
+            total = int(
+                cur.execute(f"SELECT count(*) FROM mi_blocks WHERE {clause}", params).fetchone()[0]
+            )
+        rows = []
+        if limit > 0:
+            rows = [
+                BlockRow.from_row(r)
+                for r in cur.execute(
+                    f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE {clause} "
+                    "ORDER BY ingested_at, seq LIMIT ? OFFSET ?",
+                    [*params, limit, offset],
+                ).fetchall()
+            ]
+        return rows, total
+
+    def blocks_by_block_id(self, cur: Cursor, block_ids: Sequence[str]) -> list[BlockRow]:
+        rows: list[BlockRow] = []
+        for chunk in _chunks(block_ids, 500):
+            rows.extend(
+                BlockRow.from_row(r)
+                for r in cur.execute(
+                    f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE block_id IN "
+                    f"({_placeholders(len(chunk))})",
+                    list(chunk),
+                ).fetchall()
+            )
+        return rows
 
     def get_block(self, cur: Cursor, user_id: str, session_id: str, block_id: str) -> Any:
         row = cur.execute(

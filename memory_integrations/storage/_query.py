@@ -44,6 +44,20 @@ class BlockQuery:
         )
 
 
+@dataclass(frozen=True)
+class TenantQuery:
+    """Blocks of one kind across every user of a store (the SAP API's entity lists):
+    ``equals`` and ``contains`` map column names to values."""
+
+    kind: str
+    now: int
+    equals: dict[str, str] = field(default_factory=dict)
+    contains: dict[str, str] = field(default_factory=dict)
+
+    EQUALS = frozenset({"user_id", "agent_id", "block_id", "session_id", "role"})
+    CONTAINS = frozenset({"text", "metadata"})
+
+
 BLOCK_COLUMNS = (
     "seq, block_id, user_id, session_id, kind, fact, user_content, assistant_content, role, "
     "content, name, text, annotations, metadata, agent_id, created_at, ingested_at, updated_at, "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import random
 import sqlite3
 import threading
@@ -20,6 +22,7 @@ from ..errors import (
 )
 from ._database import apply_migrations
 
+log = logging.getLogger("memory_integrations.storage")
 _BUSY_TIMEOUT_MS = 10_000
 _LOCK_RETRY_SECONDS = 60.0
 
@@ -221,6 +224,24 @@ class SQLiteDatabase:
                         reader.close()
                     self._readers.clear()
                 self._conn.close()
+
+
+def has_pending_blocks(path: Path, max_attempts: int) -> bool:
+    """Whether a SQLite store file holds blocks still to embed (opened read-only, with no
+    engine: a server resumes such stores at start)."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        ) as db:
+            row = db.execute(
+                "SELECT 1 FROM mi_blocks WHERE status = 'processing' AND fail_count < ? LIMIT 1",
+                (max_attempts,),
+            ).fetchone()
+    except sqlite3.Error as exc:
+        if "no such table" not in str(exc):
+            log.warning("cannot check %s for blocks to resume: %s", path.name, exc)
+        return False
+    return row is not None
 
 
 def _file_path(path: Path) -> Path:

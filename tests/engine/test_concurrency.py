@@ -99,7 +99,7 @@ def test_one_users_index_load_and_long_write_do_not_stall_other_users(
     the only connection, so another user's count waited for seconds."""
     import threading
 
-    from memory_integrations.engine import _vectors
+    from memory_integrations import retrieval
 
     with AgentMemoryClient(tmp_path / "m.sqlite3", embedder=HashingEmbedder()) as client:
         heavy = client.create_user("heavy", "H").create_session("s")
@@ -109,7 +109,7 @@ def test_one_users_index_load_and_long_write_do_not_stall_other_users(
         light.get_memory(query="light")  # the light user's index is loaded
 
         loading, release = threading.Event(), threading.Event()
-        original = _vectors.UserIndex.append
+        original = retrieval.SearchIndex.append
 
         def slow_append(index: Any, blocks: list[Any]) -> None:
             if any("heavy" in b.text for b in blocks):
@@ -117,7 +117,7 @@ def test_one_users_index_load_and_long_write_do_not_stall_other_users(
                 assert release.wait(30)
             original(index, blocks)
 
-        monkeypatch.setattr(_vectors.UserIndex, "append", slow_append)
+        monkeypatch.setattr(retrieval.SearchIndex, "append", slow_append)
         search = threading.Thread(target=lambda: heavy.get_memory(query="heavy fact"))
         search.start()
         try:

@@ -11,8 +11,13 @@ import pytest
 
 from memory_integrations import AgentMemoryClient, ChatMessage, MessageRole
 from memory_integrations.embedders import HashingEmbedder
-from memory_integrations.engine._keywords import KeywordIndex, query_terms
-from memory_integrations.engine._vectors import DenseScorer, IndexedBlock, UserIndex
+from memory_integrations.retrieval import (
+    DenseScorer,
+    IndexEntry,
+    KeywordIndex,
+    SearchIndex,
+    query_terms,
+)
 
 
 def test_query_terms_drop_stopwords_and_stem() -> None:
@@ -110,10 +115,8 @@ def test_sign_bit_prefilter_keeps_recall(monkeypatch: pytest.MonkeyPatch) -> Non
     base = rng.normal(size=(300, 64)).astype(np.float32)
     vectors = base[rng.integers(0, 300, 5000)] + rng.normal(0, 0.3, (5000, 64))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    index = UserIndex(64)
-    index.append(
-        [IndexedBlock(i, "s", None, False, "x", vectors[i].tobytes()) for i in range(5000)]
-    )
+    index = SearchIndex(64)
+    index.append([IndexEntry(i, "s", None, False, "x", vectors[i].tobytes()) for i in range(5000)])
     monkeypatch.setattr(DenseScorer, "EXACT_LIMIT", 100)
     monkeypatch.setattr(DenseScorer, "OVERSAMPLE", 200)
     visible = np.arange(5000)

@@ -16,13 +16,13 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ._keywords import KeywordIndex
+from ._bm25 import KeywordIndex
 
 G = TypeVar("G", bound=np.generic)
 
 
 @dataclass(frozen=True)
-class IndexedBlock:
+class IndexEntry:
     """What the index needs of a ready block."""
 
     seq: int
@@ -33,7 +33,7 @@ class IndexedBlock:
     embedding: bytes
 
 
-class UserIndex:
+class SearchIndex:
     """Vectors, keyword postings and session order of one user's ready blocks."""
 
     def __init__(self, dim: int) -> None:
@@ -54,7 +54,7 @@ class UserIndex:
         self.keywords = KeywordIndex()
         self._neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
-    def append(self, blocks: list[IndexedBlock]) -> None:
+    def append(self, blocks: list[IndexEntry]) -> None:
         if not blocks:
             return
         n = len(blocks)
@@ -169,7 +169,7 @@ class DenseScorer:
     OVERSAMPLE = 4_000
 
     def __init__(
-        self, index: UserIndex, query: npt.NDArray[np.float32], visible: npt.NDArray[np.int64]
+        self, index: SearchIndex, query: npt.NDArray[np.float32], visible: npt.NDArray[np.int64]
     ) -> None:
         self.index = index
         self.query = np.ascontiguousarray(query, dtype=np.float32)
@@ -235,7 +235,7 @@ def _grow(array: npt.NDArray[G], capacity: int) -> npt.NDArray[G]:
 
 
 class IndexCache:
-    """LRU of :class:`UserIndex`, bounded by the memory its indexes hold.
+    """LRU of :class:`SearchIndex`, bounded by the memory its indexes hold.
 
     Beyond ``max_bytes`` the least recently used users' indexes are dropped (the one just
     used always stays); an evicted user's next search loads the index again.
@@ -244,7 +244,7 @@ class IndexCache:
     def __init__(self, dim: int, max_bytes: int = 1 << 30) -> None:
         self.dim = dim
         self.max_bytes = max_bytes
-        self._users: OrderedDict[str, UserIndex] = OrderedDict()
+        self._users: OrderedDict[str, SearchIndex] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -255,14 +255,14 @@ class IndexCache:
                 lock = self._locks[user_id] = threading.Lock()
             return lock
 
-    def get(self, user_id: str) -> UserIndex | None:
+    def get(self, user_id: str) -> SearchIndex | None:
         with self._guard:
             entry = self._users.get(user_id)
             if entry is not None:
                 self._users.move_to_end(user_id)
             return entry
 
-    def put(self, user_id: str, entry: UserIndex) -> None:
+    def put(self, user_id: str, entry: SearchIndex) -> None:
         with self._guard:
             self._users[user_id] = entry
             self._users.move_to_end(user_id)

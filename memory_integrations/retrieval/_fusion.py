@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._vectors import DenseScorer
+from ._index import DenseScorer
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,28 @@
+"""Retrieval: the in-process search index, BM25 keyword scoring and hybrid fusion.
+
+Storage-free building blocks shared by the engine (a user's memory blocks) and the LangGraph
+store (its items): a :class:`SearchIndex` holds vectors, sign bits and BM25 postings of one
+collection; :func:`hybrid_rank` fuses dense and keyword scores with neighbouring-turn
+smoothing; :class:`IndexCache` keeps indexes within a memory budget.
+"""
+
+from ._bm25 import K1, B, KeywordIndex, document_terms, query_terms
+from ._fusion import RankingConfig, fuse, hybrid_rank, pool_indexes
+from ._index import DenseScorer, IndexCache, IndexEntry, SearchIndex, sign_bits
+
+__all__ = [
+    "K1",
+    "B",
+    "DenseScorer",
+    "IndexCache",
+    "IndexEntry",
+    "KeywordIndex",
+    "RankingConfig",
+    "SearchIndex",
+    "document_terms",
+    "fuse",
+    "hybrid_rank",
+    "pool_indexes",
+    "query_terms",
+    "sign_bits",
+]
