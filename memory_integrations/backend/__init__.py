@@ -1,4 +1,6 @@
-"""Backends behind the client: the embedded engine (and, later, remote services)."""
+"""Backends behind the client: the embedded engine, a Couchbase-compatible server
+(``RemoteBackend``) and an SAP Agent Memory service (``SapBackend``), all implementing one
+``Backend`` protocol; plus the Couchbase wire codec the HTTP server shares."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from ..embedders import Embedder, resolve_embedder
 from ..errors import ConfigurationError
 from ..storage import database_location
 from ._protocol import Backend
+from ._remote import RemoteBackend
+from ._sap import SapBackend
+from ._wire import block_to_wire, iso, session_to_wire, user_to_wire
 
 
 def resolve_location(path: str | Path | None, url: str | None, settings: Settings) -> str:
@@ -52,4 +57,14 @@ def open_embedded(
         raise
 
 
-__all__ = ["Backend", "open_embedded", "resolve_location"]
+__all__ = [
+    "Backend",
+    "RemoteBackend",
+    "SapBackend",
+    "block_to_wire",
+    "iso",
+    "open_embedded",
+    "resolve_location",
+    "session_to_wire",
+    "user_to_wire",
+]

@@ -21,7 +21,7 @@ import numpy as np
 from ..client import AgentMemoryClient
 from ..embedders import Embedder, Vectors, resolve_embedder
 from ..retrieval import DenseScorer
-from ..storage._query import BlockQuery
+from ..storage import BlockQuery
 from ._stats import summary
 
 NAMES = "Ana Ben Chen Dara Eli Fatima Gus Hana Ivan Jade Kofi Lena Milo Nora Omar Pia".split()

@@ -119,14 +119,14 @@ def bench_engine_cmd(
     blocks: int, location: str | None, real: bool, sizes: str, as_json: bool
 ) -> None:
     """Engine timings: add/list/search at N blocks (hashing embedder); --real for the rest."""
-    from ..bench._engine import bench_engine, bench_index_memory
+    from ..bench import bench_engine, bench_index_memory
 
     figures: dict[str, Any] = {
         "core": bench_engine(blocks, location),
         "index_memory": bench_index_memory(blocks),
     }
     if real:
-        from ..bench._scale import bench_real
+        from ..bench import bench_real
 
         postgres = location if str(location or "").startswith("postgres") else None
         figures["real"] = bench_real([int(s) for s in sizes.split(",") if s], postgres)
@@ -145,19 +145,19 @@ def bench_langgraph_cmd(
     """Checkpointer and store vs LangGraph's own savers and stores."""
     import tempfile
 
-    from ..langgraph._bench import bench_saver, bench_saver_postgres
+    from ..bench import bench_saver, bench_saver_postgres
 
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         figures["saver_sqlite"] = bench_saver(tmp, steps, repeat=repeat)
     try:
-        from ..langgraph._bench_store import bench_store
+        from ..bench import bench_store
     except ImportError:  # pragma: no cover - store bench not available
         pass
     else:
         figures["store"] = bench_store(items=items)
     if url:
-        from ..langgraph._bench_store import bench_store_postgres
+        from ..bench import bench_store_postgres
 
         figures["saver_postgres"] = bench_saver_postgres(url, steps, repeat=repeat)
         figures["store_postgres"] = bench_store_postgres(url, items=items)
@@ -181,7 +181,7 @@ def bench_langgraph_cmd(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench_locomo_cmd(data: Path, spec: str | None, url: str | None, as_json: bool) -> None:
     """Evidence recall@1/5/10 and search latency on LoCoMo."""
-    from ..bench._locomo import bench_locomo
+    from ..bench import bench_locomo
 
     figures = bench_locomo(
         data,
@@ -226,7 +226,7 @@ def bench_reliability_cmd(location: str | None, processes: int, ops: int, as_jso
     """N processes x M mixed writes on one store, then an audit for lost writes."""
     import tempfile
 
-    from ..bench._load import run_load
+    from ..bench import run_load
 
     if location is None:
         location = str(Path(tempfile.mkdtemp(prefix="mi-bench-")) / "load.sqlite3")

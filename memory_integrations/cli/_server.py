@@ -146,7 +146,7 @@ def bench_server_cmd(
 ) -> None:
     """Add and search over HTTP on loopback (req/s, p50/p99), next to the same in-process."""
     try:
-        from ..server._bench import bench_server
+        from ..bench import bench_server
     except ImportError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -65,7 +65,7 @@ class AgentMemoryClient:
                     "a remote server takes base_url= (and token=) only: it embeds and stores "
                     "server-side, so path=, embedder= and backend= do not apply"
                 )
-            from ..backend._remote import RemoteBackend
+            from ..backend import RemoteBackend
 
             backend = RemoteBackend(remote, token=token)
         if memory_block_ttl is not None:
@@ -80,7 +80,7 @@ class AgentMemoryClient:
         """A client of an SAP Agent Memory service; see ``SapBackend`` for the options
         (``agent_id=``, OAuth ``token_url=``/``client_id=``/``client_secret=``, or none of
         them to read the service binding / ``CLOUD_SDK_CFG_HANA_AGENT_MEMORY_DEFAULT_*``)."""
-        from ..backend._sap import SapBackend
+        from ..backend import SapBackend
 
         return cls(backend=SapBackend(base_url, **options))
 

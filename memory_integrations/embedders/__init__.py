@@ -9,7 +9,6 @@ from typing import Any
 from ..errors import ConfigurationError
 from ._adapters import LangChainEmbedder, LlamaIndexEmbedder, SentenceTransformerEmbedder
 from ._base import Embedder, Vectors, normalize_rows
-from ._bench import EmbedderBenchmark, measure_embedder
 from ._hashing import HashingEmbedder
 from ._onnx import MINILM_DIM, MINILM_NAME, MiniLMEmbedder, default_embedder
 from ._openai import OPENAI_BASE_URL, OpenAICompatibleEmbedder
@@ -97,7 +96,6 @@ __all__ = [
     "MINILM_NAME",
     "OPENAI_BASE_URL",
     "Embedder",
-    "EmbedderBenchmark",
     "HashingEmbedder",
     "LangChainEmbedder",
     "LlamaIndexEmbedder",
@@ -106,7 +104,15 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "Vectors",
     "default_embedder",
-    "measure_embedder",
     "normalize_rows",
     "resolve_embedder",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Kept for code written against earlier versions: the benchmark lives in ``bench``.
+    if name in ("measure_embedder", "EmbedderBenchmark"):
+        import importlib
+
+        return getattr(importlib.import_module("memory_integrations.bench"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -70,14 +70,16 @@ from ..storage import (
     EPOCH,
     BlockQuery,
     BlockRow,
+    EngineStore,
+    HnswParameters,
+    PostgresSearch,
     SqlDatabase,
     TenantQuery,
+    dumps,
     from_us,
     to_us,
     to_us_or_none,
 )
-from ..storage._engine_store import EngineStore, dumps
-from ..storage._pg_search import HnswParameters, PostgresSearch
 from ..validation import parse_filters
 from . import _transfer
 from ._processing import ProcessingWorker

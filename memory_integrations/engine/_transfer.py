@@ -22,9 +22,7 @@ from typing import Any
 from .. import validation as v
 from ..embedders import Embedder
 from ..errors import AgentMemoryError, ConflictError, ValidationError
-from ..storage import SqlDatabase
-from ..storage._engine_store import EngineStore, dumps
-from ..storage._time import from_us
+from ..storage import EngineStore, SqlDatabase, dumps, from_us
 
 FORMAT = "memory-integrations/export-v1"
 _PAGE = 500

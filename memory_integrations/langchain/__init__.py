@@ -23,21 +23,27 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from ..turn import MemoryBinding, TurnConfig
-from ..turn._langchain import AgentMemoryRunnable, with_agent_memory
 from ._history import AgentMemoryChatMessageHistory
 from ._messages import from_block, to_block_message
 from ._retriever import AgentMemoryRetriever, block_document
+from ._runnable import (
+    AgentMemoryRunnable,
+    inject_into_messages,
+    last_human_text,
+    merge_system_message,
+    with_agent_memory,
+)
 from ._tools import create_memory_tools, format_memories
 
 if TYPE_CHECKING:
-    from ..turn._middleware import AgentMemoryMiddleware
+    from ._middleware import AgentMemoryMiddleware
 
 
 def __getattr__(name: str) -> Any:
     # The middleware needs the ``langchain`` package (agents), imported on first use.
     if name == "AgentMemoryMiddleware":
         try:
-            from ..turn._middleware import AgentMemoryMiddleware
+            from ._middleware import AgentMemoryMiddleware
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise ImportError(
                 "AgentMemoryMiddleware needs the langchain package (langchain.agents). "
@@ -58,6 +64,9 @@ __all__ = [
     "create_memory_tools",
     "format_memories",
     "from_block",
+    "inject_into_messages",
+    "last_human_text",
+    "merge_system_message",
     "to_block_message",
     "with_agent_memory",
 ]

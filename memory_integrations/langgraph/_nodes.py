@@ -22,8 +22,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import MessagesState
 
+from ..langchain import inject_into_messages, last_human_text
 from ..turn import MemoryBinding, MemorySource, TurnConfig, persist, prepare_turn
-from ..turn._langchain import inject_into_messages, last_human_text
 
 
 class MemoryState(MessagesState):

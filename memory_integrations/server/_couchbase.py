@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from .._models import ChatMessage, MemoryBlock
-from ..backend._wire import (
+from ..backend import (
     block_to_wire,
     iso,
     session_to_wire,

@@ -6,6 +6,8 @@ from typing import cast
 
 from ..errors import ConfigurationError
 from ._database import Cursor, SqlDatabase, is_database, redact
+from ._engine_store import EngineStore, dumps
+from ._pg_search import HnswParameters, PostgresSearch
 from ._query import BlockQuery, BlockRow, TenantQuery
 from ._sqlite import SQLiteDatabase, has_pending_blocks
 from ._time import EPOCH, from_us, to_us, to_us_or_none
@@ -83,11 +85,15 @@ __all__ = [
     "BlockQuery",
     "BlockRow",
     "Cursor",
+    "EngineStore",
+    "HnswParameters",
+    "PostgresSearch",
     "SQLiteDatabase",
     "SqlDatabase",
     "TenantQuery",
     "database_location",
     "database_of",
+    "dumps",
     "from_us",
     "has_pending_blocks",
     "is_database",

@@ -7,9 +7,8 @@ persist the exchange so later turns and later conversations can recall it.
 :func:`run_turn` / :func:`arun_turn` do all four with any model: a plain function
 ``respond(system_message, user_input) -> str`` or a LangChain chat model / runnable.
 Adapters that own the model call themselves use the two halves, :func:`prepare_turn` and
-:func:`persist`. The LangChain pieces, :func:`with_agent_memory` and
-:class:`AgentMemoryMiddleware`, are imported on first use (they need
-``memory-integrations[langchain]``); everything else here is framework-free.
+:func:`persist`. This package is framework-free: the LangChain wrapper and middleware live
+in :mod:`memory_integrations.langchain`.
 """
 
 from __future__ import annotations
@@ -17,17 +16,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal
 
 from .._models import ChatMessage, MemoryBlock
 from ..client import AsyncSessionResource, SessionResource
 from ._binding import MemoryBinding, MemorySource
-
-if TYPE_CHECKING:
-    from langchain_core.runnables import Runnable
-
-    from ._langchain import AgentMemoryRunnable, with_agent_memory
-    from ._middleware import AgentMemoryMiddleware
 
 DEFAULT_TEMPLATE = (
     "Relevant memories about this user from earlier conversations (most relevant first):\n"
@@ -216,11 +209,18 @@ def is_runnable(respond: object) -> bool:
     )
 
 
+def turn_messages(system: str | None, user_input: str) -> list[dict[str, str]]:
+    """What a chat model / runnable is called with for one turn: the memory system message
+    (if any), then the user's input, as role/content dicts (chat models of every framework
+    read them; LangChain converts them to its message classes)."""
+    messages = [] if system is None else [{"role": "system", "content": system}]
+    messages.append({"role": "user", "content": user_input})
+    return messages
+
+
 def _respond(respond: Any, system: str | None, user_input: str) -> Any:
     if is_runnable(respond):
-        from ._langchain import invoke_turn_model
-
-        return invoke_turn_model(respond, system, user_input)
+        return respond.invoke(turn_messages(system, user_input))
     output = respond(system, user_input)
     if inspect.isawaitable(output):
         if inspect.iscoroutine(output):
@@ -267,9 +267,8 @@ async def arun_turn(
 
     async def call_async(system: str | None, text: str) -> Any:
         if is_runnable(respond):
-            from ._langchain import ainvoke_turn_model
-
-            return await ainvoke_turn_model(cast("Runnable[Any, Any]", respond), system, text)
+            runnable: Any = respond
+            return await runnable.ainvoke(turn_messages(system, text))
         output = respond(system, text)
         if inspect.isawaitable(output):
             output = await output
@@ -283,34 +282,21 @@ async def arun_turn(
     )
 
 
-_LANGCHAIN_NAMES = {
-    "with_agent_memory": "_langchain",
-    "AgentMemoryRunnable": "_langchain",
-    "AgentMemoryMiddleware": "_middleware",
-}
+_LANGCHAIN_NAMES = frozenset({"with_agent_memory", "AgentMemoryRunnable", "AgentMemoryMiddleware"})
 
 
 def __getattr__(name: str) -> Any:
-    # The LangChain pieces are imported on first use, so this module works without LangChain.
-    module_name = _LANGCHAIN_NAMES.get(name)
-    if module_name is None:
+    # Kept for code written against earlier versions: these LangChain pieces live in
+    # ``memory_integrations.langchain`` (this package itself is framework-free).
+    if name not in _LANGCHAIN_NAMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    try:
-        module = importlib.import_module(f"{__name__}.{module_name}")
-    except ImportError as exc:
-        raise ImportError(
-            f"memory_integrations.turn.{name} needs LangChain, which is not installed. "
-            'Install the extra: pip install "memory-integrations[langchain]"'
-        ) from exc
-    return getattr(module, name)
+    return getattr(importlib.import_module("memory_integrations.langchain"), name)
 
 
 __all__ = [
     "DEFAULT_TEMPLATE",
-    "AgentMemoryMiddleware",
-    "AgentMemoryRunnable",
     "MemoryBinding",
     "MemorySource",
     "Responder",

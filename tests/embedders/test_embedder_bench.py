@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from memory_integrations.embedders import HashingEmbedder, measure_embedder
-from memory_integrations.embedders._bench import sample_sentences
+from memory_integrations.bench import measure_embedder, sample_sentences
+from memory_integrations.embedders import HashingEmbedder
 
 
 def test_measure_embedder_shape_of_result() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from memory_integrations import AgentMemoryClient, Settings
-from memory_integrations.bench._engine import bench_index_memory
+from memory_integrations.bench import bench_index_memory
 from memory_integrations.embedders import HashingEmbedder
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory_integrations.bench._scale import bench_search_scale
+from memory_integrations.bench import bench_search_scale
 from memory_integrations.embedders import HashingEmbedder
 
 

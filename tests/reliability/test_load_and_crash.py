@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from memory_integrations import AgentMemoryClient, MemoryBlockStatus
-from memory_integrations.bench._load import run_load
+from memory_integrations.bench import run_load
 from memory_integrations.embedders import HashingEmbedder
 from memory_integrations.storage import SQLiteDatabase
 

@@ -4,7 +4,7 @@ Both stores get the same items and the same embedding function, so the differenc
 store: put cost per item (ours writes a SQLite transaction per put) and semantic search
 latency at ``items`` items. Run it with::
 
-    python -c "from memory_integrations.langgraph._bench_store import bench_store; \\
+    python -c "from memory_integrations.bench import bench_store; \\
                print(bench_store())"
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 from langgraph.store.base import BaseStore, IndexConfig
 from langgraph.store.memory import InMemoryStore
 
-from ..bench._stats import percentile
 from ..embedders import Embedder, resolve_embedder
-from ._store import AgentMemoryStore
+from ..langgraph import AgentMemoryStore
+from ._stats import percentile
 
 __all__ = ["bench_store", "bench_store_postgres", "synthetic_memories"]
 

@@ -19,8 +19,15 @@ from langchain_core.prompt_values import ChatPromptValue, PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from ..client import SessionResource
-from . import TurnConfig, TurnPrompt, answer_text, persist, prepare_turn
-from ._binding import MemoryBinding, MemorySource
+from ..turn import (
+    MemoryBinding,
+    MemorySource,
+    TurnConfig,
+    TurnPrompt,
+    answer_text,
+    persist,
+    prepare_turn,
+)
 
 
 def turn_messages(system: str | None, user_input: str) -> list[BaseMessage]:
@@ -28,18 +35,6 @@ def turn_messages(system: str | None, user_input: str) -> list[BaseMessage]:
     messages: list[BaseMessage] = [] if system is None else [SystemMessage(content=system)]
     messages.append(HumanMessage(content=user_input))
     return messages
-
-
-def invoke_turn_model(runnable: Runnable[Any, Any], system: str | None, user_input: str) -> Any:
-    """Call a chat model / runnable for one turn (see :func:`turn_messages`)."""
-    return runnable.invoke(turn_messages(system, user_input))
-
-
-async def ainvoke_turn_model(
-    runnable: Runnable[Any, Any], system: str | None, user_input: str
-) -> Any:
-    """Async :func:`invoke_turn_model`."""
-    return await runnable.ainvoke(turn_messages(system, user_input))
 
 
 def merge_system_message(existing: SystemMessage | None, memory: str) -> SystemMessage:
@@ -219,9 +214,7 @@ def with_agent_memory(
 
 __all__ = [
     "AgentMemoryRunnable",
-    "ainvoke_turn_model",
     "inject_into_messages",
-    "invoke_turn_model",
     "last_human_text",
     "merge_system_message",
     "turn_messages",

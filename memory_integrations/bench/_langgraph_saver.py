@@ -33,8 +33,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.memory import InMemorySaver
 
-from ..storage import SQLiteDatabase
-from ._saver import AgentMemorySaver
+from ..langgraph import AgentMemorySaver
+from ..storage import SQLiteDatabase, open_database
 
 __all__ = ["bench_saver"]
 
@@ -208,9 +208,7 @@ def bench_saver_postgres(url: str, steps: int = 500, *, repeat: int = 3) -> dict
     import psycopg
     from psycopg.rows import dict_row
 
-    from ..storage._postgres import PostgresDatabase
-
-    database = PostgresDatabase(url)
+    database = open_database(url)
     ours = AgentMemorySaver(database)
     with psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
         theirs = PostgresSaver(conn)

@@ -16,9 +16,8 @@ from langchain.agents.middleware.types import (
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from . import TurnConfig, persist, prepare_turn
-from ._binding import MemoryBinding, MemorySource
-from ._langchain import last_human_text, merge_system_message
+from ..turn import MemoryBinding, MemorySource, TurnConfig, persist, prepare_turn
+from ._runnable import last_human_text, merge_system_message
 
 
 class AgentMemoryState(AgentState[Any]):

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TypedDict
 
-from ._base import Embedder
+from ..embedders import Embedder
 
 _TEXT = (
     "the user prefers green tea in the morning and coffee after lunch while working on the "

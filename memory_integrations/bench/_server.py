@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..bench._stats import percentile
 from ..client import AgentMemoryClient, SessionResource
 from ..embedders import resolve_embedder
+from ._stats import percentile
 
 TOPICS = ["shipping", "billing", "returns", "travel", "diet", "music", "family", "work"]
 
