@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from crewai.llms.base_llm import BaseLLM
-from crewai.memory.analyze import ConsolidationPlan, MemoryAnalysis
 from crewai.memory.types import MemoryMatch, MemoryRecord
 from crewai.memory.unified_memory import Memory
 from crewai.memory.utils import sanitize_scope_name
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..client import AgentMemoryClient, AsyncAgentMemoryClient
 from ..errors import ConfigurationError
+from ..offline import is_offline, offline_crewai_class, offline_crewai_llm
 from ..validation import check_optional_text, check_text, typed_validation
 from ._storage import AgentMemoryStorage, ScoreScale
 
@@ -23,39 +23,8 @@ _FINAL = "Final Answer:"
 _WRITE_QUEUE = ("_save_pool", "_pending_saves", "_pending_lock", "_reset_lock")
 
 
-class OfflineAnalysisLLM(BaseLLM):
-    """A stand-in for CrewAI's memory-analysis LLM that never leaves the process.
-
-    Used by ``CrewMemory(analysis=False)``: it answers CrewAI's structured analysis calls
-    with fixed, neutral decisions (root scope, no categories, keep every record), so
-    memory behaves deterministically and needs no API key. It is not a chat model.
-    """
-
-    def __init__(self, **data: Any) -> None:
-        data.setdefault("model", "memory-integrations/offline-analysis")
-        super().__init__(**data)
-
-    def supports_function_calling(self) -> bool:
-        return True
-
-    def call(
-        self,
-        messages: Any,
-        tools: Any = None,
-        callbacks: Any = None,
-        available_functions: Any = None,
-        from_task: Any = None,
-        from_agent: Any = None,
-        response_model: type[BaseModel] | None = None,
-    ) -> Any:
-        """Return the neutral answer for ``response_model``."""
-        if response_model is None:
-            return "{}"
-        if issubclass(response_model, ConsolidationPlan):
-            return ConsolidationPlan(actions=[], insert_new=True)
-        if issubclass(response_model, MemoryAnalysis):
-            return MemoryAnalysis(suggested_scope="/")
-        return response_model()
+OfflineAnalysisLLM = offline_crewai_class()
+"""The offline CrewAI LLM ``CrewMemory(analysis=False)`` uses (kept under its old name)."""
 
 
 def extract_result(content: str) -> list[str]:
@@ -95,8 +64,8 @@ class CrewMemory(Memory):
             super().__init__(**data)
 
     def model_post_init(self, __context: Any) -> None:
-        if not self.analysis and not isinstance(self.llm, OfflineAnalysisLLM):
-            self.llm = OfflineAnalysisLLM()
+        if not self.analysis and not is_offline(self.llm):
+            self.llm = offline_crewai_llm()
         super().model_post_init(__context)
 
     def _fill(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from memory_integrations import AgentMemoryClient
-from memory_integrations.notebook_models import (
+from memory_integrations.offline import (
     ENV_VAR,
     OFFLINE_LABEL,
     OfflinePrompt,
