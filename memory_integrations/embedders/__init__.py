@@ -7,7 +7,12 @@ import os
 from typing import Any
 
 from ..errors import ConfigurationError
-from ._adapters import LangChainEmbedder, LlamaIndexEmbedder, SentenceTransformerEmbedder
+from ._adapters import (
+    FunctionEmbedder,
+    LangChainEmbedder,
+    LlamaIndexEmbedder,
+    SentenceTransformerEmbedder,
+)
 from ._base import Embedder, Vectors, normalize_rows
 from ._hashing import HashingEmbedder
 from ._onnx import MINILM_DIM, MINILM_NAME, MiniLMEmbedder, default_embedder
@@ -65,15 +70,19 @@ def _from_string(spec: str) -> Embedder:
     raise ConfigurationError(f"Unknown embedder spec {spec!r}; accepted: {_ACCEPTED}.")
 
 
-def resolve_embedder(spec: str | Embedder | Any | None = None) -> Embedder:
+def resolve_embedder(
+    spec: str | Embedder | Any | None = None, *, dim: int | None = None
+) -> Embedder:
     """Turn a user-facing embedder choice into an :class:`Embedder`.
 
     Accepts ``None``/``"default"``/``"minilm"`` (the shared local MiniLM embedder),
     ``"hashing"``/``"hashing:<dim>"``, ``"openai:<model>"`` (base URL from the
     ``OPENAI_BASE_URL`` environment variable, key from ``OPENAI_API_KEY``),
     ``"sentence-transformers:<model>"``, any object implementing :class:`Embedder`
-    (returned as is), a LangChain ``Embeddings`` or a LlamaIndex ``BaseEmbedding``.
-    Anything else raises :class:`~memory_integrations.errors.ConfigurationError`.
+    (returned as is), a LangChain ``Embeddings``, a LlamaIndex ``BaseEmbedding``, or a
+    function from texts to vectors (sync or async). ``dim`` is the vector size of a
+    wrapped embeddings object or function, when known (else one text is embedded to learn
+    it). Anything else raises :class:`~memory_integrations.errors.ConfigurationError`.
     """
     if spec is None:
         return default_embedder()
@@ -85,7 +94,9 @@ def resolve_embedder(spec: str | Embedder | Any | None = None) -> Embedder:
     if _has_methods(spec, "get_text_embedding_batch", "get_query_embedding"):
         return LlamaIndexEmbedder(spec)
     if _has_methods(spec, "embed_documents", "embed_query"):
-        return LangChainEmbedder(spec)
+        return LangChainEmbedder(spec, dim=dim)
+    if callable(spec):
+        return FunctionEmbedder(spec, dim)
     raise ConfigurationError(
         f"Cannot use a {type(spec).__name__} as an embedder; accepted: {_ACCEPTED}."
     )
@@ -96,6 +107,7 @@ __all__ = [
     "MINILM_NAME",
     "OPENAI_BASE_URL",
     "Embedder",
+    "FunctionEmbedder",
     "HashingEmbedder",
     "LangChainEmbedder",
     "LlamaIndexEmbedder",

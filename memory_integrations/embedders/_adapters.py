@@ -6,9 +6,12 @@ object, and sentence-transformers is imported only when its adapter is built.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import importlib
+import inspect
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -284,5 +287,67 @@ class SentenceTransformerEmbedder:
         """Embed one query; returns a ``(dim,)`` unit vector."""
         if not isinstance(text, str):
             raise ValidationError(f"embed_query takes a str, got {type(text).__name__}.")
+        vector: Vectors = self.embed_documents([text])[0]
+        return vector
+
+
+def run_coroutine(awaitable: Any) -> Any:
+    """Run an awaitable to completion from synchronous code, inside a loop or not."""
+
+    async def wrapper() -> Any:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wrapper())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, wrapper()).result()
+
+
+class FunctionEmbedder:
+    """A function (sync or async) from a list of texts to their vectors, as an Embedder.
+
+    Args:
+        func: ``func(texts) -> vectors`` (or an awaitable of them), e.g. LangGraph's
+            ``IndexConfig["embed"]`` function.
+        dim: the vector size if known; otherwise one text is embedded to learn it.
+    """
+
+    def __init__(self, func: Callable[[Sequence[str]], Any], dim: int | None) -> None:
+        self._func = func
+        self._dim = dim
+        module = getattr(func, "__module__", None) or "function"
+        qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
+        self._name = f"function:{module}.{qualname}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.embed_documents(["dimension probe"]).shape[1])
+        return self._dim
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        try:
+            result = self._func(list(texts))
+            if inspect.isawaitable(result):
+                result = run_coroutine(result)
+            matrix = np.asarray(result, dtype=np.float32)
+        except Exception as exc:
+            raise EmbeddingError(f"{self._name} failed to embed {len(texts)} texts: {exc}") from exc
+        if matrix.ndim != 2 or matrix.shape[0] != len(texts):
+            raise EmbeddingError(
+                f"{self._name} returned shape {matrix.shape} for {len(texts)} texts; expected "
+                "one vector per text"
+            )
+        return normalize_rows(matrix)
+
+    def embed_query(self, text: str) -> Vectors:
         vector: Vectors = self.embed_documents([text])[0]
         return vector

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import inspect
 import json
 import logging
 import math
@@ -64,7 +63,12 @@ from langgraph.store.base import (
     tokenize_path,
 )
 
-from ..embedders import Embedder, default_embedder, normalize_rows, resolve_embedder
+from ..embedders import (
+    Embedder,
+    LangChainEmbedder,
+    default_embedder,
+    resolve_embedder,
+)
 from ..errors import ConfigurationError, EmbedderMismatchError, EmbeddingError, ValidationError
 from ..retrieval import IndexCache, IndexEntry, RankingConfig, SearchIndex, hybrid_rank, query_terms
 from ..storage import Cursor, SqlDatabase, database_of
@@ -457,97 +461,19 @@ def _does_match(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
 # --- embedders ----------------------------------------------------------------------------
 
 
-def _run_coroutine(awaitable: Any) -> Any:
-    """Run an awaitable to completion from synchronous code, inside a loop or not."""
-
-    async def wrapper() -> Any:
-        return await awaitable
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(wrapper())
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, wrapper()).result()
-
-
-class _FunctionEmbedder:
-    """An ``IndexConfig["embed"]`` function (sync or async, texts -> vectors) as an Embedder."""
-
-    def __init__(self, func: Callable[[Sequence[str]], Any], dim: int | None) -> None:
-        self._func = func
-        self._dim = dim
-        module = getattr(func, "__module__", None) or "function"
-        qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
-        self._name = f"function:{module}.{qualname}"
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        if self._dim is None:
-            self._dim = int(self.embed_documents(["dimension probe"]).shape[1])
-        return self._dim
-
-    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        try:
-            result = self._func(list(texts))
-            if inspect.isawaitable(result):
-                result = _run_coroutine(result)
-            matrix = np.asarray(result, dtype=np.float32)
-        except Exception as exc:
-            raise EmbeddingError(f"{self._name} failed to embed {len(texts)} texts: {exc}") from exc
-        if matrix.ndim != 2 or matrix.shape[0] != len(texts):
-            raise EmbeddingError(
-                f"{self._name} returned shape {matrix.shape} for {len(texts)} texts; expected "
-                "one vector per text"
-            )
-        return normalize_rows(matrix)
-
-    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
-        vector: npt.NDArray[np.float32] = self.embed_documents([text])[0]
-        return vector
-
-
 def _resolve_embed(embed: Any, dims: int | None, fallback: Embedder | None) -> Embedder:
     """Turn ``IndexConfig["embed"]`` into an Embedder (None: the client's or the default)."""
     if embed is None:
         return fallback if fallback is not None else default_embedder()
-    if isinstance(embed, str):
-        try:
-            return resolve_embedder(embed)
-        except ConfigurationError:
-            # A LangChain provider string ("cohere:embed-english-v3.0"): LangGraph's loader.
-            from langgraph.store.base.embed import ensure_embeddings
+    try:
+        return resolve_embedder(embed, dim=dims)
+    except ConfigurationError:
+        if not isinstance(embed, str):
+            raise
+    # A LangChain provider string ("cohere:embed-english-v3.0"): LangGraph's own loader.
+    from langgraph.store.base.embed import ensure_embeddings
 
-            from ..embedders import LangChainEmbedder
-
-            return LangChainEmbedder(ensure_embeddings(embed), name=embed, dim=dims)
-    for attr in ("name", "dim", "embed_documents", "embed_query"):
-        try:
-            inspect.getattr_static(embed, attr)
-        except AttributeError:
-            break
-    else:
-        return cast(Embedder, embed)
-    if callable(getattr(embed, "embed_documents", None)) and callable(
-        getattr(embed, "embed_query", None)
-    ):
-        from ..embedders import LangChainEmbedder
-
-        return LangChainEmbedder(embed, dim=dims)
-    if callable(getattr(embed, "get_text_embedding_batch", None)):
-        return resolve_embedder(embed)
-    if callable(embed):
-        return _FunctionEmbedder(embed, dims)
-    raise ConfigurationError(
-        f"IndexConfig embed must be an embeddings object, a function or a provider string, "
-        f"not {type(embed).__name__}"
-    )
+    return LangChainEmbedder(ensure_embeddings(embed), name=embed, dim=dims)
 
 
 # --- the in-memory index ------------------------------------------------------------------
