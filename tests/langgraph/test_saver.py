@@ -39,7 +39,8 @@ from memory_integrations.langgraph import (
     adelete_thread_and_session,
     delete_thread_and_session,
 )
-from memory_integrations.langgraph._saver import _DELTA_MIN_BODY, _MAX_DEPTH, MIGRATIONS
+from memory_integrations.langgraph._saver_sql import MIGRATIONS
+from memory_integrations.langgraph._saver_values import _DELTA_MIN_BODY, _MAX_DEPTH
 from memory_integrations.storage import SqlDatabase, open_database
 
 if TYPE_CHECKING:
