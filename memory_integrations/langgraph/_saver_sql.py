@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..storage import DIALECT_TYPES, render_migrations
+
 COMPONENT = "langgraph_checkpoints"
 
 _CHUNK = 250  # keys per ``IN`` / ``VALUES`` batch
@@ -125,15 +127,14 @@ class _Dialect:
 
 
 _DIALECTS: dict[str, _Dialect] = {
-    "sqlite": _Dialect("BLOB", _sqlite_metadata_predicate),
-    "postgres": _Dialect("BYTEA", _postgres_metadata_predicate),
+    "sqlite": _Dialect(DIALECT_TYPES["sqlite"]["blob"], _sqlite_metadata_predicate),
+    "postgres": _Dialect(DIALECT_TYPES["postgres"]["blob"], _postgres_metadata_predicate),
 }
 
 
 def migrations_for(dialect: str) -> list[str]:
     """The migration scripts rendered for ``dialect`` (``"sqlite"`` or ``"postgres"``)."""
-    blob = _DIALECTS[dialect].blob_type
-    return [script.replace("{blob}", blob) for script in MIGRATIONS]
+    return render_migrations(MIGRATIONS, dialect)
 
 
 # --- SQL ----------------------------------------------------------------------------------

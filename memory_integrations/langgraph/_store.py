@@ -71,7 +71,15 @@ from ..embedders import (
 )
 from ..errors import ConfigurationError, EmbedderMismatchError, EmbeddingError, ValidationError
 from ..retrieval import IndexCache, IndexEntry, RankingConfig, SearchIndex, hybrid_rank, query_terms
-from ..storage import Cursor, SqlDatabase, database_of
+from ..storage import (
+    DIALECT_TYPES,
+    Cursor,
+    SqlDatabase,
+    chunks,
+    database_of,
+    placeholders,
+    render_migrations,
+)
 from ..validation import check_id
 from ._owner import run_user_id
 
@@ -81,7 +89,8 @@ logger = logging.getLogger(__name__)
 
 COMPONENT = "langgraph_store"
 
-# ``{serial}``, ``{collate}`` and ``{vector}`` are filled in per dialect by ``migrations_for``.
+# ``{serial}``, ``{collate}``, ``{vector}`` are the types that differ by dialect (storage's
+# ``render_migrations`` fills them in).
 MIGRATIONS: list[str] = [
     """
 CREATE TABLE langgraph_store_state (
@@ -129,25 +138,10 @@ CREATE INDEX langgraph_store_items_owner ON langgraph_store_items (owner) WHERE 
 """,
 ]
 
-_DIALECT_TYPES: dict[str, dict[str, str]] = {
-    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "collate": "", "vector": "BLOB"},
-    # "C" collation: byte order, so namespace ranges and sorting match SQLite's.
-    "postgres": {"serial": "BIGSERIAL PRIMARY KEY", "collate": ' COLLATE "C"', "vector": "vector"},
-}
-
 
 def migrations_for(dialect: str) -> list[str]:
     """The migration scripts rendered for ``dialect`` (``"sqlite"`` or ``"postgres"``)."""
-    try:
-        types = _DIALECT_TYPES[dialect]
-    except KeyError:
-        raise ValueError(f"unsupported SQL dialect {dialect!r}") from None
-    rendered = []
-    for script in MIGRATIONS:
-        for name, value in types.items():
-            script = script.replace("{" + name + "}", value)
-        rendered.append(script)
-    return rendered
+    return render_migrations(MIGRATIONS, dialect)
 
 
 _US = 1_000_000
@@ -191,15 +185,6 @@ def _scope(prefix: str) -> tuple[str, list[Any]]:
         prefix + ".",
         prefix + "/",
     ]
-
-
-def _placeholders(n: int) -> str:
-    return ",".join("?" * n)
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _dumps(value: Any) -> str:
@@ -623,7 +608,7 @@ class AgentMemoryStore(BaseStore):
         fallback: Embedder | None = getattr(client_or_db, "embedder", None) or getattr(
             getattr(client_or_db, "backend", None), "embedder", None
         )
-        if db.dialect not in _DIALECT_TYPES:
+        if db.dialect not in DIALECT_TYPES:
             raise ConfigurationError(f"unsupported SQL dialect {db.dialect!r}")
         if ranking not in ("hybrid", "vector"):
             raise ConfigurationError(f"ranking must be 'hybrid' or 'vector', not {ranking!r}")
@@ -874,10 +859,10 @@ class AgentMemoryStore(BaseStore):
             wanted[_ns_text(op.namespace)].add(str(op.key))
         found: dict[tuple[str, str], Any] = {}
         for namespace, keys in wanted.items():
-            for chunk in _chunks(sorted(keys)):
+            for chunk in chunks(sorted(keys), _CHUNK):
                 for row in cur.execute(
                     f"SELECT {_ITEM_COLUMNS} FROM langgraph_store_items WHERE namespace = ? "
-                    f"AND key IN ({_placeholders(len(chunk))}) AND {_NOT_EXPIRED}",
+                    f"AND key IN ({placeholders(len(chunk))}) AND {_NOT_EXPIRED}",
                     [namespace, *chunk, now],
                 ).fetchall():
                     found[(namespace, str(row[2]))] = row
@@ -1000,10 +985,10 @@ class AgentMemoryStore(BaseStore):
 
     def _rows_by_id(self, cur: Cursor, ids: Sequence[int], now: int) -> dict[int, Any]:
         found: dict[int, Any] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids, _CHUNK):
             for row in cur.execute(
                 f"SELECT {_ITEM_COLUMNS} FROM langgraph_store_items WHERE item_id IN "
-                f"({_placeholders(len(chunk))}) AND {_NOT_EXPIRED}",
+                f"({placeholders(len(chunk))}) AND {_NOT_EXPIRED}",
                 [*chunk, now],
             ).fetchall():
                 found[int(row[0])] = row
@@ -1338,12 +1323,12 @@ class AgentMemoryStore(BaseStore):
                     name,
                 )
             for namespace, keys in deletes.items():
-                for chunk in _chunks(keys):
+                for chunk in chunks(keys, _CHUNK):
                     removed.extend(
                         int(r[0])
                         for r in cur.execute(
                             "DELETE FROM langgraph_store_items WHERE namespace = ? AND key IN "
-                            f"({_placeholders(len(chunk))}) RETURNING item_id",
+                            f"({placeholders(len(chunk))}) RETURNING item_id",
                             [namespace, *chunk],
                         ).fetchall()
                     )
@@ -1414,11 +1399,11 @@ class AgentMemoryStore(BaseStore):
         expiry: dict[int, int | None] = {}
         with self.db.transaction() as cur:
             version, _, _ = self._bump(cur)
-            for chunk in _chunks(sorted(set(item_ids))):
+            for chunk in chunks(sorted(set(item_ids)), _CHUNK):
                 for item_id, expires_at in cur.execute(
                     "UPDATE langgraph_store_items SET expires_at = ? + "
                     "CAST(ttl_minutes * 60000000 AS BIGINT), version = ? WHERE item_id IN "
-                    f"({_placeholders(len(chunk))}) AND ttl_minutes IS NOT NULL AND "
+                    f"({placeholders(len(chunk))}) AND ttl_minutes IS NOT NULL AND "
                     f"{_NOT_EXPIRED} RETURNING item_id, expires_at",
                     [now, version, *chunk, now],
                 ).fetchall():

@@ -6,6 +6,7 @@ from typing import cast
 
 from ..errors import ConfigurationError
 from ._database import Cursor, SqlDatabase, is_database, redact
+from ._dialect import DIALECT_TYPES, Migration, chunks, placeholders, render, render_migrations
 from ._engine_store import EngineStore, dumps
 from ._pg_search import HnswParameters, PostgresSearch
 from ._query import BlockQuery, BlockRow, TenantQuery
@@ -81,16 +82,19 @@ def database_of(source: object, what: str) -> tuple[SqlDatabase, bool]:
 
 
 __all__ = [
+    "DIALECT_TYPES",
     "EPOCH",
     "BlockQuery",
     "BlockRow",
     "Cursor",
     "EngineStore",
     "HnswParameters",
+    "Migration",
     "PostgresSearch",
     "SQLiteDatabase",
     "SqlDatabase",
     "TenantQuery",
+    "chunks",
     "database_location",
     "database_of",
     "dumps",
@@ -98,7 +102,10 @@ __all__ = [
     "has_pending_blocks",
     "is_database",
     "open_database",
+    "placeholders",
     "redact",
+    "render",
+    "render_migrations",
     "to_us",
     "to_us_or_none",
 ]

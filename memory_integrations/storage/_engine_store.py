@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ._database import Cursor, SqlDatabase
+from ._dialect import chunks, placeholders, render_migrations
+from ._engine_schema import ENGINE_MIGRATIONS
 from ._query import BLOCK_COLUMNS, BlockQuery, BlockRow, TenantQuery
 
 USER_COLUMNS = "user_id, name, metadata, created_at"
 SESSION_COLUMNS = "user_id, session_id, start_time, end_time, annotations, metadata, blocks_ttl"
-
-
-def _placeholders(n: int) -> str:
-    return ",".join("?" * n)
 
 
 class EngineStore:
@@ -29,11 +27,7 @@ class EngineStore:
     def __init__(self, db: SqlDatabase) -> None:
         self.db = db
         self.postgres = db.dialect == "postgres"
-        if self.postgres:
-            from ._postgres_schema import ENGINE_MIGRATIONS
-        else:
-            from ._sqlite_schema import ENGINE_MIGRATIONS
-        db.migrate("engine", ENGINE_MIGRATIONS)
+        db.migrate("engine", render_migrations(ENGINE_MIGRATIONS, db.dialect))
 
     # --- dialect helpers ----------------------------------------------------------------
 
@@ -265,13 +259,13 @@ class EngineStore:
         where = [f"{a}.user_id = ?", f"({a}.expires_at IS NULL OR {a}.expires_at > ?)"]
         params: list[Any] = [q.user_id, q.now]
         if q.session_ids is not None:
-            where.append(f"{a}.session_id IN ({_placeholders(len(q.session_ids))})")
+            where.append(f"{a}.session_id IN ({placeholders(len(q.session_ids))})")
             params.extend(q.session_ids)
         if q.block_ids is not None:
-            where.append(f"{a}.block_id IN ({_placeholders(len(q.block_ids))})")
+            where.append(f"{a}.block_id IN ({placeholders(len(q.block_ids))})")
             params.extend(q.block_ids)
         if q.statuses is not None:
-            where.append(f"{a}.status IN ({_placeholders(len(q.statuses))})")
+            where.append(f"{a}.status IN ({placeholders(len(q.statuses))})")
             params.extend(q.statuses)
         for column, low, high in (
             ("ingested_at", q.ingested_from, q.ingested_to),
@@ -348,7 +342,7 @@ class EngineStore:
 
     def blocks_by_seq(self, cur: Cursor, user_id: str, seqs: Sequence[int]) -> list[BlockRow]:
         rows: list[BlockRow] = []
-        for chunk in _chunks(seqs, 500):
+        for chunk in chunks(seqs, 500):
             # Look up by primary key only (a user_id condition lets SQLite's planner pick the
             # user index and scan every block of the user), then keep the user's rows.
             rows.extend(
@@ -357,7 +351,7 @@ class EngineStore:
                     BlockRow.from_row,
                     cur.execute(
                         f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE seq IN "
-                        f"({_placeholders(len(chunk))})",
+                        f"({placeholders(len(chunk))})",
                         list(chunk),
                     ).fetchall(),
                 )
@@ -409,12 +403,12 @@ class EngineStore:
 
     def blocks_by_block_id(self, cur: Cursor, block_ids: Sequence[str]) -> list[BlockRow]:
         rows: list[BlockRow] = []
-        for chunk in _chunks(block_ids, 500):
+        for chunk in chunks(block_ids, 500):
             rows.extend(
                 BlockRow.from_row(r)
                 for r in cur.execute(
                     f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE block_id IN "
-                    f"({_placeholders(len(chunk))})",
+                    f"({placeholders(len(chunk))})",
                     list(chunk),
                 ).fetchall()
             )
@@ -444,10 +438,10 @@ class EngineStore:
             )
             return cur.rowcount
         deleted = 0
-        for chunk in _chunks(block_ids, 500):
+        for chunk in chunks(block_ids, 500):
             cur.execute(
                 "DELETE FROM mi_blocks WHERE user_id = ? AND session_id = ? AND block_id IN "
-                f"({_placeholders(len(chunk))})",
+                f"({placeholders(len(chunk))})",
                 [user_id, session_id, *chunk],
             )
             deleted += cur.rowcount
@@ -468,7 +462,7 @@ class EngineStore:
             where.append("session_id = ?")
             params.append(session_id)
         if block_ids is not None:
-            where.append(f"block_id IN ({_placeholders(len(block_ids))})")
+            where.append(f"block_id IN ({placeholders(len(block_ids))})")
             params.extend(block_ids)
         cur.execute(
             f"UPDATE mi_blocks SET expires_at = ?, updated_at = ? WHERE {' AND '.join(where)}",
@@ -483,12 +477,12 @@ class EngineStore:
     ) -> list[tuple[int, str, str, int]]:
         """Lease processing blocks to ``owner``; returns (seq, user_id, text, fail_count)."""
         claimed: list[tuple[int, str, str, int]] = []
-        for chunk in _chunks(seqs, 500):
+        for chunk in chunks(seqs, 500):
             claimed.extend(
                 (int(r[0]), str(r[1]), str(r[2]), int(r[3]))
                 for r in cur.execute(
                     "UPDATE mi_blocks SET lease_owner = ?, lease_until = ? WHERE seq IN "
-                    f"({_placeholders(len(chunk))}) AND status = 'processing' AND "
+                    f"({placeholders(len(chunk))}) AND status = 'processing' AND "
                     "(lease_until IS NULL OR lease_until < ? OR lease_owner = ?) "
                     "RETURNING seq, user_id, text, fail_count",
                     [owner, lease_until, *chunk, now, owner],
@@ -685,11 +679,6 @@ class EngineStore:
 
 def _prefixed(columns: str, alias: str = "b") -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def new_generation() -> str:

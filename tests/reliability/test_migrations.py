@@ -15,9 +15,8 @@ import pytest
 
 from memory_integrations import AgentMemoryClient
 from memory_integrations.embedders import HashingEmbedder
-from memory_integrations.storage import open_database
-from memory_integrations.storage._postgres_schema import ENGINE_MIGRATIONS as PG_MIGRATIONS
-from memory_integrations.storage._sqlite_schema import ENGINE_MIGRATIONS as SQLITE_MIGRATIONS
+from memory_integrations.storage import open_database, render_migrations
+from memory_integrations.storage._engine_schema import ENGINE_MIGRATIONS
 
 from ..conftest import store_location
 
@@ -76,14 +75,14 @@ def _rows_with_generation(cur: Any, vector: Any) -> None:
     cur.execute("UPDATE mi_users SET generation = 'g-old' WHERE user_id = 'old-user'")
 
 
-# Per dialect and schema version, how that release wrote rows. PostgreSQL v2 only added a
-# generated column and indexes, so its rows are written as in v1; the user generation came
-# with SQLite v2 / PostgreSQL v3.
+# Per dialect and schema version, how that release wrote rows. Step 2 only added a
+# generated column and indexes (on PostgreSQL; nothing on SQLite), so its rows are written
+# as in step 1; the user generation came with step 3.
 ROWS_AT = {
-    "sqlite": {1: _rows_v1, 2: _rows_with_generation},
+    "sqlite": {1: _rows_v1, 2: _rows_v1, 3: _rows_with_generation},
     "postgres": {1: _rows_v1, 2: _rows_v1, 3: _rows_with_generation},
 }
-SCRIPTS = {"sqlite": SQLITE_MIGRATIONS, "postgres": PG_MIGRATIONS}
+SCRIPTS = {d: render_migrations(ENGINE_MIGRATIONS, d) for d in ("sqlite", "postgres")}
 
 
 def test_every_schema_version_has_its_rows() -> None:

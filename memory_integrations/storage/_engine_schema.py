@@ -1,8 +1,18 @@
-"""Engine tables on PostgreSQL. Append new scripts; never edit a released one."""
+"""The engine's tables, written once for SQLite and PostgreSQL (see ``_dialect``).
 
-ENGINE_MIGRATIONS: list[str] = [
-    # v1: the same tables as on SQLite, with vectors in pgvector.
-    """
+Append new steps; never edit a released one. Released: SQLite at step 1, PostgreSQL at
+step 2; step 2 exists on PostgreSQL only, so SQLite stores pass it with nothing to do.
+"""
+
+from __future__ import annotations
+
+from ._dialect import Migration
+
+ENGINE_MIGRATIONS: list[Migration] = [
+    # 1: users, sessions and blocks; on PostgreSQL vectors are pgvector and annotations
+    # have a GIN index.
+    (
+        """
 CREATE TABLE mi_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -11,22 +21,22 @@ CREATE TABLE mi_users (
     user_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     metadata TEXT,
-    created_at BIGINT NOT NULL,
-    index_version BIGINT NOT NULL DEFAULT 0,
-    reset_version BIGINT NOT NULL DEFAULT 0
+    created_at {bigint} NOT NULL,
+    index_version {bigint} NOT NULL DEFAULT 0,
+    reset_version {bigint} NOT NULL DEFAULT 0
 );
 CREATE TABLE mi_sessions (
     user_id TEXT NOT NULL REFERENCES mi_users(user_id) ON DELETE CASCADE,
     session_id TEXT NOT NULL,
-    start_time BIGINT NOT NULL,
-    end_time BIGINT,
+    start_time {bigint} NOT NULL,
+    end_time {bigint},
     annotations TEXT,
     metadata TEXT,
-    blocks_ttl BIGINT,
+    blocks_ttl {bigint},
     PRIMARY KEY (user_id, session_id)
 );
 CREATE TABLE mi_blocks (
-    seq BIGSERIAL PRIMARY KEY,
+    seq {serial},
     block_id TEXT NOT NULL UNIQUE,
     user_id TEXT NOT NULL,
     session_id TEXT NOT NULL,
@@ -41,17 +51,17 @@ CREATE TABLE mi_blocks (
     annotations TEXT NOT NULL DEFAULT '{}',
     metadata TEXT,
     agent_id TEXT,
-    created_at BIGINT,
-    ingested_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    last_queued_at BIGINT,
-    expires_at BIGINT,
+    created_at {bigint},
+    ingested_at {bigint} NOT NULL,
+    updated_at {bigint} NOT NULL,
+    last_queued_at {bigint},
+    expires_at {bigint},
     status TEXT NOT NULL,
     fail_count INTEGER NOT NULL DEFAULT 0,
     lease_owner TEXT,
-    lease_until BIGINT,
-    embedding vector,
-    index_version BIGINT NOT NULL DEFAULT 0,
+    lease_until {bigint},
+    embedding {vector},
+    index_version {bigint} NOT NULL DEFAULT 0,
     FOREIGN KEY (user_id, session_id)
         REFERENCES mi_sessions(user_id, session_id) ON DELETE CASCADE
 );
@@ -61,20 +71,26 @@ CREATE INDEX mi_blocks_user_created ON mi_blocks(user_id, created_at);
 CREATE INDEX mi_blocks_user_version ON mi_blocks(user_id, index_version);
 CREATE INDEX mi_blocks_expires ON mi_blocks(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX mi_blocks_pending ON mi_blocks(status, seq) WHERE status = 'processing';
-CREATE INDEX mi_blocks_annotations ON mi_blocks USING gin ((annotations::jsonb) jsonb_path_ops);
 """,
-    # v2: database-side search. Each block's full-text vector (the keyword half of hybrid
+        {
+            "postgres": "CREATE INDEX mi_blocks_annotations ON mi_blocks "
+            "USING gin ((annotations::jsonb) jsonb_path_ops);"
+        },
+    ),
+    # 2: database-side search. Each block's full-text vector (the keyword half of hybrid
     # search) and an index for a session's turn order (the neighbours of a hit). The HNSW
     # index depends on the embedder's dimension, so the engine creates it at open.
     # The partial index lets BM25 count a user's ready blocks from the index alone.
-    """
+    {
+        "postgres": """
 ALTER TABLE mi_blocks ADD COLUMN tsv tsvector
     GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED;
 CREATE INDEX mi_blocks_tsv ON mi_blocks USING gin (tsv);
 CREATE INDEX mi_blocks_session_order ON mi_blocks(user_id, session_id, seq);
 CREATE INDEX mi_blocks_ready_user ON mi_blocks(user_id) WHERE status = 'ready';
 """,
-    # v3: a user's index generation, new whenever the user is (re)created, so a search
+    },
+    # 3: a user's index generation, new whenever the user is (re)created, so a search
     # index cached by another process for an earlier user of the same id is never reused.
     """
 ALTER TABLE mi_users ADD COLUMN generation TEXT NOT NULL DEFAULT '';
