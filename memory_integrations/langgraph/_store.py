@@ -33,15 +33,12 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-import math
-import operator
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +46,6 @@ from langgraph.store.base import (
     BaseStore,
     GetOp,
     IndexConfig,
-    InvalidNamespaceError,
     Item,
     ListNamespacesOp,
     MatchCondition,
@@ -59,7 +55,6 @@ from langgraph.store.base import (
     SearchItem,
     SearchOp,
     TTLConfig,
-    get_text_at_path,
     tokenize_path,
 )
 
@@ -69,8 +64,8 @@ from ..embedders import (
     default_embedder,
     resolve_embedder,
 )
-from ..errors import ConfigurationError, EmbedderMismatchError, EmbeddingError, ValidationError
-from ..retrieval import IndexCache, IndexEntry, RankingConfig, SearchIndex, hybrid_rank, query_terms
+from ..errors import ConfigurationError, ValidationError
+from ..retrieval import IndexCache, query_terms
 from ..storage import (
     DIALECT_TYPES,
     Cursor,
@@ -78,370 +73,37 @@ from ..storage import (
     chunks,
     database_of,
     placeholders,
-    render_migrations,
 )
 from ..validation import check_id
 from ._owner import run_user_id
+from ._store_checks import (
+    _check_key,
+    _check_namespace,
+    _check_namespace_paths,
+    _check_op,
+    _check_ttl_config,
+    _dumps,
+)
+from ._store_filters import _does_match, _matches
+from ._store_index import _KEY, _NO_VECTOR, Ranking, _TextRow
+from ._store_maintenance import StoreMaintenance
+from ._store_sql import (
+    _CHUNK,
+    _ITEM_COLUMNS,
+    _NOT_EXPIRED,
+    _US,
+    COMPONENT,
+    MIGRATIONS,
+    _ns_text,
+    _ns_tuple,
+    _scope,
+    _to_datetime,
+    migrations_for,
+)
 
 __all__ = ["COMPONENT", "MIGRATIONS", "AgentMemoryStore", "migrations_for"]
 
 logger = logging.getLogger(__name__)
-
-COMPONENT = "langgraph_store"
-
-# ``{serial}``, ``{collate}``, ``{vector}`` are the types that differ by dialect (storage's
-# ``render_migrations`` fills them in).
-MIGRATIONS: list[str] = [
-    """
-CREATE TABLE langgraph_store_state (
-    id INTEGER PRIMARY KEY,
-    version BIGINT NOT NULL,
-    reset_version BIGINT NOT NULL,
-    embedder_name TEXT,
-    embedder_dim INTEGER
-);
-INSERT INTO langgraph_store_state (id, version, reset_version) VALUES (1, 0, 0);
-CREATE TABLE langgraph_store_items (
-    item_id {serial},
-    namespace TEXT{collate} NOT NULL,
-    key TEXT{collate} NOT NULL,
-    value TEXT NOT NULL,
-    index_fields TEXT,
-    created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    expires_at BIGINT,
-    ttl_minutes DOUBLE PRECISION,
-    version BIGINT NOT NULL,
-    vectors_version BIGINT NOT NULL,
-    UNIQUE (namespace, key)
-);
-CREATE INDEX langgraph_store_items_updated ON langgraph_store_items (namespace, updated_at);
-CREATE INDEX langgraph_store_items_version ON langgraph_store_items (version);
-CREATE INDEX langgraph_store_items_expires
-    ON langgraph_store_items (expires_at) WHERE expires_at IS NOT NULL;
-CREATE TABLE langgraph_store_vectors (
-    vector_id {serial},
-    item_id BIGINT NOT NULL REFERENCES langgraph_store_items (item_id) ON DELETE CASCADE,
-    field TEXT NOT NULL,
-    text TEXT NOT NULL,
-    version BIGINT NOT NULL,
-    embedding {vector}
-);
-CREATE INDEX langgraph_store_vectors_item ON langgraph_store_vectors (item_id);
-CREATE INDEX langgraph_store_vectors_version ON langgraph_store_vectors (version);
-""",
-    # v2: the user an item belongs to, recorded when it is written (see ``_owner``); what
-    # ``erase`` removes.
-    """
-ALTER TABLE langgraph_store_items ADD COLUMN owner TEXT;
-CREATE INDEX langgraph_store_items_owner ON langgraph_store_items (owner) WHERE owner IS NOT NULL;
-""",
-]
-
-
-def migrations_for(dialect: str) -> list[str]:
-    """The migration scripts rendered for ``dialect`` (``"sqlite"`` or ``"postgres"``)."""
-    return render_migrations(MIGRATIONS, dialect)
-
-
-_US = 1_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CHUNK = 500  # ids per IN (...) list
-_KEY = "store"  # the one entry this store keeps in its IndexCache
-_NO_VECTOR = np.zeros(1, np.float32).tobytes()  # the dummy "embedding" of keyword-only rows
-_ITEM_COLUMNS = "item_id, namespace, key, value, created_at, updated_at, ttl_minutes"
-_NOT_EXPIRED = "(expires_at IS NULL OR expires_at > ?)"
-_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
-    "$gt": operator.gt,
-    "$gte": operator.ge,
-    "$lt": operator.lt,
-    "$lte": operator.le,
-}
-
-Ranking = Literal["hybrid", "vector"]
-
-
-# --- small helpers ------------------------------------------------------------------------
-
-
-def _to_datetime(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(us))
-
-
-def _ns_text(namespace: Sequence[str]) -> str:
-    return ".".join(namespace)
-
-
-def _ns_tuple(text: str) -> tuple[str, ...]:
-    return tuple(text.split("."))
-
-
-def _scope(prefix: str) -> tuple[str, list[Any]]:
-    """SQL for "namespace is ``prefix`` or below it" (whole labels; '/' sorts right after '.')."""
-    if not prefix:
-        return "1 = 1", []
-    return "(namespace = ? OR (namespace >= ? AND namespace < ?))", [
-        prefix,
-        prefix + ".",
-        prefix + "/",
-    ]
-
-
-def _dumps(value: Any) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationError(
-            f"store values must be JSON-serializable mappings: {exc}; convert the value "
-            "(e.g. datetimes to ISO strings) before put()"
-        ) from None
-    _check_store_text(text, "the value")
-    return text
-
-
-class InvalidStoreNamespaceError(ValidationError, InvalidNamespaceError):
-    """A namespace that is not a tuple of non-empty string labels without periods."""
-
-
-_MAX_LABEL = 1024
-_MAX_TTL_MINUTES = 100 * 365 * 24 * 60.0
-_MAX_PAGE = 100_000
-
-
-def _check_store_text(value: str, what: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValidationError(
-            f"{what} is not valid UTF-8 text (lone surrogate at position {exc.start})"
-        ) from None
-    if "\x00" in value:
-        raise ValidationError(f"{what} contains a NUL character; remove it")
-
-
-def _check_namespace(
-    namespace: object, what: str = "namespace", *, allow_empty: bool = False, root: bool = False
-) -> tuple[str, ...]:
-    """A namespace as a tuple of labels: not a bare string, no empty labels or periods;
-    with ``root``, a namespace a put may write (not under the reserved "langgraph")."""
-    if isinstance(namespace, (str, bytes)) or not isinstance(namespace, (tuple, list)):
-        raise InvalidStoreNamespaceError(
-            f"{what} must be a tuple of strings such as ('memories', user_id), got "
-            f"{type(namespace).__name__} {namespace!r:.60}"
-        )
-    if not namespace and not allow_empty:
-        raise InvalidStoreNamespaceError(f"{what} cannot be empty")
-    for label in namespace:
-        if not isinstance(label, str) or not label:
-            raise InvalidStoreNamespaceError(
-                f"{what} labels must be non-empty strings, got {label!r:.60}"
-            )
-        if "." in label:
-            raise InvalidStoreNamespaceError(
-                f"{what} label {label!r:.60} contains a period; periods separate labels"
-            )
-        if len(label) > _MAX_LABEL:
-            raise InvalidStoreNamespaceError(
-                f"{what} label is {len(label)} characters; the maximum is {_MAX_LABEL}"
-            )
-        try:
-            _check_store_text(label, f"{what} label")
-        except ValidationError as exc:
-            raise InvalidStoreNamespaceError(str(exc)) from None
-    if root and namespace and namespace[0] == "langgraph":
-        raise InvalidStoreNamespaceError(f'{what} cannot start with "langgraph" (reserved)')
-    return tuple(namespace)
-
-
-def _check_key(key: object) -> str:
-    if isinstance(key, int) and not isinstance(key, bool):
-        key = str(key)  # LangGraph stringifies keys
-    if not isinstance(key, str):
-        raise ValidationError(f"store keys are strings, got {type(key).__name__} {key!r:.60}")
-    if len(key) > _MAX_LABEL:
-        raise ValidationError(f"the key is {len(key)} characters; the maximum is {_MAX_LABEL}")
-    _check_store_text(key, "the key")
-    return key
-
-
-def _check_namespace_paths(kwargs: Mapping[str, Any]) -> None:
-    for name in ("prefix", "suffix"):
-        if kwargs.get(name) is not None:
-            _check_namespace(kwargs[name], name, allow_empty=True)
-
-
-def _check_ttl_minutes(ttl: object) -> None:
-    if ttl is None:
-        return
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl):
-        raise ValidationError(f"ttl is a number of minutes (or None), got {ttl!r}")
-    if not 0 < ttl <= _MAX_TTL_MINUTES:
-        raise ValidationError(
-            f"ttl must be more than 0 and at most 100 years in minutes, got {ttl!r}; use "
-            "None for items that never expire"
-        )
-
-
-def _check_ttl_config(ttl: object) -> TTLConfig | None:
-    """LangGraph's ``TTLConfig``, its numbers checked (minutes; bools are not numbers)."""
-    if not ttl:
-        return None
-    if not isinstance(ttl, Mapping):
-        raise ConfigurationError(f"ttl is a TTLConfig dict, got {type(ttl).__name__}")
-    unknown = set(ttl) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
-    if unknown:
-        raise ConfigurationError(f"unknown TTLConfig key(s) {sorted(unknown)}")
-    _check_ttl_minutes(ttl.get("default_ttl"))
-    _check_ttl_minutes(ttl.get("sweep_interval_minutes"))
-    refresh = ttl.get("refresh_on_read")
-    if refresh is not None and not isinstance(refresh, bool):
-        raise ConfigurationError(f"refresh_on_read must be True or False, got {refresh!r}")
-    return cast(TTLConfig, dict(ttl))
-
-
-def _check_page(value: object, what: str, low: int = 0) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= _MAX_PAGE:
-        raise ValidationError(f"{what} must be a whole number from {low} to {_MAX_PAGE}")
-
-
-def _check_op(op: Op) -> None:
-    """Refuse an operation whose arguments the store cannot honour, before any work."""
-    if isinstance(op, PutOp):
-        _check_namespace(op.namespace)
-        _check_key(op.key)
-        if op.value is not None and not isinstance(op.value, Mapping):
-            raise ValidationError(
-                f"put() values are mappings (dicts), got {type(op.value).__name__}"
-            )
-        if (
-            op.index is not None
-            and op.index is not False
-            and (isinstance(op.index, str) or not all(isinstance(f, str) for f in op.index))
-        ):
-            raise ValidationError("index must be False, None or a list of field paths")
-        _check_ttl_minutes(op.ttl)
-    elif isinstance(op, GetOp):
-        _check_namespace(op.namespace)
-        _check_key(op.key)
-    elif isinstance(op, SearchOp):
-        _check_namespace(op.namespace_prefix, "namespace_prefix", allow_empty=True)
-        if op.query is not None:
-            if not isinstance(op.query, str):
-                raise ValidationError(f"query must be a string, got {type(op.query).__name__}")
-            _check_store_text(op.query, "the query")
-        if op.filter is not None:
-            if not isinstance(op.filter, Mapping):
-                raise ValidationError(f"filter must be a dict, got {type(op.filter).__name__}")
-            _dumps(op.filter)  # JSON text UTF-8 can encode, like the values it compares
-        _check_page(op.limit, "limit")
-        _check_page(op.offset, "offset")
-    elif isinstance(op, ListNamespacesOp):
-        for condition in op.match_conditions or ():
-            _check_namespace(condition.path, "match condition path", allow_empty=True)
-        _check_page(op.limit, "limit")
-        _check_page(op.offset, "offset")
-        if op.max_depth is not None:
-            _check_page(op.max_depth, "max_depth", 1)
-    else:
-        raise ValidationError(f"Unknown operation type: {type(op).__name__}")
-
-
-def _leaf_text(value: Any) -> str:
-    """The string and number leaves of a JSON value, space-joined (keyword-only indexing)."""
-    parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, str):
-            parts.append(node)
-        elif isinstance(node, bool) or node is None:
-            return
-        elif isinstance(node, int | float):
-            parts.append(str(node))
-        elif isinstance(node, Mapping):
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list | tuple):
-            for child in node:
-                walk(child)
-
-    walk(value)
-    return " ".join(parts)
-
-
-# --- filters (the semantics of InMemoryStore, without its exceptions) ----------------------
-
-
-def _lookup(value: Mapping[str, Any], key: str) -> Any:
-    """``value[key]``; a dotted key not present as such walks nested objects."""
-    if key in value:
-        return value[key]
-    if "." in key:
-        node: Any = value
-        for part in key.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return None
-            node = node[part]
-        return node
-    return None
-
-
-def _orderable(left: Any, right: Any) -> tuple[Any, Any] | None:
-    try:
-        return float(left), float(right)
-    except (TypeError, ValueError):
-        if isinstance(left, str) and isinstance(right, str):
-            return left, right
-        return None
-
-
-def _apply_operator(value: Any, name: str, argument: Any) -> bool:
-    if name == "$eq":
-        return bool(value == argument)
-    if name == "$ne":
-        return bool(value != argument)
-    compare = _ORDERINGS.get(name)
-    if compare is None:
-        raise ValidationError(
-            f"unsupported filter operator {name!r}; use $eq, $ne, $gt, $gte, $lt or $lte"
-        )
-    pair = _orderable(value, argument)
-    return pair is not None and compare(*pair)
-
-
-def _compare(value: Any, expected: Any) -> bool:
-    if isinstance(expected, Mapping):
-        if any(str(k).startswith("$") for k in expected):
-            return all(_apply_operator(value, op, arg) for op, arg in expected.items())
-        if not isinstance(value, Mapping):
-            return False
-        return all(_compare(value.get(k), v) for k, v in expected.items())
-    if isinstance(expected, list | tuple):
-        return (
-            isinstance(value, list | tuple)
-            and len(value) == len(expected)
-            and all(_compare(a, b) for a, b in zip(value, expected, strict=True))
-        )
-    return bool(value == expected)
-
-
-def _matches(value: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
-    if not filter:
-        return True
-    return all(_compare(_lookup(value, key), expected) for key, expected in filter.items())
-
-
-def _does_match(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
-    path = tuple(condition.path)
-    if len(namespace) < len(path):
-        return False
-    if condition.match_type == "prefix":
-        pairs = zip(namespace, path, strict=False)
-    elif condition.match_type == "suffix":
-        pairs = zip(reversed(namespace), reversed(path), strict=False)
-    else:
-        raise ValidationError(f"unsupported match type {condition.match_type!r}")
-    return all(want == "*" or have == want for have, want in pairs)
-
 
 # --- embedders ----------------------------------------------------------------------------
 
@@ -461,75 +123,6 @@ def _resolve_embed(embed: Any, dims: int | None, fallback: Embedder | None) -> E
     return LangChainEmbedder(ensure_embeddings(embed), name=embed, dim=dims)
 
 
-# --- the in-memory index ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """One indexed text of an item, as the in-memory index needs it."""
-
-    item_id: int
-    namespace: str
-    expires_at: int | None
-    text: str
-    embedding: bytes
-
-
-class _ItemIndex(SearchIndex):
-    """A SearchIndex over store rows: ``seqs`` hold item ids, sessions are namespaces.
-
-    Rows of replaced or deleted items are tombstoned by setting their expiry to 0 (never
-    visible); the index is rebuilt when tombstones outnumber live rows.
-    """
-
-    def __init__(self, dim: int) -> None:
-        super().__init__(dim)
-        self.rows_of: dict[int, list[int]] = {}
-        self.dead = 0
-        self._under: dict[str, list[str]] = {}
-        self._under_stamp = 0
-
-    @property
-    def needs_rebuild(self) -> bool:
-        return self.dead > 1024 and self.dead > self.size - self.dead
-
-    def add(self, rows: Sequence[_Row]) -> None:
-        start = self.size
-        self.append(
-            [
-                IndexEntry(r.item_id, r.namespace, r.expires_at, False, r.text, r.embedding)
-                for r in rows
-            ]
-        )
-        for offset, row in enumerate(rows):
-            self.rows_of.setdefault(row.item_id, []).append(start + offset)
-
-    def drop(self, item_id: int) -> None:
-        positions = self.rows_of.pop(item_id, None)
-        if positions:
-            self.expires[positions] = 0
-            self.dead += len(positions)
-
-    def set_expiry(self, item_id: int, expires_at: int | None) -> None:
-        positions = self.rows_of.get(item_id)
-        if positions:
-            self.expires[positions] = -1 if expires_at is None else expires_at
-
-    def namespaces_under(self, prefix: str) -> list[str] | None:
-        """The known namespaces equal to or below ``prefix`` (None: no restriction)."""
-        if not prefix:
-            return None
-        if self._under_stamp != len(self.session_codes) or len(self._under) > 4096:
-            self._under.clear()
-            self._under_stamp = len(self.session_codes)
-        found = self._under.get(prefix)
-        if found is None:
-            below = prefix + "."
-            found = [ns for ns in self.session_codes if ns == prefix or ns.startswith(below)]
-            self._under[prefix] = found
-        return found
-
-
 @dataclass
 class _Put:
     """A put ready to write: serialized value, TTL and the texts to index."""
@@ -543,16 +136,10 @@ class _Put:
     owner: str | None
 
 
-@dataclass
-class _Hit:
-    item_id: int
-    score: float | None
-
-
 # --- the store ----------------------------------------------------------------------------
 
 
-class AgentMemoryStore(BaseStore):
+class AgentMemoryStore(StoreMaintenance, BaseStore):
     """LangGraph ``BaseStore`` kept in the memory engine's database (SQLite or PostgreSQL).
 
     ``client_or_db`` is an ``AgentMemoryClient`` / ``AsyncAgentMemoryClient`` with an
@@ -692,53 +279,6 @@ class AgentMemoryStore(BaseStore):
         except ValidationError:
             return None
 
-    # --- ownership ----------------------------------------------------------------------------
-
-    def count_owned_by(self, user_id: str) -> int:
-        """How many live or expired items belong to ``user_id``."""
-        check_id(user_id, "user_id")
-        with self.db.read() as cur:
-            row = cur.execute(
-                "SELECT count(*) FROM langgraph_store_items WHERE owner = ?", (user_id,)
-            ).fetchone()
-        return int(row[0])
-
-    def delete_owned_by(self, user_id: str) -> int:
-        """Delete every item that belongs to ``user_id``; returns how many."""
-        check_id(user_id, "user_id")
-        return self._delete_where("owner = ?", [user_id])
-
-    def delete_under(self, namespace_prefix: tuple[str, ...]) -> int:
-        """Delete every item in ``namespace_prefix`` and below it; returns how many."""
-        prefix = _check_namespace(namespace_prefix, "namespace_prefix")
-        where, params = _scope(_ns_text(prefix))
-        return self._delete_where(where, params)
-
-    def namespaces_with_label(self, label: str) -> list[tuple[str, ...]]:
-        """Namespaces (of live items) that have ``label`` as one of their labels."""
-        now = self._now()
-        with self.db.read() as cur:
-            rows = cur.execute(
-                f"SELECT DISTINCT namespace FROM langgraph_store_items WHERE {_NOT_EXPIRED}",
-                (now,),
-            ).fetchall()
-        return sorted(ns for ns in (_ns_tuple(str(r[0])) for r in rows) if label in ns)
-
-    def _delete_where(self, where: str, params: list[Any]) -> int:
-        with self.db.transaction() as cur:
-            ids = [
-                int(r[0])
-                for r in cur.execute(
-                    f"DELETE FROM langgraph_store_items WHERE {where} RETURNING item_id", params
-                ).fetchall()
-            ]
-            if ids:
-                version, _, _ = self._bump(cur)
-                cur.execute(
-                    "UPDATE langgraph_store_state SET reset_version = ? WHERE id = 1", (version,)
-                )
-        return len(ids)
-
     # --- BaseStore ----------------------------------------------------------------------------
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
@@ -835,16 +375,6 @@ class AgentMemoryStore(BaseStore):
                 elif isinstance(op, ListNamespacesOp):
                     results[i] = self._list_namespaces(cur, op, now)
         return refresh
-
-    def _embed_query(self, query: str) -> npt.NDArray[np.float32]:
-        assert self.embedder is not None
-        vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32).reshape(-1)
-        if vector.shape[0] != self._dim:
-            raise EmbeddingError(
-                f"embedder {self.embedder.name!r} returned a {vector.shape[0]}-d query vector, "
-                f"expected {self._dim}"
-            )
-        return vector
 
     def _gets(
         self,
@@ -994,65 +524,6 @@ class AgentMemoryStore(BaseStore):
                 found[int(row[0])] = row
         return found
 
-    def _rank_dense(
-        self,
-        index: _ItemIndex,
-        visible: npt.NDArray[np.int64],
-        vector: npt.NDArray[np.float32],
-        terms: list[str],
-        needed: int,
-    ) -> list[_Hit]:
-        """Visible items in hybrid (or cosine) order: at least ``needed`` of them, or all.
-
-        The score of a hit is the best cosine similarity among the item's texts.
-        """
-        if visible.size == 0:
-            return []
-        dense = index.dense(vector, visible)
-        keyword = index.keywords.scores(terms) if self.ranking == "hybrid" and terms else None
-        neighbours = index.neighbours()
-        k = needed
-        while True:
-            config = RankingConfig(
-                depth=max(RankingConfig().depth, k), previous_weight=0.0, next_weight=0.0
-            )
-            order: dict[int, None] = {}
-            for position, _, _ in hybrid_rank(
-                visible, dense, keyword, neighbours, k, config=config
-            ):
-                order.setdefault(int(index.seqs[position]), None)
-            if len(order) >= needed or k >= visible.size:
-                break
-            k = min(int(visible.size), 2 * k)
-        hits = []
-        for item_id in order:
-            positions = np.asarray(index.rows_of.get(item_id, ()), dtype=np.int64)
-            score = float(dense.of(positions).max()) if positions.size else None
-            hits.append(_Hit(item_id, score))
-        if self.ranking == "vector":  # equal fused scores: keep cosine order exact
-            hits.sort(key=lambda h: -(h.score if h.score is not None else -np.inf))
-        return hits
-
-    @staticmethod
-    def _rank_keywords(
-        index: _ItemIndex, visible: npt.NDArray[np.int64], terms: list[str]
-    ) -> list[_Hit]:
-        """Visible items with a BM25 match, best first (score relative to the best)."""
-        scores = index.keywords.scores(terms)
-        if scores is None or visible.size == 0:
-            return []
-        matched = visible[scores[visible] > 0]
-        if matched.size == 0:
-            return []
-        values = scores[matched]
-        order = np.argsort(-values, kind="stable")
-        ids = index.seqs[matched][order]
-        values = values[order]
-        _, first = np.unique(ids, return_index=True)
-        first.sort()
-        best = float(values[first[0]])
-        return [_Hit(int(ids[j]), float(values[j]) / best) for j in first]
-
     def _list_namespaces(
         self, cur: Cursor, op: ListNamespacesOp, now: int
     ) -> list[tuple[str, ...]]:
@@ -1087,202 +558,8 @@ class AgentMemoryStore(BaseStore):
 
     # --- the in-memory index ------------------------------------------------------------------
 
-    def _state(self, cur: Cursor) -> tuple[int, int, str | None, int | None]:
-        row = cur.execute(
-            "SELECT version, reset_version, embedder_name, embedder_dim "
-            "FROM langgraph_store_state WHERE id = 1"
-        ).fetchone()
-        return int(row[0]), int(row[1]), row[2], None if row[3] is None else int(row[3])
-
-    def _mismatch(self, name: str | None, dim: int | None) -> EmbedderMismatchError | None:
-        if self.embedder is None or name is None:
-            return None
-        if name == self.embedder.name and dim == self._dim:
-            return None
-        return EmbedderMismatchError(
-            f"the LangGraph store in {self.db.location} holds vectors from embedder {name!r} "
-            f"({dim}-d), but this store uses {self.embedder.name!r} ({self._dim}-d). Pass the "
-            "same embed in the index config, or call store.reindex() to re-embed every item"
-        )
-
-    @staticmethod
-    def _has_vectors(cur: Cursor) -> bool:
-        return (
-            cur.execute(
-                "SELECT 1 FROM langgraph_store_vectors WHERE embedding IS NOT NULL LIMIT 1"
-            ).fetchone()
-            is not None
-        )
-
-    def _entry(self) -> _ItemIndex | None:
-        return cast("_ItemIndex | None", self._cache.get(_KEY))
-
-    def _index(self, cur: Cursor) -> _ItemIndex:
-        """The search index, brought up to date with the database."""
-        version, reset, name, dim = self._state(cur)
-        mismatch = self._mismatch(name, dim)
-        if mismatch is not None and self._has_vectors(cur):
-            raise mismatch
-        with self._cache.lock_for(_KEY):
-            entry = self._entry()
-            if entry is None or reset > entry.version or entry.needs_rebuild:
-                entry = _ItemIndex(self._dim)
-                entry.add(self._load_rows(cur, None, {}))
-            elif version > entry.version:
-                changed: dict[int, tuple[str, int | None]] = {}
-                for item_id, namespace, expires_at, vectors_version in cur.execute(
-                    "SELECT item_id, namespace, expires_at, vectors_version "
-                    "FROM langgraph_store_items WHERE version > ?",
-                    (entry.version,),
-                ).fetchall():
-                    if int(vectors_version) > entry.version:
-                        entry.drop(int(item_id))
-                        changed[int(item_id)] = (str(namespace), expires_at)
-                    else:
-                        entry.set_expiry(int(item_id), expires_at)
-                entry.add(self._load_rows(cur, entry.version, changed))
-            else:
-                return entry
-            entry.version = version
-            self._cache.put(_KEY, entry)
-            return entry
-
-    def _load_rows(
-        self, cur: Cursor, after: int | None, items: dict[int, tuple[str, int | None]]
-    ) -> list[_Row]:
-        """Index rows: all of them (``after`` None) or those of ``items`` newer than ``after``."""
-        vectors = self.embedder is not None
-        embedding = "v.embedding" if vectors else "NULL"
-        where = ["v.embedding IS NOT NULL"] if vectors else []
-        params: list[Any] = []
-        if after is not None:
-            where.append("v.version > ?")
-            params.append(after)
-        sql = (
-            f"SELECT v.item_id, i.namespace, i.expires_at, v.text, {embedding} "
-            "FROM langgraph_store_vectors v JOIN langgraph_store_items i "
-            "ON i.item_id = v.item_id"
-        )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY v.vector_id"
-        rows = []
-        for item_id, namespace, expires_at, text, blob in cur.execute(sql, params):
-            if after is not None:
-                meta = items.get(int(item_id))
-                if meta is None:  # committed after this refresh began: next time
-                    continue
-                namespace, expires_at = meta
-            rows.append(
-                _Row(
-                    int(item_id),
-                    str(namespace),
-                    expires_at,
-                    str(text),
-                    self._vector_bytes(blob) if vectors else _NO_VECTOR,
-                )
-            )
-        return rows
-
-    def _vector_bytes(self, value: Any) -> bytes:
-        if isinstance(value, bytes | memoryview):
-            data = bytes(value)
-        else:
-            if hasattr(value, "to_numpy"):  # pgvector's Vector
-                value = value.to_numpy()
-            data = np.asarray(value, dtype=np.float32).tobytes()
-        if len(data) != self._dim * 4:
-            raise EmbedderMismatchError(
-                f"a stored store vector has {len(data) // 4} dimensions, this store expects "
-                f"{self._dim}; call store.reindex()"
-            )
-        return data
-
-    def _vector_param(self, vector: npt.NDArray[np.float32]) -> Any:
-        return vector if self._postgres else vector.tobytes()
-
-    def _apply_local(
-        self,
-        before: int,
-        after: int,
-        *,
-        drop: Iterable[int] = (),
-        add: Sequence[_Row] = (),
-        expiry: Mapping[int, int | None] | None = None,
-    ) -> None:
-        """Apply this process's committed write to its index when nothing came in between."""
-        with self._cache.lock_for(_KEY):
-            entry = self._entry()
-            if entry is None or entry.version != before:
-                return  # the next search catches up from the database
-            for item_id in drop:
-                entry.drop(item_id)
-            entry.add(add)
-            for item_id, expires_at in (expiry or {}).items():
-                entry.set_expiry(item_id, expires_at)
-            entry.version = after
-
-    @staticmethod
-    def _bump(cur: Cursor) -> tuple[int, str | None, int | None]:
-        row = cur.execute(
-            "UPDATE langgraph_store_state SET version = version + 1 WHERE id = 1 "
-            "RETURNING version, embedder_name, embedder_dim"
-        ).fetchone()
-        return int(row[0]), row[1], None if row[2] is None else int(row[2])
-
-    # --- writes -----------------------------------------------------------------------------
-
-    def _texts(
-        self, value: Mapping[str, Any], index: Literal[False] | list[str] | None
-    ) -> list[tuple[str, str]]:
-        """The (field, text) pairs a put indexes."""
-        if index is False:
-            return []
-        if index is None and self.embedder is None:
-            text = _leaf_text(value)
-            return [("$", text)] if text.strip() else []
-        if index is None:
-            paths = self._fields
-        else:
-            paths = [(p, p if p == "$" else tokenize_path(p)) for p in index]
-        out: list[tuple[str, str]] = []
-        for path, tokens in paths:
-            texts = get_text_at_path(value, tokens)
-            if len(texts) > 1:
-                out.extend((f"{path}.{i}", text) for i, text in enumerate(texts))
-            elif texts:
-                out.append((path, texts[0]))
-        return out
-
-    def _embed_texts(self, texts: Iterable[str]) -> dict[str, npt.NDArray[np.float32]]:
-        if self.embedder is None:
-            return {}
-        unique = list(dict.fromkeys(texts))
-        if not unique:
-            return {}
-        matrix = np.asarray(self.embedder.embed_documents(unique), dtype=np.float32)
-        if matrix.shape != (len(unique), self._dim):
-            raise EmbeddingError(
-                f"embedder {self.embedder.name!r} returned shape {matrix.shape} for "
-                f"{len(unique)} texts, expected ({len(unique)}, {self._dim})"
-            )
-        return dict(zip(unique, np.ascontiguousarray(matrix), strict=True))
-
-    def _claim_embedder(self, cur: Cursor, name: str | None, dim: int | None) -> None:
-        """Record this store's embedder as the vectors' embedder (inside a write)."""
-        if self.embedder is None:
-            return
-        mismatch = self._mismatch(name, dim)
-        if mismatch is not None and self._has_vectors(cur):
-            raise mismatch
-        if mismatch is not None or name is None:
-            cur.execute(
-                "UPDATE langgraph_store_state SET embedder_name = ?, embedder_dim = ? WHERE id = 1",
-                (self.embedder.name, self._dim),
-            )
-
-    def _write(self, ops: list[PutOp]) -> None:
-        now = self._now()
+    def _prepare(self, ops: list[PutOp]) -> tuple[list[_Put], dict[str, list[str]]]:
+        """The puts (serialised, with their texts to index and owner) and the deletes."""
         puts: list[_Put] = []
         deletes: dict[str, list[str]] = defaultdict(list)
         for op in ops:
@@ -1305,249 +582,124 @@ class AgentMemoryStore(BaseStore):
                     self._owner_of(op.namespace),
                 )
             )
+        return puts, deletes
+
+    def _write(self, ops: list[PutOp]) -> None:
+        """Apply puts and deletes in one transaction, then to this process's index."""
+        puts, deletes = self._prepare(ops)
         vectors = self._embed_texts(text for put in puts for _, text in put.texts)
+        now = self._now()
         removed: list[int] = []
-        added: list[_Row] = []
+        added: list[_TextRow] = []
         with self.db.transaction() as cur:
             version, name, dim = self._bump(cur)
             if vectors:
                 self._claim_embedder(cur, name, dim)
-            elif puts and name is not None and self.embedder is None and not self._warned:
-                self._warned = True
-                logger.warning(
-                    "this AgentMemoryStore has no index config, but %s holds vectors from "
-                    "embedder %r: items it puts are not semantically searchable. Open every "
-                    "store on a database with the same index config (or call reindex() from "
-                    "one that has it)",
-                    self.db.location,
-                    name,
-                )
+            elif puts and name is not None and self.embedder is None:
+                self._warn_unindexed(name)
             for namespace, keys in deletes.items():
-                for chunk in chunks(keys, _CHUNK):
-                    removed.extend(
-                        int(r[0])
-                        for r in cur.execute(
-                            "DELETE FROM langgraph_store_items WHERE namespace = ? AND key IN "
-                            f"({placeholders(len(chunk))}) RETURNING item_id",
-                            [namespace, *chunk],
-                        ).fetchall()
-                    )
+                removed.extend(self._delete_keys(cur, namespace, keys))
             for put in puts:
-                expires = None if put.ttl is None else now + int(put.ttl * 60 * _US)
-                item_id = int(
-                    cur.execute(
-                        "INSERT INTO langgraph_store_items (namespace, key, value, index_fields, "
-                        "created_at, updated_at, expires_at, ttl_minutes, version, "
-                        "vectors_version, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
-                        "owner = COALESCE(langgraph_store_items.owner, excluded.owner), "
-                        "index_fields = excluded.index_fields, updated_at = excluded.updated_at, "
-                        "expires_at = excluded.expires_at, ttl_minutes = excluded.ttl_minutes, "
-                        "version = excluded.version, vectors_version = excluded.vectors_version "
-                        "RETURNING item_id",
-                        (
-                            put.namespace,
-                            put.key,
-                            put.value,
-                            put.index_fields,
-                            now,
-                            now,
-                            expires,
-                            put.ttl,
-                            version,
-                            version,
-                            put.owner,
-                        ),
-                    ).fetchone()[0]
-                )
+                item_id, rows = self._upsert(cur, put, vectors, version, now)
                 removed.append(item_id)
-                cur.execute("DELETE FROM langgraph_store_vectors WHERE item_id = ?", (item_id,))
-                if put.texts:
-                    cur.executemany(
-                        "INSERT INTO langgraph_store_vectors (item_id, field, text, version, "
-                        "embedding) VALUES (?, ?, ?, ?, ?)",
-                        [
-                            (
-                                item_id,
-                                field,
-                                text,
-                                version,
-                                self._vector_param(vectors[text]) if vectors else None,
-                            )
-                            for field, text in put.texts
-                        ],
-                    )
-                    added.extend(
-                        _Row(
-                            item_id,
-                            put.namespace,
-                            expires,
-                            text,
-                            vectors[text].tobytes() if vectors else _NO_VECTOR,
-                        )
-                        for _, text in put.texts
-                    )
+                added.extend(rows)
             if len(removed) > len(puts):  # some deletes found their item
                 cur.execute(
                     "UPDATE langgraph_store_state SET reset_version = ? WHERE id = 1", (version,)
                 )
         self._apply_local(version - 1, version, drop=removed, add=added)
 
-    def _refresh_ttl(self, item_ids: Sequence[int]) -> None:
-        """Restart the TTL clock of the items read (those that have a TTL)."""
-        now = self._now()
-        expiry: dict[int, int | None] = {}
-        with self.db.transaction() as cur:
-            version, _, _ = self._bump(cur)
-            for chunk in chunks(sorted(set(item_ids)), _CHUNK):
-                for item_id, expires_at in cur.execute(
-                    "UPDATE langgraph_store_items SET expires_at = ? + "
-                    "CAST(ttl_minutes * 60000000 AS BIGINT), version = ? WHERE item_id IN "
-                    f"({placeholders(len(chunk))}) AND ttl_minutes IS NOT NULL AND "
-                    f"{_NOT_EXPIRED} RETURNING item_id, expires_at",
-                    [now, version, *chunk, now],
-                ).fetchall():
-                    expiry[int(item_id)] = None if expires_at is None else int(expires_at)
-        self._apply_local(version - 1, version, expiry=expiry)
+    def _warn_unindexed(self, name: str) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        logger.warning(
+            "this AgentMemoryStore has no index config, but %s holds vectors from embedder "
+            "%r: items it puts are not semantically searchable. Open every store on a "
+            "database with the same index config (or call reindex() from one that has it)",
+            self.db.location,
+            name,
+        )
 
-    # --- TTL ----------------------------------------------------------------------------------
-
-    def sweep_ttl(self) -> int:
-        """Delete expired items now; returns how many were deleted."""
-        now = self._now()
-        with self.db.transaction() as cur:
-            removed = [
+    @staticmethod
+    def _delete_keys(cur: Cursor, namespace: str, keys: list[str]) -> list[int]:
+        """Delete ``keys`` of ``namespace``; the ids of the items that existed."""
+        removed: list[int] = []
+        for chunk in chunks(keys, _CHUNK):
+            removed.extend(
                 int(r[0])
                 for r in cur.execute(
-                    "DELETE FROM langgraph_store_items WHERE expires_at IS NOT NULL "
-                    "AND expires_at <= ? RETURNING item_id",
-                    (now,),
+                    "DELETE FROM langgraph_store_items WHERE namespace = ? AND key IN "
+                    f"({placeholders(len(chunk))}) RETURNING item_id",
+                    [namespace, *chunk],
                 ).fetchall()
-            ]
-            if not removed:
-                return 0
-            version, _, _ = self._bump(cur)
-            cur.execute(
-                "UPDATE langgraph_store_state SET reset_version = ? WHERE id = 1", (version,)
             )
-        self._apply_local(version - 1, version, drop=removed)
-        return len(removed)
+        return removed
 
-    def start_ttl_sweeper(
-        self, sweep_interval_minutes: float | None = None
-    ) -> concurrent.futures.Future[None]:
-        """Sweep expired items every ``sweep_interval_minutes`` in a daemon thread.
-
-        The interval defaults to the TTL config's (else 5 minutes). The returned future
-        completes when the sweeper stops (``stop_ttl_sweeper()`` or ``close()``).
-        """
-        minutes = float(
-            sweep_interval_minutes or (self.ttl_config or {}).get("sweep_interval_minutes") or 5
+    def _upsert(
+        self,
+        cur: Cursor,
+        put: _Put,
+        vectors: Mapping[str, npt.NDArray[np.float32]],
+        version: int,
+        now: int,
+    ) -> tuple[int, list[_TextRow]]:
+        """Write one item and its indexed texts; its id and the rows for the index."""
+        expires = None if put.ttl is None else now + int(put.ttl * 60 * _US)
+        item_id = int(
+            cur.execute(
+                "INSERT INTO langgraph_store_items (namespace, key, value, index_fields, "
+                "created_at, updated_at, expires_at, ttl_minutes, version, vectors_version, "
+                "owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
+                "owner = COALESCE(langgraph_store_items.owner, excluded.owner), "
+                "index_fields = excluded.index_fields, updated_at = excluded.updated_at, "
+                "expires_at = excluded.expires_at, ttl_minutes = excluded.ttl_minutes, "
+                "version = excluded.version, vectors_version = excluded.vectors_version "
+                "RETURNING item_id",
+                (
+                    put.namespace,
+                    put.key,
+                    put.value,
+                    put.index_fields,
+                    now,
+                    now,
+                    expires,
+                    put.ttl,
+                    version,
+                    version,
+                    put.owner,
+                ),
+            ).fetchone()[0]
         )
-        if not minutes > 0:
-            raise ConfigurationError(f"sweep_interval_minutes must be positive, got {minutes!r}")
-        with self._sweeper_lock:
-            if self._sweeper is not None and self._sweeper.is_alive():
-                assert self._sweeper_future is not None
-                return self._sweeper_future
-            stop = self._stop = threading.Event()
-            future: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-            def loop() -> None:
-                try:
-                    while not stop.wait(minutes * 60):
-                        try:
-                            swept = self.sweep_ttl()
-                            if swept:
-                                logger.debug("TTL sweep deleted %d store items", swept)
-                        except RuntimeError as exc:
-                            if "closed" in str(exc):
-                                return
-                            logger.exception("store TTL sweep failed; retrying next interval")
-                        except Exception:
-                            logger.exception("store TTL sweep failed; retrying next interval")
-                finally:
-                    future.set_result(None)
-
-            self._sweeper = threading.Thread(
-                target=loop, name="AgentMemoryStore-ttl-sweeper", daemon=True
-            )
-            self._sweeper_future = future
-            self._sweeper.start()
-            return future
-
-    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
-        """Stop the sweeper thread; True when it has stopped (or never ran)."""
-        with self._sweeper_lock:
-            thread = self._sweeper
-            self._stop.set()
-        if thread is None:
-            return True
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-        stopped = not thread.is_alive()
-        if stopped:
-            with self._sweeper_lock:
-                if self._sweeper is thread:
-                    self._sweeper = None
-        return stopped
-
-    # --- maintenance ----------------------------------------------------------------------------
-
-    def reindex(self, *, batch_size: int = 256) -> int:
-        """Re-embed every item with this store's embedder and fields; returns the item count.
-
-        Per-put ``index`` overrides are kept. Use it after changing the embedding model.
-        Searches in other processes see fewer scored items until it finishes.
-        """
-        if self.embedder is None:
-            raise ConfigurationError("reindex() needs a store created with an index config")
-        with self.db.transaction() as cur:
-            version, _, _ = self._bump(cur)
-            cur.execute("UPDATE langgraph_store_vectors SET embedding = NULL")
-            cur.execute(
-                "UPDATE langgraph_store_state SET embedder_name = ?, embedder_dim = ?, "
-                "reset_version = ? WHERE id = 1",
-                (self.embedder.name, self._dim, version),
-            )
-        self._cache.drop()
-        done, after = 0, 0
-        while True:
-            with self.db.read() as cur:
-                chunk = cur.execute(
-                    "SELECT item_id, value, index_fields FROM langgraph_store_items "
-                    "WHERE item_id > ? ORDER BY item_id LIMIT ?",
-                    (after, batch_size),
-                ).fetchall()
-            if not chunk:
-                return done
-            texts = {
-                int(item_id): self._texts(
-                    json.loads(value), None if fields is None else json.loads(fields)
+        cur.execute("DELETE FROM langgraph_store_vectors WHERE item_id = ?", (item_id,))
+        if not put.texts:
+            return item_id, []
+        cur.executemany(
+            "INSERT INTO langgraph_store_vectors (item_id, field, text, version, embedding) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    item_id,
+                    field,
+                    text,
+                    version,
+                    self._vector_param(vectors[text]) if vectors else None,
                 )
-                for item_id, value, fields in chunk
-            }
-            vectors = self._embed_texts(t for pairs in texts.values() for _, t in pairs)
-            with self.db.transaction() as cur:
-                version, _, _ = self._bump(cur)
-                for item_id, pairs in texts.items():
-                    cur.execute("DELETE FROM langgraph_store_vectors WHERE item_id = ?", (item_id,))
-                    if pairs:
-                        cur.executemany(
-                            "INSERT INTO langgraph_store_vectors (item_id, field, text, "
-                            "version, embedding) VALUES (?, ?, ?, ?, ?)",
-                            [
-                                (item_id, field, text, version, self._vector_param(vectors[text]))
-                                for field, text in pairs
-                            ],
-                        )
-                    cur.execute(
-                        "UPDATE langgraph_store_items SET version = ?, vectors_version = ? "
-                        "WHERE item_id = ?",
-                        (version, version, item_id),
-                    )
-            after = int(chunk[-1][0])
-            done += len(chunk)
+                for field, text in put.texts
+            ],
+        )
+        rows = [
+            _TextRow(
+                item_id,
+                put.namespace,
+                expires,
+                text,
+                vectors[text].tobytes() if vectors else _NO_VECTOR,
+            )
+            for _, text in put.texts
+        ]
+        return item_id, rows
 
 
 def _ttl_ids(rows: Sequence[Any]) -> list[int]:
