@@ -21,7 +21,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from ._embedder import AgentMemoryEmbedder
 from ._memory import CrewMemory, OfflineAnalysisLLM, agent_memory_for_crew, extract_result
-from ._storage import META_KEY, AgentMemoryStorage, ScoreScale, normalize_scope
+from ._scopes import META_KEY, normalize_scope
+from ._storage import AgentMemoryStorage, ScoreScale
 
 __all__ = [
     "META_KEY",

@@ -26,227 +26,59 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio.to_thread
-import numpy as np
 
 from .._models import MemoryBlock
 from ..client import AgentMemoryClient, AsyncAgentMemoryClient, SessionResource, UserResource
 from ..errors import ConfigurationError, NotFoundError, ValidationError
 from ..validation import (
-    MAX_ANNOTATION_VALUE,
     MAX_INT64,
     MAX_ITEMS_PER_CALL,
-    check_annotations,
     check_datetime,
     check_id,
     check_limit,
-    check_list,
     check_metadata,
     check_offset,
     check_optional_text,
     check_text,
-    typed_validation,
 )
 from ._embedder import AgentMemoryEmbedder, vector_texts
+from ._records import (
+    _EARLIEST,
+    _check_categories,
+    _check_min_score,
+    _check_record,
+    _check_record_id,
+    _check_record_ids,
+    _check_scope,
+    _check_vector,
+    _naive,
+    _parse,
+    _RecordRow,
+    _row,
+)
+from ._scopes import (
+    _ID,
+    _SCOPE,
+    META_KEY,
+    _levels,
+    _scope_filter,
+    normalize_scope,
+)
 
 if TYPE_CHECKING:
     from crewai.memory.types import MemoryRecord, ScopeInfo
 
 ScoreScale = Literal["lancedb", "cosine"]
+
 T = TypeVar("T")
 
-META_KEY = "_crewai"
-"""The metadata key holding CrewAI's own record fields (reserved)."""
-
-_MAX_DEPTH = 48  # ancestors kept as annotations (the engine allows 64 annotations)
 _MAX_RELEVANT_K = 1000
 _OVERSAMPLE = 4
-_ID = "crewai_id"
-_SCOPE = "crewai_scope"
-_PRIVATE = "crewai_private"
-
-
-def normalize_scope(path: str | None) -> str:
-    """``'crew//a/'`` → ``'/crew/a'``; empty or ``None`` → ``'/'``."""
-    parts = [p for p in (path or "").split("/") if p]
-    return "/" + "/".join(parts)
-
-
-def _levels(scope: str) -> list[str]:
-    parts = [p for p in scope.split("/") if p]
-    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _scope_filter(scope: str) -> dict[str, str]:
-    """The one annotation that selects a (checked) scope and everything below it."""
-    return {f"crewai_s{len(_levels(scope)) - 1}": scope}
-
-
-def _agent_of(scope: str) -> str | None:
-    """``<role>`` when the scope contains ``.../agent/<role>`` and the role is a valid id."""
-    parts = [p for p in scope.split("/") if p]
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "agent":
-            try:
-                return check_id(parts[i + 1], "agent role")
-            except ValidationError:
-                return None  # still stored, just without an agent id
-    return None
-
-
-def _utc(moment: datetime) -> datetime:
-    """CrewAI uses naive UTC datetimes; the engine wants aware ones."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _naive(moment: datetime) -> datetime:
-    return _utc(moment).replace(tzinfo=None)
-
-
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return _naive(datetime.fromisoformat(value))
-    except (ValueError, OverflowError):
-        return None
-
-
-# --- the boundary: every public call checks its arguments here, before anything is opened ---
-
-_EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
-
-
-def _check_scope(value: object, what: str) -> str:
-    """A scope path, normalised (``None`` is the root)."""
-    if value is None:
-        return "/"
-    scope = normalize_scope(check_text(value, what, allow_empty=True))
-    depth = len(_levels(scope)) - 1
-    if depth > _MAX_DEPTH:
-        raise ValidationError(
-            f"{what} is {depth} levels deep; AgentMemoryStorage supports at most "
-            f"{_MAX_DEPTH}: use a shallower scope"
-        )
-    if len(scope) > MAX_ANNOTATION_VALUE:
-        raise ValidationError(
-            f"{what} is {len(scope)} characters long; AgentMemoryStorage keeps scopes of at "
-            f"most {MAX_ANNOTATION_VALUE} characters: use shorter scope names"
-        )
-    return scope
-
-
-def _check_record_id(value: object, what: str) -> str:
-    record_id = check_text(value, what)
-    if len(record_id) > MAX_ANNOTATION_VALUE:
-        raise ValidationError(
-            f"{what} is {len(record_id)} characters long; the maximum is {MAX_ANNOTATION_VALUE}"
-        )
-    return record_id
-
-
-def _check_record_ids(value: object, what: str) -> list[str]:
-    """A list of record ids (not a bare string), each once, in order."""
-    ids = check_list(value, what, "record ids")
-    return list(dict.fromkeys(_check_record_id(v, f"{what}[{n}]") for n, v in enumerate(ids)))
-
-
-def _check_categories(value: object, what: str) -> list[str] | None:
-    if value is None:
-        return None
-    items = check_list(value, what, "category names")
-    return [check_text(c, f"{what}[{n}]", allow_empty=True) for n, c in enumerate(items)]
-
-
-def _check_min_score(value: object) -> float:
-    """Any real number but NaN; scores lie in [0, 1], so it is clipped to [-1, 2]."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise ValidationError(
-            f"min_score must be a number (scores lie between 0 and 1), got {value!r}"
-        )
-    return float(max(-1.0, min(2.0, value)))
-
-
-def _check_vector(value: object) -> list[float]:
-    """CrewAI's query vector: a flat sequence of finite numbers."""
-    shape_ok = isinstance(value, Sequence | np.ndarray) and not isinstance(value, str | bytes)
-    try:
-        array = np.asarray(value, dtype=np.float64) if shape_ok else None
-    except (TypeError, ValueError, OverflowError):
-        array = None
-    if array is None or array.ndim != 1:
-        raise ValidationError(
-            "query_embedding must be a flat list of numbers (the vector storage.embedder "
-            f"made for the query), got {type(value).__name__}"
-        )
-    if not np.isfinite(array).all():
-        raise ValidationError("query_embedding holds NaN or infinity; embed the query again")
-    vector: list[float] = array.tolist()
-    return vector
-
-
-def _check_record(value: object, what: str) -> MemoryRecord:
-    """``value`` as a CrewAI ``MemoryRecord`` whose fields pass CrewAI's own model."""
-    from crewai.memory.types import MemoryRecord
-
-    if not isinstance(value, MemoryRecord):
-        raise ValidationError(
-            f"{what} must be a CrewAI MemoryRecord, got {type(value).__name__}: build it as "
-            "MemoryRecord(content=...)"
-        )
-    with typed_validation(what):  # catches a record built with model_construct or mutated
-        return MemoryRecord.model_validate(dict(value))
-
-
-@dataclass(frozen=True)
-class _Row:
-    """One record as an engine fact block, every part checked."""
-
-    record_id: str
-    fact: str  # blank: nothing to store
-    agent_id: str | None
-    created_at: datetime  # aware UTC
-    annotations: dict[str, str]
-    metadata: dict[str, Any]
-
-
-def _row(record: MemoryRecord, what: str) -> _Row:
-    """Check every field of ``record`` by the engine's rules; nothing is written here."""
-    record_id = _check_record_id(record.id, f"{what}.id")
-    fact = check_text(record.content, f"{what}.content", allow_empty=True)
-    scope = _check_scope(record.scope, f"{what}.scope")
-    created = check_datetime(record.created_at, f"{what}.created_at")
-    accessed = check_datetime(record.last_accessed, f"{what}.last_accessed")
-    assert created is not None and accessed is not None  # CrewAI's model requires both
-    categories = _check_categories(record.categories, f"{what}.categories") or []
-    source = check_optional_text(record.source, f"{what}.source")
-    own = check_metadata(
-        {k: v for k, v in record.metadata.items() if k != META_KEY}, f"{what}.metadata"
-    )
-    metadata = dict(own or {})
-    metadata[META_KEY] = {
-        "categories": categories,
-        "importance": record.importance,
-        "source": source,
-        "private": record.private,
-        "created_at": created.replace(tzinfo=None).isoformat(),
-        "last_accessed": accessed.replace(tzinfo=None).isoformat(),
-    }
-    notes = {f"crewai_s{i}": level for i, level in enumerate(_levels(scope))}
-    notes.update({_ID: record_id, _SCOPE: scope, _PRIVATE: "true" if record.private else "false"})
-    return _Row(
-        record_id=record_id,
-        fact=fact,
-        agent_id=_agent_of(scope),
-        created_at=created,
-        annotations=check_annotations(notes, f"{what} annotations"),
-        metadata=check_metadata(metadata, f"{what}.metadata") or {},
-    )
 
 
 def _source_of(value: object) -> AgentMemoryClient:
@@ -264,7 +96,7 @@ def _source_of(value: object) -> AgentMemoryClient:
     )
 
 
-def _plain(value: Any) -> bool:
+def _safe_annotation_text(value: Any) -> bool:
     return isinstance(value, str) and value.isprintable() and not any(c in value for c in '"\\')
 
 
@@ -419,9 +251,9 @@ class AgentMemoryStorage:
                     self._user = user
             return call(user)
 
-        return self._fresh(run)
+        return self._retry_if_reset(run)
 
-    def _fresh(self, call: Callable[[], T]) -> T:
+    def _retry_if_reset(self, call: Callable[[], T]) -> T:
         """Run ``call``; if the user or a session was deleted under us, re-open and retry."""
         try:
             return call()
@@ -512,13 +344,13 @@ class AgentMemoryStorage:
     ) -> str | None:
         """A metadata substring every match must contain, to narrow the engine's pool."""
         for value in (metadata_filter or {}).values():
-            if _plain(value):
+            if _safe_annotation_text(value):
                 return json.dumps(value, ensure_ascii=False)
-        if categories and len(categories) == 1 and _plain(categories[0]):
+        if categories and len(categories) == 1 and _safe_annotation_text(categories[0]):
             return json.dumps(categories[0], ensure_ascii=False)
         return None
 
-    def _own(self, record: MemoryRecord) -> MemoryRecord:
+    def _as_stored(self, record: MemoryRecord) -> MemoryRecord:
         """The record as stored: private to the view's agent, if this is a view."""
         if self.private_to is None:
             return record
@@ -526,14 +358,14 @@ class AgentMemoryStorage:
             update={"private": True, "source": record.source or self.private_to}
         )
 
-    def _add(self, rows: Sequence[_Row]) -> None:
+    def _add(self, rows: Sequence[_RecordRow]) -> None:
         """Store checked rows with blank-free facts: one engine add per agent id (all of
         them, in the usual case of one scope), searchable when this returns."""
-        groups: dict[str | None, list[_Row]] = {}
+        groups: dict[str | None, list[_RecordRow]] = {}
         for row in rows:
             groups.setdefault(row.agent_id, []).append(row)
 
-        def add(chunk: Sequence[_Row], agent_id: str | None) -> None:
+        def add(chunk: Sequence[_RecordRow], agent_id: str | None) -> None:
             self._session(self.session_id).add_memory(
                 facts=[row.fact for row in chunk],
                 annotations=[row.annotations for row in chunk],
@@ -546,7 +378,7 @@ class AgentMemoryStorage:
         for agent_id, group in groups.items():
             for start in range(0, len(group), MAX_ITEMS_PER_CALL):
                 chunk = group[start : start + MAX_ITEMS_PER_CALL]
-                self._fresh(functools.partial(add, chunk, agent_id))
+                self._retry_if_reset(functools.partial(add, chunk, agent_id))
 
     def _delete_blocks(self, blocks: Iterable[MemoryBlock]) -> int:
         by_session: dict[str, list[str]] = {}
@@ -576,7 +408,7 @@ class AgentMemoryStorage:
                 f"{type(records).__name__}: wrap a single record as [record]"
             )
         rows = [
-            _row(self._own(_check_record(record, f"records[{n}]")), f"records[{n}]")
+            _row(self._as_stored(_check_record(record, f"records[{n}]")), f"records[{n}]")
             for n, record in enumerate(records)
         ]
         rows = [row for row in rows if row.fact.strip()]
