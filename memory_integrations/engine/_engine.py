@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from .. import validation as v
+from .. import validation
 from .._models import (
     AddMemoryResponse,
     ChatMessage,
@@ -99,9 +99,9 @@ class Engine(Search, Maintenance):
     def create_user(
         self, user_id: str, name: str, metadata: Mapping[str, Any] | None = None
     ) -> User:
-        v.check_id(user_id, "user_id")
-        v.check_text(name, "name")
-        meta = v.check_metadata(metadata)
+        validation.check_id(user_id, "user_id")
+        validation.check_text(name, "name")
+        meta = validation.check_metadata(metadata)
         with self.database.transaction() as cur:
             if not self._store.insert_user(
                 cur, user_id, name, None if meta is None else dumps(meta), self._now()
@@ -112,7 +112,7 @@ class Engine(Search, Maintenance):
             return self._user_model(cur, self._store.get_user(cur, user_id))
 
     def get_user(self, user_id: str) -> User:
-        v.check_id(user_id, "user_id")
+        validation.check_id(user_id, "user_id")
         with self.database.read() as cur:
             return self._user_model(cur, self._require_user(cur, user_id))
 
@@ -123,11 +123,13 @@ class Engine(Search, Maintenance):
         limit: int = 50,
         offset: int = 0,
     ) -> UserList:
-        v.check_limit(limit, "limit", 1, 500)
-        v.check_offset(offset)
+        validation.check_limit(limit, "limit", 1, 500)
+        validation.check_offset(offset)
         if name is not None:
-            v.check_text(name, "name")
-        filters = {} if metadata is None else v.check_string_filters(metadata, "metadata filter")
+            validation.check_text(name, "name")
+        filters = (
+            {} if metadata is None else validation.check_string_filters(metadata, "metadata filter")
+        )
         with self.database.read() as cur:
             rows, total = self._store.list_users(cur, name, filters, limit, offset)
             users = [self._user_model(cur, r) for r in rows]
@@ -136,19 +138,19 @@ class Engine(Search, Maintenance):
     def update_user(
         self, user_id: str, name: str | None = None, metadata: Mapping[str, Any] | None = None
     ) -> User:
-        v.check_id(user_id, "user_id")
+        validation.check_id(user_id, "user_id")
         if name is None and metadata is None:
             raise ValidationError("user.update needs name= or metadata=")
         if name is not None:
-            v.check_text(name, "name")
-        meta = v.check_metadata(metadata)
+            validation.check_text(name, "name")
+        meta = validation.check_metadata(metadata)
         with self.database.transaction() as cur:
             self._require_user(cur, user_id)
             self._store.update_user(cur, user_id, name, None if meta is None else dumps(meta))
             return self._user_model(cur, self._store.get_user(cur, user_id))
 
     def delete_user(self, user_id: str) -> None:
-        v.check_id(user_id, "user_id")
+        validation.check_id(user_id, "user_id")
         with self.database.transaction() as cur:
             self._require_user(cur, user_id)
             self._store.delete_user(cur, user_id)
@@ -162,15 +164,15 @@ class Engine(Search, Maintenance):
         block_ids: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Set the TTL (from now) of all of a user's blocks, one session's, or some blocks."""
-        v.check_id(user_id, "user_id")
-        ttl = v.check_ttl(new_ttl, "new_ttl")
+        validation.check_id(user_id, "user_id")
+        ttl = validation.check_ttl(new_ttl, "new_ttl")
         if ttl is None:
             raise ValidationError("new_ttl is required: seconds from now, or 0 for no expiry")
         if block_ids is not None and session_id is None:
             raise ValidationError("block_ids needs session_id: pass the session they belong to")
         if session_id is not None:
-            v.check_id(session_id, "session_id")
-        ids = None if block_ids is None else v.check_id_list(block_ids, "block_ids")
+            validation.check_id(session_id, "session_id")
+        ids = None if block_ids is None else validation.check_id_list(block_ids, "block_ids")
         now = self._now()
         expires = None if ttl == 0 else now + ttl * _US
         with self.database.transaction() as cur:
@@ -192,11 +194,11 @@ class Engine(Search, Maintenance):
         metadata: Mapping[str, Any] | None = None,
         memory_blocks_ttl: int | None = None,
     ) -> Session:
-        v.check_id(user_id, "user_id")
-        v.check_id(session_id, "session_id")
-        notes = v.check_annotations(annotations)
-        meta = v.check_metadata(metadata)
-        ttl = v.check_ttl(memory_blocks_ttl, "memory_blocks_ttl")
+        validation.check_id(user_id, "user_id")
+        validation.check_id(session_id, "session_id")
+        notes = validation.check_annotations(annotations)
+        meta = validation.check_metadata(metadata)
+        ttl = validation.check_ttl(memory_blocks_ttl, "memory_blocks_ttl")
         with self.database.transaction() as cur:
             self._require_user(cur, user_id)
             created = self._store.insert_session(
@@ -216,15 +218,15 @@ class Engine(Search, Maintenance):
             return self._session_model(self._store.get_session(cur, user_id, session_id))
 
     def get_session(self, user_id: str, session_id: str) -> Session:
-        v.check_id(user_id, "user_id")
-        v.check_id(session_id, "session_id")
+        validation.check_id(user_id, "user_id")
+        validation.check_id(session_id, "session_id")
         with self.database.read() as cur:
             return self._session_model(self._require_session(cur, user_id, session_id))
 
     def list_sessions(self, user_id: str, limit: int = 50, offset: int = 0) -> SessionList:
-        v.check_id(user_id, "user_id")
-        v.check_limit(limit, "limit", 1, 500)
-        v.check_offset(offset)
+        validation.check_id(user_id, "user_id")
+        validation.check_limit(limit, "limit", 1, 500)
+        validation.check_offset(offset)
         with self.database.read() as cur:
             self._require_user(cur, user_id)
             rows, total = self._store.list_sessions(cur, user_id, limit, offset)
@@ -240,15 +242,15 @@ class Engine(Search, Maintenance):
         annotations: Mapping[str, str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Session:
-        v.check_id(user_id, "user_id")
-        v.check_id(session_id, "session_id")
+        validation.check_id(user_id, "user_id")
+        validation.check_id(session_id, "session_id")
         if not annotations and not metadata:
             raise ValidationError(
                 "session.update needs non-empty annotations= or metadata= (an empty dict "
                 "would erase them; delete and recreate the session to reset)"
             )
-        notes = v.check_annotations(annotations) if annotations else None
-        meta = v.check_metadata(metadata) if metadata else None
+        notes = validation.check_annotations(annotations) if annotations else None
+        meta = validation.check_metadata(metadata) if metadata else None
         with self.database.transaction() as cur:
             self._require_session(cur, user_id, session_id)
             self._store.update_session(
@@ -261,16 +263,16 @@ class Engine(Search, Maintenance):
             return self._session_model(self._store.get_session(cur, user_id, session_id))
 
     def end_session(self, user_id: str, session_id: str) -> Session:
-        v.check_id(user_id, "user_id")
-        v.check_id(session_id, "session_id")
+        validation.check_id(user_id, "user_id")
+        validation.check_id(session_id, "session_id")
         with self.database.transaction() as cur:
             self._require_session(cur, user_id, session_id)
             self._store.end_session(cur, user_id, session_id, self._now())
             return self._session_model(self._store.get_session(cur, user_id, session_id))
 
     def delete_session(self, user_id: str, session_id: str) -> None:
-        v.check_id(user_id, "user_id")
-        v.check_id(session_id, "session_id")
+        validation.check_id(user_id, "user_id")
+        validation.check_id(session_id, "session_id")
         with self.database.transaction() as cur:
             self._require_session(cur, user_id, session_id)
             self._store.delete_session(cur, user_id, session_id)
@@ -297,9 +299,9 @@ class Engine(Search, Maintenance):
         before processing and reported in ``rejected_count`` / ``rejected_details``; the call
         still succeeds for the others.
         """
-        v.check_id(user_id, "user_id")
-        v.check_id(session_id, "session_id")
-        request = v.normalise_add(
+        validation.check_id(user_id, "user_id")
+        validation.check_id(session_id, "session_id")
+        request = validation.normalise_add(
             messages,
             facts,
             annotations,
@@ -374,9 +376,9 @@ class Engine(Search, Maintenance):
         )
 
     def get_memory_block(self, user_id: str, session_id: str, block_id: str) -> MemoryBlock:
-        v.check_id(user_id, "user_id")
-        v.check_id(session_id, "session_id")
-        v.check_id(block_id, "block_id", allow_percent=True)
+        validation.check_id(user_id, "user_id")
+        validation.check_id(session_id, "session_id")
+        validation.check_id(block_id, "block_id", allow_percent=True)
         with self.database.read() as cur:
             row = self._store.get_block(cur, user_id, session_id, block_id)
             if row is None or (row.expires_at is not None and row.expires_at <= self._now()):
@@ -400,9 +402,9 @@ class Engine(Search, Maintenance):
         metadata: Mapping[str, Any] | None = None,
     ) -> UpdateMemoryResponse:
         """Change a ready block's content, annotations, metadata or TTL."""
-        v.check_id(user_id, "user_id")
-        v.check_id(session_id, "session_id")
-        v.check_id(block_id, "block_id", allow_percent=True)
+        validation.check_id(user_id, "user_id")
+        validation.check_id(session_id, "session_id")
+        validation.check_id(block_id, "block_id", allow_percent=True)
         if (
             message is None
             and fact is None
@@ -415,21 +417,21 @@ class Engine(Search, Maintenance):
             )
         if message is not None and fact is not None:
             raise ValidationError("pass message or fact, not both: a block holds one of them")
-        new_message = None if message is None else v.to_message(message)
-        new_fact = None if fact is None else v.check_text(fact, "fact").strip()
-        notes = None if annotations is None else v.check_annotations(annotations)
-        meta = v.check_metadata(metadata)
-        ttl = v.check_ttl(memory_block_ttl, "memory_block_ttl")
-        v.check_bool(async_processing, "async_processing")
+        new_message = None if message is None else validation.to_message(message)
+        new_fact = None if fact is None else validation.check_text(fact, "fact").strip()
+        notes = None if annotations is None else validation.check_annotations(annotations)
+        meta = validation.check_metadata(metadata)
+        ttl = validation.check_ttl(memory_block_ttl, "memory_block_ttl")
+        validation.check_bool(async_processing, "async_processing")
         new_text = (
             new_fact
             if new_fact is not None
             else (None if new_message is None else new_message.text)
         )
         limit = self.settings.per_block_token_limit
-        if new_text is not None and v.estimate_tokens(new_text) > limit:
+        if new_text is not None and validation.estimate_tokens(new_text) > limit:
             raise ValidationError(
-                f"the new content is about {v.estimate_tokens(new_text)} tokens, over the "
+                f"the new content is about {validation.estimate_tokens(new_text)} tokens, over the "
                 f"per-block limit of {limit} (MEMORY_INTEGRATIONS_PER_BLOCK_TOKEN_LIMIT); "
                 "shorten it or split it into several blocks"
             )
@@ -519,15 +521,15 @@ class Engine(Search, Maintenance):
         self, user_id: str, session_id: str, block_ids: Sequence[str] | str
     ) -> DeleteMemoryResponse:
         """Delete blocks by id (absent ids count as deleted, so retries are safe) or ``"all"``."""
-        v.check_id(user_id, "user_id")
-        v.check_id(session_id, "session_id")
+        validation.check_id(user_id, "user_id")
+        validation.check_id(session_id, "session_id")
         ids: list[str] | None
         if block_ids == "all":
             ids = None
         elif isinstance(block_ids, str):
-            ids = [v.check_id(block_ids, "block_id", allow_percent=True)]
+            ids = [validation.check_id(block_ids, "block_id", allow_percent=True)]
         else:
-            ids = v.check_id_list(block_ids, "block_ids", allow_percent=True)
+            ids = validation.check_id_list(block_ids, "block_ids", allow_percent=True)
         with self.database.transaction() as cur:
             self._require_session(cur, user_id, session_id)
             deleted = self._store.delete_blocks(cur, user_id, session_id, ids)

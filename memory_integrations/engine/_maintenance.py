@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .. import validation as v
+from .. import validation
 from .._models import (
     ComponentHealth,
     HealthPingResponse,
@@ -149,7 +149,7 @@ class Maintenance(EngineBase):
         for name, value in (("message_days", message_days), ("memory_days", memory_days)):
             if value == "keep":
                 continue
-            values[name] = v.check_days(value, name)
+            values[name] = validation.check_days(value, name)
         values["updated_at"] = from_us(self._now())
         config = RetentionConfig.model_validate(values)
         with self.database.transaction() as cur:
@@ -192,7 +192,7 @@ class Maintenance(EngineBase):
     def export_records(self, user_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Stream one user's (or every user's) records for ``import_records``."""
         if user_id is not None:
-            v.check_id(user_id, "user_id")
+            validation.check_id(user_id, "user_id")
             with self.database.read() as cur:
                 self._require_user(cur, user_id)  # NotFoundError before the first record
         return _transfer.export_records(self._store, self.database, self.embedder, user_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import validation as v
+from .. import validation
 from .._models import (
     FilterOptions,
     ListMemoriesResponse,
@@ -48,10 +48,10 @@ class Search(EngineBase):
         order_by: str = "ingested_at",
     ) -> ListMemoriesResponse:
         """One page of blocks (any status), oldest first by ``order_by``."""
-        v.check_id(user_id, "user_id")
-        v.check_limit(limit, "limit", 1, 200)
-        v.check_offset(offset)
-        v.check_order_by(order_by)
+        validation.check_id(user_id, "user_id")
+        validation.check_limit(limit, "limit", 1, 200)
+        validation.check_offset(offset)
+        validation.check_order_by(order_by)
         scope = self._scope(session_ids, None)
         with self.database.read() as cur:
             self._require_user(cur, user_id)
@@ -71,8 +71,8 @@ class Search(EngineBase):
         if isinstance(session_ids, str):
             if session_ids.lower() == "all":
                 return None
-            return [v.check_id(s, "each of session_ids") for s in session_ids.split(",")]
-        return v.check_id_list(session_ids, "session_ids")
+            return [validation.check_id(s, "each of session_ids") for s in session_ids.split(",")]
+        return validation.check_id_list(session_ids, "session_ids")
 
     def _query(
         self,
@@ -81,23 +81,27 @@ class Search(EngineBase):
         options: FilterOptions,
         statuses: list[str] | None,
     ) -> BlockQuery:
-        annotations = v.check_annotations(options.annotations, "annotations filter")
+        annotations = validation.check_annotations(options.annotations, "annotations filter")
         block_ids = (
             None
             if options.block_ids is None
-            else v.check_id_list(options.block_ids, "block_ids", allow_percent=True)
+            else validation.check_id_list(options.block_ids, "block_ids", allow_percent=True)
         )
         if options.agent_id is not None:
-            v.check_id(options.agent_id, "agent_id")
+            validation.check_id(options.agent_id, "agent_id")
         for text, what in (
             (options.metadata_contains, "metadata_contains"),
             (options.content_contains, "content_contains"),
         ):
             if text is not None:
-                v.check_text(text, what)
+                validation.check_text(text, what)
 
         def us(moment: datetime | None) -> int | None:
-            return None if moment is None else to_us(v.check_datetime(moment, "time") or moment)
+            return (
+                None
+                if moment is None
+                else to_us(validation.check_datetime(moment, "time") or moment)
+            )
 
         return BlockQuery(
             user_id=user_id,
@@ -128,16 +132,16 @@ class Search(EngineBase):
 
         ``session_id`` is the default scope; ``None`` means every session of the user.
         """
-        v.check_id(user_id, "user_id")
+        validation.check_id(user_id, "user_id")
         if session_id is not None:
-            v.check_id(session_id, "session_id")
+            validation.check_id(session_id, "session_id")
         options = parse_filters(filters)
         if query is not None:
-            v.check_text(query, "query")
-        k = v.check_limit(options.relevant_k, "relevant_k", 1, v.MAX_RELEVANT_K)
+            validation.check_text(query, "query")
+        k = validation.check_limit(options.relevant_k, "relevant_k", 1, validation.MAX_RELEVANT_K)
         if options.limit is not None:
-            v.check_limit(options.limit, "limit", 1, 10_000)
-        v.check_threshold(options.threshold)
+            validation.check_limit(options.limit, "limit", 1, 10_000)
+        validation.check_threshold(options.threshold)
         q = self._query(user_id, session_id, options, ["ready"])
         if query is None:
             with self.database.read() as cur:
@@ -147,7 +151,7 @@ class Search(EngineBase):
                     q,
                     order_by=options.order_by,
                     limit=options.limit,
-                    offset=v.check_offset(options.offset),
+                    offset=validation.check_offset(options.offset),
                     descending=options.descending,
                 )
             blocks = [self.block_model(r) for r in rows]
@@ -284,7 +288,7 @@ class Search(EngineBase):
         filters: FilterOptions | Mapping[str, Any] | None = None,
     ) -> int:
         """Number of live blocks (any status) matching the filters."""
-        v.check_id(user_id, "user_id")
+        validation.check_id(user_id, "user_id")
         options = parse_filters(filters)
         q = self._query(user_id, session_id, options, statuses=None)
         with self.database.read() as cur:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import validation as v
+from .. import validation
 from ..embedders import Embedder
 from ..errors import AgentMemoryError, ConflictError, ValidationError
 from ..storage import EngineStore, SqlDatabase, dumps, from_us
@@ -204,13 +204,13 @@ class _RecordReader:
 
     def _user(self, record: Mapping[str, Any]) -> dict[str, Any]:
         _keys(record, _USER_KEYS, "user")
-        user_id = v.check_id(record["user_id"], "user_id")
+        user_id = validation.check_id(record["user_id"], "user_id")
         if user_id in self.users:
             raise ValidationError(f"user {user_id!r} is defined twice in the file")
         self.users.append(user_id)
         return {
             "user_id": user_id,
-            "name": v.check_text(record["name"], "name"),
+            "name": validation.check_text(record["name"], "name"),
             "metadata": _json_text(record["metadata"], "metadata", dict),
             "created_at": _time(record["created_at"], "created_at"),
         }
@@ -218,13 +218,13 @@ class _RecordReader:
     def _session(self, record: Mapping[str, Any]) -> dict[str, Any]:
         _keys(record, _SESSION_KEYS, "session")
         user_id = self._owner(record)
-        session_id = v.check_id(record["session_id"], "session_id")
+        session_id = validation.check_id(record["session_id"], "session_id")
         if (user_id, session_id) in self._sessions:
             raise ValidationError(f"session {session_id!r} of {user_id!r} is defined twice")
         self._sessions.add((user_id, session_id))
         annotations = _json_text(record["annotations"], "annotations", dict)
         if annotations is not None:
-            v.check_annotations(json.loads(annotations))
+            validation.check_annotations(json.loads(annotations))
         return {
             "user_id": user_id,
             "session_id": session_id,
@@ -232,13 +232,13 @@ class _RecordReader:
             "end_time": _time(record["end_time"], "end_time", optional=True),
             "annotations": annotations,
             "metadata": _json_text(record["metadata"], "metadata", dict),
-            "blocks_ttl": v.check_ttl(record["blocks_ttl"], "blocks_ttl"),
+            "blocks_ttl": validation.check_ttl(record["blocks_ttl"], "blocks_ttl"),
         }
 
     def _block(self, record: Mapping[str, Any]) -> dict[str, Any]:
         _keys(record, _BLOCK_KEYS, "block")
         user_id = self._owner(record)
-        session_id = v.check_id(record["session_id"], "session_id")
+        session_id = validation.check_id(record["session_id"], "session_id")
         if (user_id, session_id) not in self._sessions:
             raise ValidationError(
                 f"block of session {session_id!r} of {user_id!r}, which the file does not "
@@ -248,25 +248,25 @@ class _RecordReader:
         if kind not in ("fact", "message"):
             raise ValidationError(f"kind must be 'fact' or 'message', got {kind!r}")
         row: dict[str, Any] = {
-            "block_id": v.check_id(record["block_id"], "block_id", allow_percent=True),
+            "block_id": validation.check_id(record["block_id"], "block_id", allow_percent=True),
             "user_id": user_id,
             "session_id": session_id,
             "kind": kind,
-            "text": v.check_text(record["text"], "text", allow_empty=True),
+            "text": validation.check_text(record["text"], "text", allow_empty=True),
             "annotations": _json_text(record["annotations"], "annotations", dict) or "{}",
             "metadata": _json_text(record["metadata"], "metadata", dict),
             "agent_id": None
             if record["agent_id"] is None
-            else v.check_id(record["agent_id"], "agent_id"),
+            else validation.check_id(record["agent_id"], "agent_id"),
             "created_at": _time(record["created_at"], "created_at", optional=True),
             "ingested_at": _time(record["ingested_at"], "ingested_at"),
             "updated_at": _time(record["updated_at"], "updated_at"),
             "last_queued_at": _time(record["last_queued_at"], "last_queued_at", optional=True),
             "expires_at": _time(record["expires_at"], "expires_at", optional=True),
-            "fail_count": v.check_int(record["fail_count"], "fail_count", 0, 1_000_000),
+            "fail_count": validation.check_int(record["fail_count"], "fail_count", 0, 1_000_000),
             "index_version": 0,
         }
-        v.check_annotations(json.loads(row["annotations"]))
+        validation.check_annotations(json.loads(row["annotations"]))
         row.update(_content(record, kind))
         status = record["status"]
         if status not in _STATUSES:
@@ -279,7 +279,7 @@ class _RecordReader:
         return row
 
     def _owner(self, record: Mapping[str, Any]) -> str:
-        user_id = v.check_id(record["user_id"], "user_id")
+        user_id = validation.check_id(record["user_id"], "user_id")
         if user_id not in self.users:
             raise ValidationError(
                 f"record of user {user_id!r}, which the file does not define: a user record "
@@ -322,10 +322,10 @@ def _keys(record: Mapping[str, Any], expected: set[str], kind: str) -> None:
 def _time(value: object, what: str, *, optional: bool = False) -> int | None:
     if value is None and optional:
         return None
-    micros = v.check_int(value, f"{what} (epoch microseconds)", -(2**62), 2**62)
+    micros = validation.check_int(value, f"{what} (epoch microseconds)", -(2**62), 2**62)
     moment = from_us(micros)
     assert moment is not None
-    v.check_datetime(moment, what)
+    validation.check_datetime(moment, what)
     if from_us(micros - 1) == moment:  # clamped: outside years 1-9999
         raise ValidationError(f"{what} {micros} lies outside years 1-9999")
     return micros
@@ -335,20 +335,20 @@ def _json_text(value: object, what: str, shape: type) -> str | None:
     """Stored JSON text that decodes to ``shape`` (or None)."""
     if value is None:
         return None
-    text = v.check_text(value, what, allow_empty=True)
+    text = validation.check_text(value, what, allow_empty=True)
     try:
         decoded = json.loads(text)
     except (ValueError, RecursionError):
         raise ValidationError(f"{what} is not valid JSON text") from None
     if not isinstance(decoded, shape):
         raise ValidationError(f"{what} must hold a JSON {shape.__name__}")
-    return dumps(v.check_metadata(decoded, what))
+    return dumps(validation.check_metadata(decoded, what))
 
 
 def _content(record: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The fact or message columns, consistent with the block's kind."""
     if kind == "fact":
-        fact = v.check_text(record["fact"], "fact", allow_empty=True)
+        fact = validation.check_text(record["fact"], "fact", allow_empty=True)
         return {
             "fact": fact,
             "user_content": None,
@@ -364,5 +364,5 @@ def _content(record: Mapping[str, Any], kind: str) -> dict[str, Any]:
         "content": record["content"],
         "name": record["name"],
     }
-    message = v.to_message({k: val for k, val in fields.items() if val is not None})
+    message = validation.to_message({k: val for k, val in fields.items() if val is not None})
     return {"fact": None, **fields, "role": None if message.role is None else message.role.value}

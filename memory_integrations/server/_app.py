@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..embedders import Embedder, resolve_embedder
 from ..errors import AgentMemoryError, StorageFullError, ValidationError
-from . import _schemas as s
+from . import _schemas as schemas
 from ._auth import InvalidClientError, TokenAuthority
 from ._config import ServerConfig
 from ._couchbase import build_router as couchbase_router
@@ -208,7 +208,7 @@ def _client_of(request: Request) -> str | None:
 def _liveness_router(health: _Health) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/health", response_model=None, responses={200: {"model": s.HealthOut}})
+    @router.get("/health", response_model=None, responses={200: {"model": schemas.HealthOut}})
     def server_health(request: Request) -> Response:
         """Overall status, anonymous (always 200: ``degraded`` rather than 503, so probes
         stay cheap). With auth on, ``uptime_seconds`` is only shown to a valid token."""
@@ -238,13 +238,15 @@ def _health_router(health: _Health) -> APIRouter:
     """The health routes with figures (behind auth when auth is on)."""
     router = APIRouter(tags=["health"])
 
-    @router.get("/health/couchbase", response_model=None, responses={200: {"model": s.StatusOut}})
+    @router.get(
+        "/health/couchbase", response_model=None, responses={200: {"model": schemas.StatusOut}}
+    )
     def storage_health(request: Request) -> Response:
         """Storage status (named after the Couchbase route; here it is SQLite)."""
         return JSONResponse(health.storage(_scope_of(request)))
 
     @router.get(
-        "/health/models", response_model=None, responses={200: {"model": s.ModelsHealthOut}}
+        "/health/models", response_model=None, responses={200: {"model": schemas.ModelsHealthOut}}
     )
     def models_health() -> Response:
         embedding = health.embedding()
@@ -260,7 +262,7 @@ def _health_router(health: _Health) -> APIRouter:
     @router.get(
         "/health/async-batch-processor",
         response_model=None,
-        responses={200: {"model": s.ProcessorOut}},
+        responses={200: {"model": schemas.ProcessorOut}},
     )
     def processor_health(request: Request) -> Response:
         """The embedding queue (of the caller's tenant when auth is on)."""
@@ -269,12 +271,14 @@ def _health_router(health: _Health) -> APIRouter:
     @router.get(
         "/health/async-batch-processor-stats",
         response_model=None,
-        responses={200: {"model": s.ProcessorOut}},
+        responses={200: {"model": schemas.ProcessorOut}},
     )
     def processor_stats(request: Request) -> Response:
         return JSONResponse(health.processor(_scope_of(request)))
 
-    @router.get("/health/memory", response_model=None, responses={200: {"model": s.StatusOut}})
+    @router.get(
+        "/health/memory", response_model=None, responses={200: {"model": schemas.StatusOut}}
+    )
     def memory_health(request: Request) -> Response:
         storage = health.storage(_scope_of(request))
         return JSONResponse(
@@ -308,7 +312,7 @@ def _token_router() -> APIRouter:
     @router.post(
         TOKEN_PATH,
         response_model=None,
-        responses={200: {"model": s.TokenOut}, 401: {"model": s.ErrorOut}},
+        responses={200: {"model": schemas.TokenOut}, 401: {"model": schemas.ErrorOut}},
         openapi_extra={
             "requestBody": {
                 "content": {

@@ -22,7 +22,7 @@ from ..backend import (
 from ..errors import ValidationError
 from ..storage import from_us
 from ..validation import parse_filters
-from . import _schemas as s
+from . import _schemas as schemas
 from ._json import StrictJSONRoute
 from ._prompts import PromptRecord, VersionRecord
 from ._tenancy import MemoryTenant, TenantRegistry
@@ -96,7 +96,7 @@ def render_block(block: MemoryBlock) -> dict[str, Any]:
     return block_to_wire(block, prompt_id=prompt_id, prompt_vid=vid, metadata=metadata)
 
 
-def _message(raw: s.WireMessage) -> ChatMessage | dict[str, Any]:
+def _message(raw: schemas.WireMessage) -> ChatMessage | dict[str, Any]:
     if raw.role is not None:
         return {"role": raw.role, "content": raw.content or "", "name": raw.name}
     return {
@@ -138,7 +138,7 @@ def _search_filters(
 
 
 def _run_search(
-    tenant: MemoryTenant, user_id: str, session_id: str | None, body: s.SearchBody
+    tenant: MemoryTenant, user_id: str, session_id: str | None, body: schemas.SearchBody
 ) -> JSONResponse:
     filters, keep = _search_filters(body.filters)
     found = tenant.engine.search_memory(user_id, session_id, body.query, filters)
@@ -204,23 +204,23 @@ def _vid(raw: str | None, *, allow_all: bool) -> int | None:
 
 def build_router() -> APIRouter:
     router = APIRouter(
-        responses={400: {"model": s.ErrorOut}, 404: {"model": s.ErrorOut}},
+        responses={400: {"model": schemas.ErrorOut}, 404: {"model": schemas.ErrorOut}},
         route_class=StrictJSONRoute,
     )
 
     # users ----------------------------------------------------------------------------
 
-    @router.post("/users", tags=["users"], **_docs(s.UserOut, 201))
-    def create_user(body: s.CreateUserBody, tenant: Tenant) -> Response:
+    @router.post("/users", tags=["users"], **_docs(schemas.UserOut, 201))
+    def create_user(body: schemas.CreateUserBody, tenant: Tenant) -> Response:
         """Create a user (409 if the id exists)."""
         user = tenant.engine.create_user(body.user_id, body.name, body.metadata)
         return ok(user_to_wire(user), 201)
 
-    @router.get("/users", tags=["users"], **_docs(s.UserListOut))
+    @router.get("/users", tags=["users"], **_docs(schemas.UserListOut))
     def list_users(
         tenant: Tenant,
-        limit: Annotated[int, Query(le=s.BIG)] = 50,
-        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+        limit: Annotated[int, Query(le=schemas.BIG)] = 50,
+        offset: Annotated[int, Query(ge=0, le=schemas.BIG)] = 0,
         name: str | None = None,
         metadata: Annotated[list[str] | None, Query()] = None,
     ) -> Response:
@@ -244,12 +244,12 @@ def build_router() -> APIRouter:
             }
         )
 
-    @router.get("/users/{user_id}", tags=["users"], **_docs(s.UserOut))
+    @router.get("/users/{user_id}", tags=["users"], **_docs(schemas.UserOut))
     def get_user(user_id: str, tenant: Tenant) -> Response:
         return ok(user_to_wire(tenant.engine.get_user(user_id)))
 
-    @router.put("/users/{user_id}", tags=["users"], **_docs(s.UserOut))
-    def update_user(user_id: str, body: s.UpdateUserBody, tenant: Tenant) -> Response:
+    @router.put("/users/{user_id}", tags=["users"], **_docs(schemas.UserOut))
+    def update_user(user_id: str, body: schemas.UpdateUserBody, tenant: Tenant) -> Response:
         return ok(user_to_wire(tenant.engine.update_user(user_id, body.name, body.metadata)))
 
     @router.delete("/users/{user_id}", tags=["users"], status_code=204, response_model=None)
@@ -258,26 +258,26 @@ def build_router() -> APIRouter:
         tenant.engine.delete_user(user_id)
         return no_content()
 
-    @router.put("/users/{user_id}/ttl", tags=["users"], **_docs(s.TtlOut))
-    def modify_ttl(user_id: str, body: s.ModifyTtlBody, tenant: Tenant) -> Response:
+    @router.put("/users/{user_id}/ttl", tags=["users"], **_docs(schemas.TtlOut))
+    def modify_ttl(user_id: str, body: schemas.ModifyTtlBody, tenant: Tenant) -> Response:
         """Set the TTL (seconds from now, 0 = never) of a user's, a session's, or some blocks."""
         return ok(tenant.engine.modify_ttl(user_id, body.new_ttl, body.session_id, body.block_ids))
 
     # sessions -------------------------------------------------------------------------
 
-    @router.post("/users/{user_id}/sessions", tags=["sessions"], **_docs(s.SessionOut, 201))
-    def create_session(user_id: str, body: s.CreateSessionBody, tenant: Tenant) -> Response:
+    @router.post("/users/{user_id}/sessions", tags=["sessions"], **_docs(schemas.SessionOut, 201))
+    def create_session(user_id: str, body: schemas.CreateSessionBody, tenant: Tenant) -> Response:
         session = tenant.engine.create_session(
             user_id, body.session_id, body.annotations, body.metadata, body.memory_blocks_ttl
         )
         return ok(session_to_wire(session), 201)
 
-    @router.get("/users/{user_id}/sessions", tags=["sessions"], **_docs(s.SessionListOut))
+    @router.get("/users/{user_id}/sessions", tags=["sessions"], **_docs(schemas.SessionListOut))
     def list_sessions(
         user_id: str,
         tenant: Tenant,
-        limit: Annotated[int, Query(le=s.BIG)] = 50,
-        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+        limit: Annotated[int, Query(le=schemas.BIG)] = 50,
+        offset: Annotated[int, Query(ge=0, le=schemas.BIG)] = 0,
     ) -> Response:
         found = tenant.engine.list_sessions(user_id, _clamp(limit, 500), offset)
         return ok(
@@ -290,19 +290,23 @@ def build_router() -> APIRouter:
             }
         )
 
-    @router.get("/users/{user_id}/sessions/{session_id}", tags=["sessions"], **_docs(s.SessionOut))
+    @router.get(
+        "/users/{user_id}/sessions/{session_id}", tags=["sessions"], **_docs(schemas.SessionOut)
+    )
     def get_session(user_id: str, session_id: str, tenant: Tenant) -> Response:
         return ok(session_to_wire(tenant.engine.get_session(user_id, session_id)))
 
-    @router.put("/users/{user_id}/sessions/{session_id}", tags=["sessions"], **_docs(s.SessionOut))
+    @router.put(
+        "/users/{user_id}/sessions/{session_id}", tags=["sessions"], **_docs(schemas.SessionOut)
+    )
     def update_session(
-        user_id: str, session_id: str, body: s.UpdateSessionBody, tenant: Tenant
+        user_id: str, session_id: str, body: schemas.UpdateSessionBody, tenant: Tenant
     ) -> Response:
         session = tenant.engine.update_session(user_id, session_id, body.annotations, body.metadata)
         return ok(session_to_wire(session))
 
     @router.post(
-        "/users/{user_id}/sessions/{session_id}/end", tags=["sessions"], **_docs(s.SessionOut)
+        "/users/{user_id}/sessions/{session_id}/end", tags=["sessions"], **_docs(schemas.SessionOut)
     )
     def end_session(user_id: str, session_id: str, tenant: Tenant) -> Response:
         """Mark the session ended; it then rejects new blocks (409)."""
@@ -323,10 +327,10 @@ def build_router() -> APIRouter:
     @router.post(
         "/users/{user_id}/sessions/{session_id}/memory",
         tags=["memory"],
-        **_docs(s.AddMemoryOut, 201),
+        **_docs(schemas.AddMemoryOut, 201),
     )
     def add_memory(
-        user_id: str, session_id: str, body: s.AddMemoryBody, tenant: Tenant
+        user_id: str, session_id: str, body: schemas.AddMemoryBody, tenant: Tenant
     ) -> Response:
         """Store messages or facts (not both), one block each; 429 + Retry-After when the
         processing queue is full."""
@@ -363,10 +367,10 @@ def build_router() -> APIRouter:
     @router.put(
         "/users/{user_id}/sessions/{session_id}/memory/{block_id}",
         tags=["memory"],
-        **_docs(s.UpdateMemoryOut),
+        **_docs(schemas.UpdateMemoryOut),
     )
     def update_memory(
-        user_id: str, session_id: str, block_id: str, body: s.UpdateMemoryBody, tenant: Tenant
+        user_id: str, session_id: str, block_id: str, body: schemas.UpdateMemoryBody, tenant: Tenant
     ) -> Response:
         """Change a ready block's content (same kind), annotations, TTL or prompt."""
         engine = tenant.engine
@@ -412,7 +416,7 @@ def build_router() -> APIRouter:
     @router.get(
         "/users/{user_id}/sessions/{session_id}/memory/{block_id}",
         tags=[EXT],
-        **_docs(s.MemoryBlockOut),
+        **_docs(schemas.MemoryBlockOut),
     )
     def get_memory_block(user_id: str, session_id: str, block_id: str, tenant: Tenant) -> Response:
         """*Extension*: one block by id, whatever its status."""
@@ -421,44 +425,44 @@ def build_router() -> APIRouter:
     @router.post(
         "/users/{user_id}/sessions/{session_id}/memory/search",
         tags=["memory"],
-        **_docs(s.MemoryListOut),
+        **_docs(schemas.MemoryListOut),
     )
     def search_memory(
-        user_id: str, session_id: str, body: s.SearchBody, tenant: Tenant
+        user_id: str, session_id: str, body: schemas.SearchBody, tenant: Tenant
     ) -> Response:
         """Ranked search (with ``query``) or filter-only lookup of ready blocks; scope is
         this session unless ``filters.session_ids`` says otherwise."""
         return _run_search(tenant, user_id, session_id, body)
 
-    @router.post("/users/{user_id}/memory/search", tags=[EXT], **_docs(s.MemoryListOut))
-    def search_user_memory(user_id: str, body: s.SearchBody, tenant: Tenant) -> Response:
+    @router.post("/users/{user_id}/memory/search", tags=[EXT], **_docs(schemas.MemoryListOut))
+    def search_user_memory(user_id: str, body: schemas.SearchBody, tenant: Tenant) -> Response:
         """*Extension*: search every session of the user (or ``filters.session_ids``)."""
         return _run_search(tenant, user_id, None, body)
 
     @router.post(
         "/users/{user_id}/sessions/{session_id}/memory/count",
         tags=[EXT],
-        **_docs(s.CountOut),
+        **_docs(schemas.CountOut),
     )
     def count_session_memory(
-        user_id: str, session_id: str, body: s.CountBody, tenant: Tenant
+        user_id: str, session_id: str, body: schemas.CountBody, tenant: Tenant
     ) -> Response:
         """*Extension*: number of live blocks (any status) matching the filters."""
         filters, _ = _search_filters(body.filters)
         return ok({"count": tenant.engine.count_memories(user_id, session_id, filters)})
 
-    @router.post("/users/{user_id}/memory/count", tags=[EXT], **_docs(s.CountOut))
-    def count_user_memory(user_id: str, body: s.CountBody, tenant: Tenant) -> Response:
+    @router.post("/users/{user_id}/memory/count", tags=[EXT], **_docs(schemas.CountOut))
+    def count_user_memory(user_id: str, body: schemas.CountBody, tenant: Tenant) -> Response:
         """*Extension*: as above, over every session of the user."""
         filters, _ = _search_filters(body.filters)
         return ok({"count": tenant.engine.count_memories(user_id, None, filters)})
 
-    @router.get("/users/{user_id}/memory", tags=["memory"], **_docs(s.ListMemoriesOut))
+    @router.get("/users/{user_id}/memory", tags=["memory"], **_docs(schemas.ListMemoriesOut))
     def list_memories(
         user_id: str,
         tenant: Tenant,
-        limit: Annotated[int, Query(le=s.BIG)] = 20,
-        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+        limit: Annotated[int, Query(le=schemas.BIG)] = 20,
+        offset: Annotated[int, Query(ge=0, le=schemas.BIG)] = 0,
         order_by: str = "ingested_at",
         session_ids: str | None = None,
     ) -> Response:
@@ -479,10 +483,10 @@ def build_router() -> APIRouter:
     @router.delete(
         "/users/{user_id}/sessions/{session_id}/memory",
         tags=["memory"],
-        **_docs(s.DeleteMemoryOut),
+        **_docs(schemas.DeleteMemoryOut),
     )
     def delete_memory(
-        user_id: str, session_id: str, body: s.DeleteMemoryBody, tenant: Tenant
+        user_id: str, session_id: str, body: schemas.DeleteMemoryBody, tenant: Tenant
     ) -> Response:
         """Delete blocks by id (absent ids count as deleted) or ``"all"`` of the session."""
         result = tenant.engine.delete_memory(user_id, session_id, body.block_ids)
@@ -490,18 +494,18 @@ def build_router() -> APIRouter:
 
     # prompts --------------------------------------------------------------------------
 
-    @router.post("/prompts", tags=["prompts"], **_docs(s.PromptOut, 201))
-    def create_prompt(body: s.CreatePromptBody, tenant: Tenant) -> Response:
+    @router.post("/prompts", tags=["prompts"], **_docs(schemas.PromptOut, 201))
+    def create_prompt(body: schemas.CreatePromptBody, tenant: Tenant) -> Response:
         record = tenant.prompts.create(
             body.prompt_id, body.prompt, body.description, body.annotations
         )
         return ok(_prompt(record), 201)
 
-    @router.get("/prompts", tags=["prompts"], **_docs(s.PromptListOut))
+    @router.get("/prompts", tags=["prompts"], **_docs(schemas.PromptListOut))
     def list_prompts(
         tenant: Tenant,
-        limit: Annotated[int, Query(le=s.BIG)] = 100,
-        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+        limit: Annotated[int, Query(le=schemas.BIG)] = 100,
+        offset: Annotated[int, Query(ge=0, le=schemas.BIG)] = 0,
     ) -> Response:
         limit = _clamp(limit, 1000)
         records, total = tenant.prompts.page(limit, offset)
@@ -543,18 +547,20 @@ def build_router() -> APIRouter:
         assert number is not None
         return ok(_version(tenant.prompts.version(prompt_id, number)))
 
-    @router.put("/prompts/{prompt_id}", tags=["prompts"], **_docs(s.PromptOut))
-    def update_prompt(prompt_id: str, body: s.UpdatePromptBody, tenant: Tenant) -> Response:
+    @router.put("/prompts/{prompt_id}", tags=["prompts"], **_docs(schemas.PromptOut))
+    def update_prompt(prompt_id: str, body: schemas.UpdatePromptBody, tenant: Tenant) -> Response:
         """A new ``prompt`` text makes a new version; description/annotations change the head."""
         record = tenant.prompts.update(prompt_id, body.prompt, body.description, body.annotations)
         return ok(_prompt(record))
 
-    @router.get("/prompts/{prompt_id}/versions", tags=["prompts"], **_docs(s.PromptVersionListOut))
+    @router.get(
+        "/prompts/{prompt_id}/versions", tags=["prompts"], **_docs(schemas.PromptVersionListOut)
+    )
     def list_prompt_versions(
         prompt_id: str,
         tenant: Tenant,
-        limit: Annotated[int, Query(le=s.BIG)] = 100,
-        offset: Annotated[int, Query(ge=0, le=s.BIG)] = 0,
+        limit: Annotated[int, Query(le=schemas.BIG)] = 100,
+        offset: Annotated[int, Query(ge=0, le=schemas.BIG)] = 0,
     ) -> Response:
         limit = _clamp(limit, 1000)
         versions, total = tenant.prompts.versions(prompt_id, limit, offset)
@@ -584,13 +590,13 @@ def build_router() -> APIRouter:
 
     # administration (extensions) ------------------------------------------------------
 
-    @router.get("/admin/retention", tags=[EXT], **_docs(s.RetentionOut))
+    @router.get("/admin/retention", tags=[EXT], **_docs(schemas.RetentionOut))
     def get_retention(tenant: Tenant) -> Response:
         """*Extension*: the retention policy (days kept by creation time; null = forever)."""
         return ok(tenant.engine.get_retention().model_dump(mode="json"))
 
-    @router.put("/admin/retention", tags=[EXT], **_docs(s.RetentionOut))
-    def set_retention(body: s.RetentionBody, tenant: Tenant) -> Response:
+    @router.put("/admin/retention", tags=[EXT], **_docs(schemas.RetentionOut))
+    def set_retention(body: schemas.RetentionBody, tenant: Tenant) -> Response:
         """*Extension*: partial update; omitted keys keep their value."""
         given = body.model_fields_set
         config = tenant.engine.set_retention(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..errors import ValidationError
-from . import _schemas as s
+from . import _schemas as schemas
 from ._json import StrictJSONRoute
 from ._odata import parse_filter
 from ._sap_store import Kind, SapStore, parse_metadata
@@ -84,11 +84,11 @@ def build_router() -> APIRouter:
         route_class=StrictJSONRoute,
         prefix="/v1",
         tags=["SAP v1"],
-        responses={400: {"model": s.ErrorOut}, 404: {"model": s.ErrorOut}},
+        responses={400: {"model": schemas.ErrorOut}, 404: {"model": schemas.ErrorOut}},
     )
 
-    @router.post("/memories", **_docs(s.SapMemoryOut, 201))
-    def add_memory(body: s.SapMemoryBody, store: Store) -> Response:
+    @router.post("/memories", **_docs(schemas.SapMemoryOut, 201))
+    def add_memory(body: schemas.SapMemoryBody, store: Store) -> Response:
         """Store a memory for agentID + invokerID; it is searchable on return."""
         entity = store.add_memory(
             body.agentID, body.invokerID, body.content, parse_metadata(body.metadata)
@@ -96,26 +96,28 @@ def build_router() -> APIRouter:
         return JSONResponse(entity, status_code=201)
 
     @router.get(
-        "/memories", **_docs(s.SapMemoryCollection), openapi_extra={"parameters": _ODATA_PARAMS}
+        "/memories",
+        **_docs(schemas.SapMemoryCollection),
+        openapi_extra={"parameters": _ODATA_PARAMS},
     )
     def list_memories(request: Request, store: Store) -> Response:
         """Memories matching ``$filter``, oldest first; ``$count=true`` adds ``@odata.count``."""
         return _collection(request, store, "memory")
 
-    @router.post("/memories/search", **_docs(s.SapSearchCollection))
-    def search_memories(body: s.SapSearchBody, store: Store) -> Response:
+    @router.post("/memories/search", **_docs(schemas.SapSearchCollection))
+    def search_memories(body: schemas.SapSearchBody, store: Store) -> Response:
         """Memories with cosine similarity >= threshold, most similar first, at most top."""
         if not body.query.strip():
             raise ValidationError("query must not be blank")
         found = store.search(body.agentID, body.invokerID, body.query, body.threshold, body.top)
         return JSONResponse({"value": found})
 
-    @router.get("/memories({memory_id})", **_docs(s.SapMemoryOut))
+    @router.get("/memories({memory_id})", **_docs(schemas.SapMemoryOut))
     def get_memory(memory_id: str, store: Store) -> Response:
         return JSONResponse(store.get("memory", memory_id))
 
     @router.patch("/memories({memory_id})", status_code=204, response_model=None)
-    def update_memory(memory_id: str, body: s.SapMemoryPatch, store: Store) -> Response:
+    def update_memory(memory_id: str, body: schemas.SapMemoryPatch, store: Store) -> Response:
         """Partial update of content and/or metadata (metadata is replaced whole)."""
         given = body.model_fields_set
         store.update_memory(
@@ -130,8 +132,8 @@ def build_router() -> APIRouter:
         store.delete("memory", memory_id)
         return Response(status_code=204)
 
-    @router.post("/messages", **_docs(s.SapMessageOut, 201))
-    def add_message(body: s.SapMessageBody, store: Store) -> Response:
+    @router.post("/messages", **_docs(schemas.SapMessageOut, 201))
+    def add_message(body: schemas.SapMessageBody, store: Store) -> Response:
         entity = store.add_message(
             body.agentID,
             body.invokerID,
@@ -143,13 +145,15 @@ def build_router() -> APIRouter:
         return JSONResponse(entity, status_code=201)
 
     @router.get(
-        "/messages", **_docs(s.SapMessageCollection), openapi_extra={"parameters": _ODATA_PARAMS}
+        "/messages",
+        **_docs(schemas.SapMessageCollection),
+        openapi_extra={"parameters": _ODATA_PARAMS},
     )
     def list_messages(request: Request, store: Store) -> Response:
         """Messages matching ``$filter`` (agentID, invokerID, messageGroup, role, contains)."""
         return _collection(request, store, "message")
 
-    @router.get("/messages({message_id})", **_docs(s.SapMessageOut))
+    @router.get("/messages({message_id})", **_docs(schemas.SapMessageOut))
     def get_message(message_id: str, store: Store) -> Response:
         return JSONResponse(store.get("message", message_id))
 
@@ -158,13 +162,13 @@ def build_router() -> APIRouter:
         store.delete("message", message_id)
         return Response(status_code=204)
 
-    @router.get("/admin/retentionConfig", **_docs(s.SapRetentionOut))
+    @router.get("/admin/retentionConfig", **_docs(schemas.SapRetentionOut))
     def get_retention(store: Store) -> Response:
         """The tenant's retention singleton (days by creation time; null = keep)."""
         return JSONResponse(store.retention())
 
     @router.patch("/admin/retentionConfig", status_code=204, response_model=None)
-    def update_retention(body: s.SapRetentionPatch, store: Store) -> Response:
+    def update_retention(body: schemas.SapRetentionPatch, store: Store) -> Response:
         """Partial update: only the given keys change; null disables a category."""
         changes = {key: getattr(body, key) for key in body.model_fields_set}
         if not changes:
