@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError, EmbeddingError, ValidationError
-from ._base import Vectors, normalize_rows
+from ._base import Vectors, check_texts, normalize_rows
 
 _MODEL_ATTRS = ("model", "model_name", "model_id", "deployment", "deployment_name")
 
@@ -28,21 +28,6 @@ def _model_label(obj: Any) -> str | None:
         if isinstance(value, str) and value and value != "unknown":
             return value
     return None
-
-
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise ValidationError(
-            "embed_documents takes a sequence of texts, got a single str; "
-            "wrap it in a list or call embed_query."
-        )
-    out = list(texts)
-    for i, text in enumerate(out):
-        if not isinstance(text, str):
-            raise ValidationError(
-                f"texts[{i}] is a {type(text).__name__}, not a str; embed only strings."
-            )
-    return out
 
 
 class _WrappedEmbedder:
@@ -86,7 +71,7 @@ class _WrappedEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts`` with the wrapped model; returns ``(len(texts), dim)`` unit rows."""
-        items = _check_texts(texts)
+        items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         try:
@@ -265,7 +250,7 @@ class SentenceTransformerEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts``; returns ``(len(texts), dim)`` unit rows."""
-        items = _check_texts(texts)
+        items = check_texts(texts)
         model = self._loaded()
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -8,6 +8,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import ValidationError
+
 Vectors = npt.NDArray[np.float32]
 """A ``(n, dim)`` float32 matrix of L2-normalised rows."""
 
@@ -44,3 +46,19 @@ def normalize_rows(matrix: npt.NDArray[np.floating]) -> Vectors:
     norms[norms == 0] = 1.0
     result: Vectors = (out / norms).astype(np.float32, copy=False)
     return result
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts to embed, as a list of strings (a bare string is refused: wrap it)."""
+    if isinstance(texts, str):
+        raise ValidationError(
+            "embed_documents takes a sequence of texts, got a single str; "
+            "wrap it in a list or call embed_query."
+        )
+    checked = list(texts)
+    for i, text in enumerate(checked):
+        if not isinstance(text, str):
+            raise ValidationError(
+                f"texts[{i}] is a {type(text).__name__}, not a str; embed only strings."
+            )
+    return checked

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigurationError, EmbeddingError, ValidationError
-from ._base import Vectors, normalize_rows
+from ._base import Vectors, check_texts, normalize_rows
 
 MINILM_NAME = "all-MiniLM-L6-v2-int8"
 MINILM_DIM = 384
@@ -183,17 +183,7 @@ class MiniLMEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts``; returns a ``(len(texts), 384)`` float32 matrix of unit rows."""
-        if isinstance(texts, str):
-            raise ValidationError(
-                "embed_documents takes a sequence of texts, got a single str; "
-                "wrap it in a list or call embed_query."
-            )
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ValidationError(
-                    f"texts[{i}] is a {type(text).__name__}, not a str; embed only strings."
-                )
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, MINILM_DIM), dtype=np.float32)
         runtime = self._runtime()

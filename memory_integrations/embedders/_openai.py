@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 
 from ..errors import ConfigurationError, EmbeddingError, ValidationError
-from ._base import Vectors, normalize_rows
+from ._base import Vectors, check_texts, normalize_rows
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -139,17 +139,7 @@ class OpenAICompatibleEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts`` in batches of ``batch_size``; returns ``(len(texts), dim)``."""
-        if isinstance(texts, str):
-            raise ValidationError(
-                "embed_documents takes a sequence of texts, got a single str; "
-                "wrap it in a list or call embed_query."
-            )
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ValidationError(
-                    f"texts[{i}] is a {type(text).__name__}, not a str; embed only strings."
-                )
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         rows: list[list[float]] = []
