@@ -258,15 +258,14 @@ class EngineStore:
         a = alias
         where = [f"{a}.user_id = ?", f"({a}.expires_at IS NULL OR {a}.expires_at > ?)"]
         params: list[Any] = [q.user_id, q.now]
-        if q.session_ids is not None:
-            where.append(f"{a}.session_id IN ({placeholders(len(q.session_ids))})")
-            params.extend(q.session_ids)
-        if q.block_ids is not None:
-            where.append(f"{a}.block_id IN ({placeholders(len(q.block_ids))})")
-            params.extend(q.block_ids)
-        if q.statuses is not None:
-            where.append(f"{a}.status IN ({placeholders(len(q.statuses))})")
-            params.extend(q.statuses)
+        for column, values in (
+            ("session_id", q.session_ids),
+            ("block_id", q.block_ids),
+            ("status", q.statuses),
+        ):
+            if values is not None:
+                where.append(f"{a}.{column} IN ({placeholders(len(values))})")
+                params.extend(values)
         for column, low, high in (
             ("ingested_at", q.ingested_from, q.ingested_to),
             ("created_at", q.created_from, q.created_to),
@@ -287,15 +286,10 @@ class EngineStore:
         if q.content_contains:
             where.append(self._contains(f"{a}.text"))
             params.append(q.content_contains)
-        if q.agent_id is not None:
-            where.append(f"{a}.agent_id = ?")
-            params.append(q.agent_id)
-        if q.kind is not None:
-            where.append(f"{a}.kind = ?")
-            params.append(q.kind)
-        if q.role is not None:
-            where.append(f"{a}.role = ?")
-            params.append(q.role)
+        for column, value in (("agent_id", q.agent_id), ("kind", q.kind), ("role", q.role)):
+            if value is not None:
+                where.append(f"{a}.{column} = ?")
+                params.append(value)
         return " AND ".join(where), params
 
     def query_blocks(
