@@ -286,10 +286,10 @@ class EngineStore:
         if q.content_contains:
             where.append(self._contains(f"{a}.text"))
             params.append(q.content_contains)
-        for column, value in (("agent_id", q.agent_id), ("kind", q.kind), ("role", q.role)):
-            if value is not None:
+        for column, wanted in (("agent_id", q.agent_id), ("kind", q.kind), ("role", q.role)):
+            if wanted is not None:
                 where.append(f"{a}.{column} = ?")
-                params.append(value)
+                params.append(wanted)
         return " AND ".join(where), params
 
     def query_blocks(
