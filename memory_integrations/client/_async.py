@@ -116,7 +116,21 @@ class AsyncUserResource:
 class AsyncAgentMemoryClient:
     """Async twin of :class:`AgentMemoryClient`, with exactly the same surface.
 
-    Use ``async with AsyncAgentMemoryClient(...) as client:`` or ``await client.aclose()``.
+    Every method is the sync one run in a worker thread (one implementation). Use
+    ``async with AsyncAgentMemoryClient(...) as client:`` or ``await client.aclose()``.
+
+    Args:
+        *args, **kwargs: as :class:`AgentMemoryClient`.
+
+    Example:
+        ```python
+        from memory_integrations import AsyncAgentMemoryClient
+
+        async with AsyncAgentMemoryClient("memory.sqlite3") as client:
+            user = await client.get_or_create_user("ana")
+            session = await user.get_or_create_session("trip-1")
+            await session.add_memory(facts=["Ana is vegetarian."])
+        ```
     """
 
     def __init__(

@@ -38,7 +38,33 @@ class AgentMemoryClient:
     ``AgentMemoryClient()`` opens the embedded engine on ``./agent-memory.sqlite3`` (or
     ``MEMORY_INTEGRATIONS_URL``); ``path=`` picks another file (``":memory:"`` for
     throwaway use). ``embedder=`` takes an embedder spec or object (default: the local
-    all-MiniLM-L6-v2). Use it as a context manager, or call :meth:`close`.
+    all-MiniLM-L6-v2). Use it as a context manager, or call :meth:`close`; a client that
+    is never closed finishes its queued embeddings at interpreter exit.
+
+    Args:
+        path: a SQLite file (created with its folder if missing), ``sqlite:///...``,
+            ``":memory:"``, or a ``postgresql://`` URL.
+        url: the same as a URL (``postgresql://``, ``sqlite:///``) or an ``http(s)://``
+            server (then like ``base_url``).
+        base_url: a memory-integrations or Couchbase Agent Memory server.
+        token: the bearer token for ``base_url``.
+        embedder: an embedder spec (``"default"``, ``"hashing"``, ``"openai:<model>"``)
+            or object (an ``Embedder``, a LangChain or LlamaIndex embeddings object).
+        settings: engine settings (else from ``MEMORY_INTEGRATIONS_*`` variables).
+        memory_block_ttl: the default TTL of blocks in seconds (0 = never).
+        clock: returns epoch seconds (tests).
+        backend: a ready ``Backend`` (e.g. ``SapBackend``) instead of the above.
+
+    Example:
+        ```python
+        from memory_integrations import AgentMemoryClient
+
+        with AgentMemoryClient("memory.sqlite3") as client:
+            user = client.get_or_create_user("ana")
+            session = user.get_or_create_session("trip-1")
+            session.add_memory(facts=["Ana is vegetarian."], async_processing=False)
+            hits = user.search_memory("What does Ana eat?")
+        ```
     """
 
     def __init__(

@@ -141,6 +141,26 @@ class AgentMemoryStorage:
     :mod:`memory_integrations.validation`): a refused call raises a ``ValidationError`` or
     ``ConfigurationError`` and has opened, created and written nothing. ``save`` checks
     every record before it stores any.
+
+    Args:
+        client: a client, or where the memory lives (None: the default store).
+        user_id: the engine user the records live under (one per tenant).
+        session_id: the session new records are written to.
+        score_scale: ``"lancedb"`` or ``"cosine"`` (see above).
+        embedder: the embedder of the crew's ``Memory`` (default: a local one).
+        private_to: an agent role: a view of that agent's private records.
+
+    Example:
+        ```python
+        from crewai.memory.unified_memory import Memory
+
+        from memory_integrations import AgentMemoryClient
+        from memory_integrations.crewai import AgentMemoryStorage
+
+        with AgentMemoryClient("memory.sqlite3") as client:
+            storage = AgentMemoryStorage(client, user_id="travel-crew")
+            memory = Memory(storage=storage, embedder=storage.embedder)
+        ```
     """
 
     def __init__(

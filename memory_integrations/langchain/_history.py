@@ -30,6 +30,24 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
 
     LangChain marks ``BaseChatMessageHistory`` as legacy; for new LangGraph agents prefer
     the ``AgentMemorySaver`` checkpointer from ``memory_integrations.langgraph``.
+
+    Args:
+        source: a client (sync or async), a user or session handle, or where the memory
+            lives (a SQLite path, ``postgresql://`` or ``http(s)://`` URL).
+        user_id: the user, when ``source`` is a client.
+        session_id: the session, unless ``source`` is a session handle.
+        annotations: tags every stored message carries.
+
+    Example:
+        ```python
+        from memory_integrations import AgentMemoryClient
+        from memory_integrations.langchain import AgentMemoryChatMessageHistory
+
+        with AgentMemoryClient("memory.sqlite3") as client:
+            history = AgentMemoryChatMessageHistory(client, user_id="ana", session_id="s1")
+            history.add_user_message("I am vegetarian.")
+            print(history.messages)
+        ```
     """
 
     def __init__(

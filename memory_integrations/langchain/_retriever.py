@@ -75,6 +75,24 @@ class AgentMemoryRetriever(BaseRetriever):
     ``retriever.invoke(query, k=2)``, as can ``user_id`` / ``session_id`` (otherwise read
     from the surrounding run's ``configurable``). Blocks without text (an AI message that
     only calls tools) are skipped.
+
+    Args:
+        source: a client (sync or async), a user or session handle, or where the memory
+            lives (a SQLite path, ``postgresql://`` or ``http(s)://`` URL).
+        user_id, session_id: fixed ids (else read per call from ``configurable``).
+        scope: ``"all"`` sessions of the user, ``"session"``, or a list of session ids.
+        k: how many documents (1-1000).
+        threshold, annotations, metadata_contains, kind, role: search filters.
+
+    Example:
+        ```python
+        from memory_integrations import AgentMemoryClient
+        from memory_integrations.langchain import AgentMemoryRetriever
+
+        with AgentMemoryClient("memory.sqlite3") as client:
+            retriever = AgentMemoryRetriever(client, user_id="ana", k=4)
+            documents = retriever.invoke("What does Ana eat?")
+        ```
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

@@ -130,7 +130,34 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
     seconds and exists for tests.
 
     All ``a*`` methods run the same synchronous code in a worker thread. ``close()`` stops
-    the sweeper; the database is shared and stays open.
+    the sweeper; the database is shared and stays open. Each thread records the ``user_id``
+    of the run that created it (``config["configurable"]["user_id"]`` or the run context's
+    ``user_id``): what ``erase_user`` removes.
+
+    Args:
+        client_or_db: a client with an embedded backend, an ``SqlDatabase``, or a SQLite
+            path / ``postgresql://`` URL.
+        serde: LangGraph's serializer (default: ``JsonPlusSerializer``).
+        ttl: seconds of inactivity after which a thread expires (None: never).
+        refresh_on_read: whether reads restart a thread's TTL clock.
+        sweep_interval: seconds between background sweeps of expired threads (None: none).
+        clock: returns epoch seconds (tests).
+
+    Example:
+        ```python
+        from langgraph.graph import START, MessagesState, StateGraph
+
+        from memory_integrations import AgentMemoryClient
+        from memory_integrations.langgraph import AgentMemorySaver
+
+        builder = StateGraph(MessagesState)
+        builder.add_node("echo", lambda state: {"messages": [("ai", "hello")]})
+        builder.add_edge(START, "echo")
+        with AgentMemoryClient("memory.sqlite3") as client:
+            graph = builder.compile(checkpointer=AgentMemorySaver(client, ttl=86_400))
+            config = {"configurable": {"thread_id": "trip-1", "user_id": "ana"}}
+            graph.invoke({"messages": [("user", "hi")]}, config)
+        ```
     """
 
     def __init__(

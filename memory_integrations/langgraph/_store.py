@@ -168,6 +168,27 @@ class AgentMemoryStore(StoreMaintenance, BaseStore):
     label that merely equals a user id does not make an item theirs.
 
     ``abatch`` runs ``batch`` in a worker thread. ``clock`` returns epoch seconds (tests).
+
+    Args:
+        client_or_db: a client with an embedded backend, an ``SqlDatabase``, or a SQLite
+            path / ``postgresql://`` URL.
+        index: LangGraph's ``IndexConfig`` (``dims``, ``embed``, ``fields``).
+        ttl: LangGraph's ``TTLConfig`` (minutes).
+        ranking: ``"hybrid"`` (cosine fused with BM25) or ``"vector"`` (cosine only).
+        owner_label: the namespace label that names the owning user, e.g. 1 for
+            ``("memories", user_id)``.
+        clock: returns epoch seconds (tests).
+
+    Example:
+        ```python
+        from memory_integrations import AgentMemoryClient
+        from memory_integrations.langgraph import AgentMemoryStore
+
+        with AgentMemoryClient("memory.sqlite3") as client:
+            store = AgentMemoryStore(client, index={"fields": ["text"]}, owner_label=1)
+            store.put(("memories", "ana"), "diet", {"text": "Ana is vegetarian."})
+            hits = store.search(("memories", "ana"), query="what does she eat?")
+        ```
     """
 
     supports_ttl: bool = True

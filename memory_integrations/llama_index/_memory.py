@@ -35,6 +35,27 @@ class AgentMemory(MemoryLocation, RecallOptions, BaseMemory):
 
     ``reset()`` archives the session's messages (out of the chat, still recallable);
     with ``on_reset="delete"`` it deletes them. ``set()`` replaces the chat.
+
+    Args:
+        user_id: whose memory (required).
+        session_id: the conversation (default: a new id).
+        path / url / client: where the memory lives (see ``MemoryLocation``).
+        embedder: the embedder spec of a store opened from ``path`` / ``url``.
+        k, scope, threshold: what ``get`` recalls (see ``RecallOptions``).
+        max_messages: recent messages ``get`` returns.
+        annotations: tags every stored message carries.
+        on_reset: ``"archive"`` or ``"delete"``.
+
+    Example:
+        ```python
+        from llama_index.core.llms import ChatMessage
+
+        from memory_integrations.llama_index import AgentMemory
+
+        memory = AgentMemory.from_defaults(user_id="ana", path="memory.sqlite3")
+        memory.put(ChatMessage(role="user", content="I am vegetarian."))
+        messages = memory.get(input="Where should we eat?")
+        ```
     """
 
     session_id: Id = Field(
