@@ -91,9 +91,9 @@ from ._saver_values import (
     _BlobRows,
     _BlobWrite,
     _bytes,
+    _CheckpointRow,
     _coerce_json,
     _is_inline,
-    _Row,
     assemble,
     blob_write,
 )
@@ -341,7 +341,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
         limit: int,
         single_scope: bool,
         seed: bool = False,
-    ) -> tuple[builtins.list[_Row], builtins.list[CheckpointTuple]]:
+    ) -> tuple[builtins.list[_CheckpointRow], builtins.list[CheckpointTuple]]:
         # On PostgreSQL a single checkpoint comes with its writes in the same statement
         # (one round trip less); on SQLite two plain statements are faster.
         with_writes = limit == 1 and self._postgres
@@ -361,7 +361,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
                 raw = list(unique.values())
             rows = [self._decode_row(r) for r in raw]
             cached: dict[_BlobKey, tuple[str, bytes] | None] = {}
-            missing: builtins.list[_Row] = []
+            missing: builtins.list[_CheckpointRow] = []
             for row in rows:
                 uncached = []
                 for key in row.needed:
@@ -411,7 +411,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
             )
         return rows, tuples
 
-    def _decode_row(self, raw: Sequence[Any]) -> _Row:
+    def _decode_row(self, raw: Sequence[Any]) -> _CheckpointRow:
         (thread_id, ns, checkpoint_id, parent_id, md_json, md_type, last_access, ttl_seconds) = raw[
             :8
         ]
@@ -425,7 +425,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
             metadata = self.serde.loads_typed((md_type, _bytes(raw[10])))
         else:
             metadata = json.loads(md_json)
-        return _Row(
+        return _CheckpointRow(
             thread_id,
             ns,
             checkpoint_id,
@@ -439,7 +439,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
         )
 
     def _load_blobs(
-        self, cur: Cursor, rows: builtins.list[_Row]
+        self, cur: Cursor, rows: builtins.list[_CheckpointRow]
     ) -> dict[tuple[str, str], _BlobRows]:
         wanted: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
         for row in rows:
@@ -462,7 +462,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
         return found
 
     def _query_writes(
-        self, cur: Cursor, rows: builtins.list[_Row]
+        self, cur: Cursor, rows: builtins.list[_CheckpointRow]
     ) -> dict[tuple[str, str, str], builtins.list[tuple[Any, ...]]]:
         """(task_path, task_id, idx, channel, type, blob) of each checkpoint's writes."""
         by_scope: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -492,7 +492,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
             ]
         return result
 
-    def _refresh(self, rows: builtins.list[_Row]) -> None:
+    def _refresh(self, rows: builtins.list[_CheckpointRow]) -> None:
         """Move the expiry of the threads just read, at most about once per 1% of the TTL."""
         if not self.refresh_on_read or not rows:
             return

@@ -103,7 +103,7 @@ class _BlobWrite:
 
 
 @dataclass
-class _Row:
+class _CheckpointRow:
     thread_id: str
     ns: str
     checkpoint_id: str
@@ -126,7 +126,9 @@ class _BrokenChainError(RuntimeError):
     pass
 
 
-def assemble(row: _Row, scope: _BlobRows, key: tuple[str, str]) -> tuple[str, bytes] | None:
+def assemble(
+    row: _CheckpointRow, scope: _BlobRows, key: tuple[str, str]
+) -> tuple[str, bytes] | None:
     """The (type, bytes) of one channel version, rebuilding append deltas."""
     entry = scope.get(key)
     if entry is None or entry[3] == _EMPTY:
@@ -220,7 +222,9 @@ class ValueCache:
             while self._blob_bytes > _BLOB_CACHE_BYTES and self._blobs:
                 self._drop_blob(next(iter(self._blobs)))
 
-    def seed_tail(self, row: _Row, scope: _BlobRows, key: tuple[str, str], data: bytes) -> None:
+    def seed_tail(
+        self, row: _CheckpointRow, scope: _BlobRows, key: tuple[str, str], data: bytes
+    ) -> None:
         entry = scope[key]
         header = _array_header(data)
         if entry[2] is not None and header and len(data) - header >= _DELTA_MIN_BODY:
