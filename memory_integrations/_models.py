@@ -7,6 +7,7 @@ threshold, retention policy).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -140,20 +141,44 @@ class UpdateMemoryResponse(BaseModel):
 
 
 class MemoryList(BaseModel):
-    """Search results: ranked by relevance when a query was given."""
+    """Search results: ranked by relevance when a query was given.
+
+    Iterating it (and ``len``, indexing) goes over ``memory_blocks``.
+    """
 
     memory_blocks: list[MemoryBlock]
     count: int
 
+    def __iter__(self) -> Iterator[MemoryBlock]:  # type: ignore[override]
+        return iter(self.memory_blocks)
+
+    def __len__(self) -> int:
+        return len(self.memory_blocks)
+
+    def __getitem__(self, index: int) -> MemoryBlock:
+        return self.memory_blocks[index]
+
 
 class ListMemoriesResponse(BaseModel):
-    """One page of ``list_memories``; ``total`` counts every matching block."""
+    """One page of ``list_memories``; ``total`` counts every matching block.
+
+    Iterating it (and ``len``, indexing) goes over the page's ``memory_blocks``.
+    """
 
     memory_blocks: list[MemoryBlock]
     count: int
     total: int
     limit: int
     offset: int
+
+    def __iter__(self) -> Iterator[MemoryBlock]:  # type: ignore[override]
+        return iter(self.memory_blocks)
+
+    def __len__(self) -> int:
+        return len(self.memory_blocks)
+
+    def __getitem__(self, index: int) -> MemoryBlock:
+        return self.memory_blocks[index]
 
     @property
     def has_more(self) -> bool:
@@ -167,19 +192,36 @@ class DeleteMemoryResponse(BaseModel):
 
 
 class User(BaseModel):
+    """A user. ``user_id`` is the same as ``id`` (the name the handles use)."""
+
     id: str
     name: str
     sessions: list[str] | None = None
     metadata: dict[str, Any] | None = None
     created_at: datetime | None = None
 
+    @property
+    def user_id(self) -> str:
+        return self.id
+
 
 class UserList(BaseModel):
+    """One page of users; iterating it (and ``len``, indexing) goes over ``users``."""
+
     users: list[User]
     count: int
     total: int | None = None
     limit: int | None = None
     offset: int | None = None
+
+    def __iter__(self) -> Iterator[User]:  # type: ignore[override]
+        return iter(self.users)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def __getitem__(self, index: int) -> User:
+        return self.users[index]
 
 
 class Session(BaseModel):
@@ -193,11 +235,22 @@ class Session(BaseModel):
 
 
 class SessionList(BaseModel):
+    """One page of sessions; iterating it (and ``len``, indexing) goes over ``sessions``."""
+
     sessions: list[Session]
     count: int
     total: int | None = None
     limit: int | None = None
     offset: int | None = None
+
+    def __iter__(self) -> Iterator[Session]:  # type: ignore[override]
+        return iter(self.sessions)
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def __getitem__(self, index: int) -> Session:
+        return self.sessions[index]
 
 
 class FilterOptions(BaseModel):

@@ -229,6 +229,11 @@ class UserResource:
         self.sessions = model.sessions
         self.metadata = model.metadata
 
+    @property
+    def id(self) -> str:
+        """The same as ``user_id`` (the name the ``User`` model uses)."""
+        return self.user_id
+
     def __repr__(self) -> str:
         return f"UserResource(user_id={self.user_id!r}, name={self.name!r})"
 
