@@ -11,7 +11,7 @@ from langchain_core.messages import BaseMessage
 from .._models import MemoryBlock
 from ..client import SessionResource
 from ..errors import ValidationError
-from ..turn import MemoryBinding, MemorySource
+from ..turn import MemoryBinding, MemorySource, one_source
 from ..validation import normalise_add
 from ._messages import from_blocks, to_block_message
 
@@ -52,13 +52,15 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
 
     def __init__(
         self,
-        source: MemorySource,
+        source: MemorySource | None = None,
         *,
+        client: MemorySource | None = None,
         user_id: str | None = None,
         session_id: str | None = None,
         annotations: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        source = one_source(source, client, "AgentMemoryChatMessageHistory")
         self.binding = MemoryBinding(source, user_id=user_id, session_id=session_id)
         if self.binding.user_id is None or self.binding.session_id is None:
             raise ValidationError(

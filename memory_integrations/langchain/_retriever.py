@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, field_valid
 from .._models import MemoryBlock, MessageRole
 from ..client import UserResource
 from ..errors import ValidationError
-from ..turn import MemoryBinding, MemorySource, Scope
+from ..turn import MemoryBinding, MemorySource, Scope, one_source
 from ..validation import MAX_RELEVANT_K, check_id, check_int, typed_validation
 from ._messages import METADATA_KEY
 
@@ -112,8 +112,9 @@ class AgentMemoryRetriever(BaseRetriever):
     _binding: MemoryBinding = PrivateAttr()
 
     def __init__(self, source: MemorySource | None = None, /, **data: Any) -> None:
-        if source is not None:
-            data["source"] = source
+        client = data.pop("client", None)
+        if source is not None or client is not None or "source" not in data:
+            data["source"] = one_source(source, client, "AgentMemoryRetriever")
         with typed_validation("AgentMemoryRetriever"):
             super().__init__(**data)
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from .._models import MemoryBlock
 from ..client import SessionResource, UserResource
 from ..errors import NotFoundError, ValidationError
-from ..turn import MemoryBinding, MemorySource, Scope
+from ..turn import MemoryBinding, MemorySource, Scope, one_source
 from ..validation import (
     MAX_RELEVANT_K,
     check_annotations,
@@ -172,8 +172,9 @@ class _MemoryTools:
 
 
 def create_memory_tools(
-    source: MemorySource,
+    source: MemorySource | None = None,
     *,
+    client: MemorySource | None = None,
     user_id: str | None = None,
     session_id: str | None = None,
     scope: Scope = "all",
@@ -202,7 +203,9 @@ def create_memory_tools(
     k = check_int(k, "k", 1, MAX_RELEVANT_K)
     threshold = check_threshold(threshold)
     annotations = check_annotations(annotations) or None
-    binding = MemoryBinding(source, user_id=user_id, session_id=session_id)
+    binding = MemoryBinding(
+        one_source(source, client, "create_memory_tools"), user_id=user_id, session_id=session_id
+    )
     impl = _MemoryTools(binding, scope=scope, k=k, threshold=threshold, annotations=annotations)
 
     def save_memory(fact: str, config: RunnableConfig) -> str:

@@ -23,7 +23,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import MessagesState
 
 from ..langchain import inject_into_messages, last_human_text
-from ..turn import MemoryBinding, MemorySource, TurnConfig, persist, prepare_turn
+from ..turn import MemoryBinding, MemorySource, TurnConfig, one_source, persist, prepare_turn
 
 
 class MemoryState(MessagesState):
@@ -48,13 +48,15 @@ class AgentMemoryNodes:
 
     def __init__(
         self,
-        source: MemorySource,
+        source: MemorySource | None = None,
         *,
+        client: MemorySource | None = None,
         user_id: str | None = None,
         session_id: str | None = None,
         turn_config: TurnConfig | None = None,
         messages_key: str = "messages",
     ) -> None:
+        source = one_source(source, client, "AgentMemoryNodes")
         self.binding = MemoryBinding(source, user_id=user_id, session_id=session_id)
         self.turn_config = turn_config or TurnConfig()
         self.messages_key = messages_key

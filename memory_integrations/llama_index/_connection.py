@@ -22,14 +22,14 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar, cast
 
 import anyio.to_thread
 from pydantic import BaseModel, Field
 
 from .._settings import Settings
 from ..backend import resolve_location
-from ..client import AgentMemoryClient, AsyncAgentMemoryClient
+from ..client import AgentMemoryClient, AsyncAgentMemoryClient, SessionResource, UserResource
 from ..errors import ConfigurationError
 from ..validation import typed_validation
 from ._checks import Id, OptionalText
@@ -101,6 +101,34 @@ def embedder_spec(client: AgentMemoryClient) -> str | None:
     return None
 
 
+def source_fields(source: object, client: object, data: dict[str, Any]) -> object:
+    """Fold the first positional argument of an adapter into its fields: a client (sync or
+    async), a user or session handle (their client, ``user_id``, ``session_id``), or where
+    the memory lives (a SQLite path, a ``postgresql://`` or ``http(s)://`` URL). Returns
+    the client to register, if any."""
+    if source is None:
+        return client
+    if client is not None:
+        raise ConfigurationError("pass the client once: as the first argument or as client=")
+    if isinstance(source, (str, Path)):
+        text = str(source)
+        data.setdefault("url" if text.startswith(_URLS) else "path", text)
+        return None
+    if isinstance(source, (AgentMemoryClient, AsyncAgentMemoryClient)):
+        return source
+    sync = getattr(source, "sync", source)  # an async handle wraps a sync one
+    if isinstance(sync, (UserResource, SessionResource)):
+        data.setdefault("user_id", sync.user_id)
+        if isinstance(sync, SessionResource):
+            data.setdefault("session_id", sync.session_id)
+        return sync._client
+    raise ConfigurationError(
+        "the first argument is where the memory lives: an AgentMemoryClient or "
+        "AsyncAgentMemoryClient, a user or session handle, or a SQLite path / "
+        f"postgresql:// / http(s):// URL; got {type(source).__name__}"
+    )
+
+
 def register_client(client: object) -> tuple[str, str | None]:
     """Make ``client`` the shared client of its store; return ``(location, embedder spec)``."""
     if not isinstance(client, (AgentMemoryClient, AsyncAgentMemoryClient)):
@@ -166,8 +194,11 @@ class MemoryLocation(BaseModel):
         "'hashing', 'openai:<model>'); None = MEMORY_INTEGRATIONS_EMBEDDER or the default.",
     )
 
-    def __init__(self, *, client: AnyClient | None = None, **data: Any) -> None:
+    def __init__(
+        self, source: object = None, /, *, client: AnyClient | None = None, **data: Any
+    ) -> None:
         with typed_validation(type(self).__name__):
+            client = cast("AnyClient | None", source_fields(source, client, data))
             if client is not None:
                 location, spec = register_client(client)
                 if data.get("path") is None and data.get("url") is None:
@@ -189,10 +220,11 @@ class MemoryLocation(BaseModel):
             return super().model_validate_json(json_data, **options)
 
     @classmethod
-    def from_client(cls, client: AnyClient, *, user_id: str, **fields: Any) -> Self:
-        """Build on an open client (the typed spelling of ``cls(client=..., ...)``)."""
-        arguments: dict[str, Any] = {"client": client, "user_id": user_id, **fields}
-        return cls(**arguments)
+    def from_client(cls, client: object, *, user_id: str | None = None, **fields: Any) -> Self:
+        """Build on a client, a user/session handle, or a location (``cls(client, ...)``)."""
+        if user_id is not None:
+            fields["user_id"] = user_id
+        return cls(client, **fields)
 
     @property
     def client(self) -> AgentMemoryClient:

@@ -100,9 +100,15 @@ class AgentMemory(MemoryLocation, RecallOptions, BaseMemory):
 
     @classmethod
     def from_client(
-        cls, client: AnyClient, *, user_id: str, session_id: str | None = None, **fields: Any
+        cls,
+        client: object,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        **fields: Any,
     ) -> Self:
-        """A memory on an open client (its path and embedder are recorded for rebuilds)."""
+        """A memory on a client, a user/session handle or a location (its path and embedder
+        are recorded for rebuilds)."""
         if session_id is not None:
             fields["session_id"] = session_id
         return super().from_client(client, user_id=user_id, **fields)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
@@ -22,7 +22,7 @@ from ..validation import (
 )
 from ._chat_log import ChatLog
 from ._checks import Scope, check_filters, check_scope
-from ._connection import AnyClient, MemoryLocation, run_sync
+from ._connection import AnyClient, MemoryLocation, run_sync, source_fields
 
 # Metadata the LLM sees with each memory; the rest is for filtering and debugging only.
 _LLM_VISIBLE = ("role", "created_at")
@@ -65,9 +65,11 @@ class AgentMemoryRetriever(BaseRetriever):
 
     def __init__(
         self,
-        client: AnyClient | None = None,
+        source: object = None,
+        /,
         *,
-        user_id: str,
+        client: AnyClient | None = None,
+        user_id: str | None = None,
         path: str | None = None,
         url: str | None = None,
         embedder: str | None = None,
@@ -80,8 +82,10 @@ class AgentMemoryRetriever(BaseRetriever):
         verbose: bool = False,
     ) -> None:
         with typed_validation("AgentMemoryRetriever"):
-            user_id = check_id(user_id, "user_id")
-            session_id = check_optional_id(session_id, "session_id")
+            fields: dict[str, Any] = {"user_id": user_id, "session_id": session_id}
+            client = cast("AnyClient | None", source_fields(source, client, fields))
+            user_id = check_id(fields["user_id"], "user_id")
+            session_id = check_optional_id(fields["session_id"], "session_id")
             checked_scope = check_scope(scope)
             if checked_scope == "session" and session_id is None:
                 raise ConfigurationError(
@@ -92,7 +96,11 @@ class AgentMemoryRetriever(BaseRetriever):
             self.threshold = check_threshold(threshold)
             self.filters = check_filters(filters)
             self.location = MemoryLocation(
-                client=client, user_id=user_id, path=path, url=url, embedder=embedder
+                client=client,
+                user_id=user_id,
+                path=fields.get("path", path),
+                url=fields.get("url", url),
+                embedder=embedder,
             )
         self.session_id = session_id
         self.scope: Scope = checked_scope

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from .._models import ChatMessage, MemoryBlock
 from ..client import AsyncSessionResource, SessionResource
-from ._binding import MemoryBinding, MemorySource
+from ._binding import MemoryBinding, MemorySource, one_source
 
 DEFAULT_TEMPLATE = (
     "Relevant memories about this user from earlier conversations (most relevant first):\n"
@@ -309,6 +309,7 @@ __all__ = [
     "estimate_tokens",
     "format_block",
     "is_runnable",
+    "one_source",
     "persist",
     "prepare_turn",
     "recall",

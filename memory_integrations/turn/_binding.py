@@ -63,6 +63,22 @@ def _sync_source(
     )
 
 
+def one_source(source: object, client: object, what: str) -> Any:
+    """The one thing an adapter is built on, given positionally or as ``client=``."""
+    if source is not None and client is not None:
+        raise ConfigurationError(
+            f"{what}: pass the client once, as the first argument or as client="
+        )
+    chosen = client if source is None else source
+    if chosen is None:
+        raise ConfigurationError(
+            f"{what} needs a client (sync or async), a user or session handle, or where the "
+            "memory lives (a SQLite path, postgresql:// or http(s):// URL), as the first "
+            "argument or as client="
+        )
+    return chosen
+
+
 class MemoryBinding:
     """Resolves ``(source, user_id, session_id)`` to session and user handles.
 

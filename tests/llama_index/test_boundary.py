@@ -7,6 +7,7 @@ that net cannot see (messages, all-or-nothing replacement, which error type and 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,12 +107,26 @@ def test_every_adapter_constructor_is_typed(client: AgentMemoryClient) -> None:
             build()
 
 
-def test_a_location_is_not_a_client(client: AgentMemoryClient) -> None:
-    """``client=`` takes a client; where the memory lives goes in ``path=`` / ``url=``."""
-    with pytest.raises(ConfigurationError, match="path="):
-        AgentMemory.from_client("memory.sqlite3", user_id="alice")  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="path="):
-        AgentMemoryRetriever("memory.sqlite3", user_id="alice")  # type: ignore[arg-type]
+def test_the_first_argument_is_a_client_a_handle_or_a_location(
+    client: AgentMemoryClient, tmp_path: Path
+) -> None:
+    """Every adapter takes a client, a user/session handle or where the memory lives as its
+    first argument (or ``client=``); anything else is refused naming the accepted forms."""
+    path = str(tmp_path / "located.sqlite3")
+    located = AgentMemory.from_client(path, user_id="alice", session_id="s", embedder="hashing")
+    assert (located.path, located.user_id) == (path, "alice")
+    positional = AgentMemory(client, user_id="alice", session_id="s")
+    assert positional.client is client
+    session = client.get_or_create_user("alice").get_or_create_session("s2")
+    from_handle = AgentMemory(session)
+    assert (from_handle.user_id, from_handle.session_id) == ("alice", "s2")
+    retriever = AgentMemoryRetriever(path, user_id="alice", embedder="hashing")
+    assert retriever.location.path == path
+    assert AgentMemoryRetriever(client=client, user_id="alice").location.client is client
+    with pytest.raises(ConfigurationError, match="first argument is where the memory lives"):
+        AgentMemory(42, user_id="alice")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="once"):
+        AgentMemory(client, client=client, user_id="alice")
 
 
 def test_session_scope_needs_a_session(client: AgentMemoryClient) -> None:
