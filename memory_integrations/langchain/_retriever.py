@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, field_valid
 from .._models import MemoryBlock, MessageRole
 from ..client import UserResource
 from ..errors import ValidationError
-from ..turn import MemoryBinding, MemorySource, Scope, one_source
+from ..turn import MemoryBinding, MemorySource, Scope, best_blocks, is_tool_message, one_source
 from ..validation import MAX_RELEVANT_K, check_id, check_int, typed_validation
 from ._messages import METADATA_KEY
 
@@ -168,11 +168,18 @@ class AgentMemoryRetriever(BaseRetriever):
                 filters[name] = value
 
         def run(user: UserResource) -> list[MemoryBlock]:
-            return user.search_memory(query, filters).memory_blocks
+            def search(n: int) -> list[MemoryBlock]:
+                return user.search_memory(query, {**filters, "relevant_k": n}).memory_blocks
+
+            return best_blocks(search, filters["relevant_k"], keep)
+
+        def keep(block: MemoryBlock) -> bool:
+            # Blocks without text (an AI message that only calls tools) have nothing to read;
+            # tool results are chat plumbing unless a role filter asks for them.
+            return bool(block.text.strip()) and ("role" in filters or not is_tool_message(block))
 
         blocks: list[MemoryBlock] = self._binding.with_user(run, [], configurable, create=False)
-        # Blocks without text (an AI message that only calls tools) have nothing to read.
-        return [block_document(block) for block in blocks if block.text.strip()]
+        return [block_document(block) for block in blocks]
 
     def _get_relevant_documents(
         self,

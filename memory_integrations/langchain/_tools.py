@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from .._models import MemoryBlock
 from ..client import SessionResource, UserResource
 from ..errors import NotFoundError, ValidationError
-from ..turn import MemoryBinding, MemorySource, Scope, one_source
+from ..turn import MemoryBinding, MemorySource, Scope, best_blocks, is_tool_message, one_source
 from ..validation import (
     MAX_RELEVANT_K,
     check_annotations,
@@ -138,7 +138,10 @@ class _MemoryTools:
             filters["threshold"] = self.threshold
 
         def run(user: UserResource) -> list[MemoryBlock]:
-            return user.search_memory(query, filters).memory_blocks
+            def search(n: int) -> list[MemoryBlock]:
+                return user.search_memory(query, {**filters, "relevant_k": n}).memory_blocks
+
+            return best_blocks(search, self.k, lambda block: not is_tool_message(block))
 
         try:
             blocks: list[MemoryBlock] = self.binding.with_user(run, [], configurable, create=False)

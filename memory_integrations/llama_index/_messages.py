@@ -98,6 +98,36 @@ def without_session_stamp(message: LIChatMessage) -> LIChatMessage:
     return message.model_copy(update={"additional_kwargs": extra})
 
 
+_TOOL_ROLES = frozenset({LIRole.TOOL.value, LIRole.FUNCTION.value})
+
+
+def is_tool_plumbing(block: MemoryBlock) -> bool:
+    """Whether a block is an agent's tool traffic (a tool result, or a call without text).
+
+    Such blocks stay in the chat history, so a tool result still follows its call, but are
+    never recalled as memories: "called tool search_memory with {}" is not something the
+    user said, and a tool's output (often the recalled memories themselves) would echo back.
+    """
+    message = block.message
+    if message is not None and message.role == MessageRole.TOOL:
+        return True
+    meta = (block.metadata or {}).get(META_KEY)
+    stored = meta.get("message") if isinstance(meta, dict) else None
+    if not isinstance(stored, dict):
+        return False
+    if stored.get("role") in _TOOL_ROLES:
+        return True
+    parts = stored.get("blocks") or []
+    has_text = any(
+        isinstance(part, dict) and part.get("block_type") == "text" and str(part.get("text") or "")
+        for part in parts
+    )
+    calls = any(isinstance(part, dict) and part.get("block_type") == "tool_call" for part in parts)
+    extra = stored.get("additional_kwargs")
+    calls = calls or (isinstance(extra, dict) and bool(extra.get("tool_calls")))
+    return calls and not has_text
+
+
 def block_fingerprint(block: MemoryBlock) -> str | None:
     meta = (block.metadata or {}).get(META_KEY)
     if isinstance(meta, dict) and isinstance(meta.get("fingerprint"), str):

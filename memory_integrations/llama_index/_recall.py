@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field
 
 from .._models import MemoryBlock
 from ..errors import NotFoundError
-from ..turn import DEFAULT_TEMPLATE, TurnConfig, render_memories
+from ..turn import DEFAULT_TEMPLATE, TurnConfig, best_blocks, render_memories
 from ..validation import MAX_RELEVANT_K
 from ._chat_log import ChatLog
 from ._checks import Filters, Scope, Text, Threshold, check_scope, whole
-from ._messages import block_fingerprint
+from ._messages import block_fingerprint, is_tool_plumbing
 
 _MAX_K = MAX_RELEVANT_K
 
@@ -55,6 +55,18 @@ class RecallOptions(BaseModel):
         return render_memories(blocks, template=self.template, token_budget=self.token_budget)
 
 
+def search_blocks(
+    log: ChatLog, query: str, filters: dict[str, Any], session_id: str | None = None
+) -> list[MemoryBlock]:
+    """Search the user's memory, or only ``session_id``'s (nothing if it does not exist)."""
+    if session_id is None:
+        return log.user.search_memory(query, filters).memory_blocks
+    session = log.session(session_id, create=False)
+    if session is None:
+        return []
+    return session.search_memory(query, filters).memory_blocks
+
+
 def recall(
     log: ChatLog,
     session_id: str | None,
@@ -66,36 +78,35 @@ def recall(
 ) -> list[MemoryBlock]:
     """The ``options.k`` most relevant blocks for ``query``, best first.
 
-    ``exclude`` drops blocks the caller already shows (``spare`` extra hits are fetched to
-    make up for them); the same message stored twice is returned once.
+    Skips blocks ``exclude`` names (the caller already shows them; ``spare`` is how many
+    there may be) and tool plumbing (unless ``search_filters`` asks for a ``role``); the
+    same message stored twice is returned once.
     """
     if not query.strip():
         return []
     filters = options.search_config().filters()
     filters.update(options.search_filters)
-    filters["relevant_k"] = min(options.k + spare, _MAX_K)
-    try:
-        if options.scope == "session":
-            if session_id is None:
-                return []
-            session = log.session(session_id, create=False)
-            if session is None:
-                return []
-            found = session.search_memory(query, filters).memory_blocks
-        else:
-            found = log.user.search_memory(query, filters).memory_blocks
-    except NotFoundError:  # no such user (or session) yet: nothing to recall
+
+    if options.scope == "session" and session_id is None:
         return []
+    within = session_id if options.scope == "session" else None
+    plumbing_skipped = "role" not in options.search_filters
     seen: set[str] = set()
-    recalled: list[MemoryBlock] = []
-    for block in found:
-        if exclude(block):
-            continue
+
+    def keep(block: MemoryBlock) -> bool:
+        if exclude(block) or (plumbing_skipped and is_tool_plumbing(block)):
+            return False
         key = block_fingerprint(block) or block.block_id
         if key in seen:
-            continue
+            return False
         seen.add(key)
-        recalled.append(block)
-        if len(recalled) == options.k:
-            break
-    return recalled
+        return True
+
+    def search(n: int) -> list[MemoryBlock]:
+        seen.clear()
+        return search_blocks(log, query, {**filters, "relevant_k": n}, within)
+
+    try:
+        return best_blocks(search, options.k, keep, spare)
+    except NotFoundError:  # no such user (or session) yet: nothing to recall
+        return []

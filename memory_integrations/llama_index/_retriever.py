@@ -11,6 +11,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from .._models import MemoryBlock
 from ..errors import ConfigurationError, NotFoundError
+from ..turn import best_blocks
 from ..validation import (
     MAX_RELEVANT_K,
     check_id,
@@ -23,6 +24,8 @@ from ..validation import (
 from ._chat_log import ChatLog
 from ._checks import Scope, check_filters, check_scope
 from ._connection import AnyClient, MemoryLocation, run_sync, source_fields
+from ._messages import is_tool_plumbing
+from ._recall import search_blocks
 
 # Metadata the LLM sees with each memory; the rest is for filtering and debugging only.
 _LLM_VISIBLE = ("role", "created_at")
@@ -121,18 +124,25 @@ class AgentMemoryRetriever(BaseRetriever):
         return filters
 
     def search(self, query: str) -> list[MemoryBlock]:
-        """The blocks one retrieval returns, best first."""
+        """The blocks one retrieval returns, best first.
+
+        An agent's tool traffic is skipped unless ``filters`` asks for a ``role``.
+        """
         if not check_text(query, "query", allow_empty=True).strip():
             return []
         log = ChatLog(self.location.client, self.user_id)
+        filters = self.search_filters()
+
+        within = self.session_id if self.scope == "session" else None
+
+        def search(n: int) -> list[MemoryBlock]:
+            return search_blocks(log, query, {**filters, "relevant_k": n}, within)
+
+        def keep(block: MemoryBlock) -> bool:
+            return "role" in self.filters or not is_tool_plumbing(block)
+
         try:
-            if self.scope == "session":
-                assert self.session_id is not None
-                session = log.session(self.session_id, create=False)
-                if session is None:
-                    return []
-                return session.search_memory(query, self.search_filters()).memory_blocks
-            return log.user.search_memory(query, self.search_filters()).memory_blocks
+            return best_blocks(search, self.k, keep)
         except NotFoundError:  # the user has no memory yet
             return []
 

@@ -18,8 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .._models import ChatMessage, MemoryBlock
+from .._models import ChatMessage, MemoryBlock, MessageRole
 from ..client import AsyncSessionResource, SessionResource
+from ..validation import MAX_RELEVANT_K
 from ._binding import MemoryBinding, MemorySource, one_source
 
 DEFAULT_TEMPLATE = (
@@ -139,11 +140,47 @@ class TurnResult:
     """The model's raw output (an ``AIMessage`` for LangChain chat models)."""
 
 
+def is_tool_message(block: MemoryBlock) -> bool:
+    """Whether a block is a tool's result: chat plumbing, never recalled as a memory."""
+    message = block.message
+    return message is not None and message.role == MessageRole.TOOL
+
+
+def best_blocks(
+    search: Callable[[int], list[MemoryBlock]],
+    k: int,
+    keep: Callable[[MemoryBlock], bool],
+    spare: int = 0,
+) -> list[MemoryBlock]:
+    """The ``k`` best blocks ``search(n)`` finds that ``keep`` accepts, best first.
+
+    ``search(n)`` returns at most ``n`` hits; the first search asks for ``spare`` more than
+    ``k``, and when too many hits are dropped it is repeated wider (up to the engine's cap),
+    so dropped blocks never crowd out the ones that count.
+    """
+    want = min(k + spare, MAX_RELEVANT_K)
+    while True:
+        found = search(want)
+        kept = [block for block in found if keep(block)]
+        if len(kept) >= k or len(found) < want or want >= MAX_RELEVANT_K:
+            return kept[:k]
+        want = min(want * 2 + k, MAX_RELEVANT_K)
+
+
 def recall(session: SessionResource, user_input: str, config: TurnConfig) -> list[MemoryBlock]:
-    """Search memory for ``user_input`` as ``config`` says (nothing for a blank input)."""
+    """Search memory for ``user_input`` as ``config`` says (nothing for a blank input).
+
+    Tool results are chat plumbing and are skipped.
+    """
     if not user_input.strip():
         return []
-    return session.search_memory(query=user_input, filters=config.filters()).memory_blocks
+    filters = config.filters()
+
+    def search(n: int) -> list[MemoryBlock]:
+        wanted = {**filters, "relevant_k": n}
+        return session.search_memory(query=user_input, filters=wanted).memory_blocks
+
+    return best_blocks(search, config.k, lambda block: not is_tool_message(block))
 
 
 def prepare_turn(
@@ -306,9 +343,11 @@ __all__ = [
     "TurnResult",
     "answer_text",
     "arun_turn",
+    "best_blocks",
     "estimate_tokens",
     "format_block",
     "is_runnable",
+    "is_tool_message",
     "one_source",
     "persist",
     "prepare_turn",

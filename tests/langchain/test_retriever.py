@@ -146,3 +146,20 @@ def test_earlier_conversation_reaches_a_later_prompt(memory: AgentMemoryClient) 
     system = model.system_text(model.last_prompt)
     assert "Try Ao 26 Vegan Food Project." in system
     assert "Bob" not in system
+
+
+def test_tool_results_in_the_chat_history_are_not_retrieved(client: AgentMemoryClient) -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from memory_integrations.langchain import AgentMemoryChatMessageHistory
+
+    history = AgentMemoryChatMessageHistory(client, user_id="carol", session_id="chat")
+    call = AIMessage(content="", tool_calls=[{"name": "weather", "args": {}, "id": "t1"}])
+    result = ToolMessage(content="weather in Porto: rain", tool_call_id="t1")
+    history.add_messages([HumanMessage("I moved to Porto for the rain."), *[call, result] * 20])
+    client.wait_until_processed()
+
+    found = AgentMemoryRetriever(client, user_id="carol", k=2).invoke("weather in Porto rain")
+    assert texts(found) == ["I moved to Porto for the rain."]
+    asked = AgentMemoryRetriever(client, user_id="carol", k=2, role="tool").invoke("weather")
+    assert texts(asked) == ["weather in Porto: rain"] * 2

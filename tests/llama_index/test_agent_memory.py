@@ -358,3 +358,72 @@ def test_a_closed_client_is_reopened_from_the_fields(tmp_path: Path) -> None:
 def test_invalid_settings_are_rejected(client: AgentMemoryClient, bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         AgentMemory.from_client(client, user_id="alice", **bad)
+
+
+# --- tool plumbing ----------------------------------------------------------------------------
+
+
+def recalled_text(memory: AgentMemory, query: str) -> str:
+    """The memory text ``get`` puts in front of the chat for ``query`` ('' if none)."""
+    messages = memory.get(query)
+    if messages and messages[0].role == MessageRole.SYSTEM:
+        return messages[0].content or ""
+    return ""
+
+
+async def test_tool_calls_and_results_stay_in_the_chat_but_are_never_recalled(
+    client: AgentMemoryClient,
+) -> None:
+    from llama_index.core.tools import FunctionTool
+
+    def lookup_pet(name: str) -> str:
+        """Look a pet up in the kennel register."""
+        return f"kennel register: {name} is a beagle, kennel 7"
+
+    recorder = PromptRecorder(tool_call=("lookup_pet", {"name": "Rex"}))
+    agent = FunctionAgent(llm=recorder.llm(), tools=[FunctionTool.from_defaults(lookup_pet)])
+    first = AgentMemory.from_client(client, user_id="alice", session_id="monday")
+    await agent.run(user_msg="Which kennel is my dog Rex in?", memory=first)
+
+    # The whole exchange is in the chat history, tool call and result included, in order.
+    roles = [m.role for m in first.get_all()]
+    assert roles == [
+        MessageRole.USER,
+        MessageRole.ASSISTANT,
+        MessageRole.TOOL,
+        MessageRole.ASSISTANT,
+    ]
+
+    # A later conversation recalls what was said, not the plumbing, even with room for more.
+    second = AgentMemory.from_client(client, user_id="alice", session_id="tuesday", k=10)
+    recalled = recalled_text(second, "kennel Rex lookup_pet beagle")
+    assert "Which kennel is my dog Rex in?" in recalled
+    assert "tool said: kennel register" in recalled  # the assistant's answer is a memory
+    assert "called tool" not in recalled
+    assert "- tool:" not in recalled
+
+    retrieved = AgentMemoryRetriever(client, user_id="alice", k=10).retrieve("kennel Rex beagle")
+    texts = [node.node.get_content() for node in retrieved]
+    assert texts and not any("called tool" in t or t.startswith("kennel register") for t in texts)
+    # Asking for a role explicitly still finds the tool results.
+    tool_results = AgentMemoryRetriever(client, user_id="alice", filters={"role": "tool"}).retrieve(
+        "kennel"
+    )
+    assert [node.node.get_content() for node in tool_results] == [
+        "kennel register: Rex is a beagle, kennel 7"
+    ]
+
+
+def test_plumbing_never_crowds_out_memories(client: AgentMemoryClient) -> None:
+    memory = AgentMemory.from_client(client, user_id="bob", session_id="s1", k=2)
+    call = ChatMessage(
+        role=MessageRole.ASSISTANT,
+        blocks=[ToolCallBlock(tool_call_id="c", tool_name="weather", tool_kwargs={"city": "Oslo"})],
+    )
+    noise = [call, ChatMessage(role=MessageRole.TOOL, content="weather in Oslo: rain")] * 30
+    memory.put_messages([user("I live in Oslo and love the rain."), *noise])
+    memory.reset()  # archive the chat: all of it is searchable now, none of it shown
+    later = AgentMemory.from_client(client, user_id="bob", session_id="s2", k=2)
+    recalled = recalled_text(later, "weather in Oslo rain")
+    assert "I live in Oslo and love the rain." in recalled
+    assert "weather in Oslo: rain" not in recalled

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory_integrations import AgentMemoryClient, AsyncAgentMemoryClient, MemoryBlock
+from memory_integrations import AgentMemoryClient, AsyncAgentMemoryClient, ChatMessage, MemoryBlock
 from memory_integrations.turn import (
     TurnConfig,
     answer_text,
@@ -72,6 +72,23 @@ def test_an_earlier_conversation_reaches_a_later_turn(client: AgentMemoryClient)
     assert stored.message is not None
     assert stored.message.user_content == "Where should a vegetarian eat in Lisbon?"
     assert stored.message.assistant_content == "Try Ao 26."
+
+
+def test_tool_results_are_never_recalled_nor_crowd_out_memories(
+    client: AgentMemoryClient,
+) -> None:
+    alice = client.get_or_create_user("alice")
+    chat = alice.create_session("chat")
+    tool_results = [ChatMessage(role="tool", content="forecast for Lisbon: sun")] * 40
+    chat.add_memory(
+        messages=[ChatMessage(role="user", content="I fly to Lisbon on Friday."), *tool_results],
+        async_processing=False,
+    )
+    prompt = prepare_turn(alice.create_session("next"), "forecast for Lisbon", TurnConfig(k=3))
+    assert [b.message.content for b in prompt.recalled if b.message] == [
+        "I fly to Lisbon on Friday."
+    ]
+    assert prompt.system_message is not None and "forecast" not in prompt.system_message
 
 
 def test_scope_k_threshold_and_persist_options(client: AgentMemoryClient) -> None:
