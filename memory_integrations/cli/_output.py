@@ -58,9 +58,12 @@ def output_file(path: Path | None) -> Iterator[TextIO]:
     if path.is_dir():
         raise IsADirectoryError(21, "Is a directory", str(path))
     mode = path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode()
-    fd, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".partial", dir=path.parent or Path(".")
-    )
+    try:
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".partial", dir=path.parent or Path(".")
+        )
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
