@@ -219,6 +219,8 @@ def as_cli_error(exc: BaseException, ctx: click.Context | None = None) -> CliErr
         return CliError(exc.format_message(), code)
     if isinstance(exc, (click.exceptions.Exit, click.Abort, KeyboardInterrupt, EOFError)):
         return None
+    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+        return None  # the reader of stdout left (| head): click exits quietly
     if isinstance(exc, errors.AgentMemoryError):
         return CliError(cli_message(exc, ctx), exit_code_of(exc))
     if isinstance(exc, OSError):
