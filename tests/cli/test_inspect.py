@@ -174,3 +174,25 @@ def test_server_errors_get_cli_hints(server: Any):
     refused = cli("users", "--url", url, "--token", "cli-test-token", "--embedder", "hashing")
     assert refused.exit_code == ExitCode.USAGE
     assert "leave out --embedder" in one_error_line(refused.stderr)
+
+
+class _CustomEmbedder(HashingEmbedder):
+    """An embedder the CLI cannot build from the store's record alone."""
+
+    @property
+    def name(self) -> str:
+        return "custom-model-v1"
+
+
+def test_a_store_of_another_embedder_lists_without_it_and_searches_with_it(db_path: Any):
+    with AgentMemoryClient(db_path, embedder=_CustomEmbedder(48)) as client:
+        client.create_user("ana", "Ana").create_session("s").add_memory(
+            facts=["Ana likes tea."], async_processing=False
+        )
+    assert [r[0] for r in _rows(cli("users", "--path", db_path).stdout)] == ["ana"]
+    assert len(_rows(cli("blocks", "ana", "--path", db_path).stdout)) == 1
+    refused = cli("search", "ana", "tea", "--path", db_path)
+    assert refused.exit_code == ExitCode.INVALID
+    assert "holds vectors from embedder 'custom-model-v1' (48-d); name it with --embedder" in (
+        one_error_line(refused.stderr)
+    )
