@@ -1,4 +1,9 @@
-"""The ``memory-integrations`` command line."""
+"""The ``memory-integrations`` command line.
+
+Every command reports a failure as one ``Error: ...`` line on stderr, with the fix, and an
+exit code by category (``_errors.ExitCode``; docs/cli.md lists them); ``--debug`` shows the
+traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from typing import Any
 import click
 
 from .._settings import DEFAULT_PATH
+from ._errors import CliError, ExitCode, as_cli_error
+
+__all__ = ["CliError", "ExitCode", "main"]
 
 
 def _print_figures(figures: dict[str, Any], as_json: bool) -> None:
@@ -21,10 +29,47 @@ def _print_figures(figures: dict[str, Any], as_json: bool) -> None:
             click.echo(f"  {key:>26}: {value}")
 
 
-@click.group()
+class _Main(click.Group):
+    """The top-level group: the error boundary of every command below it."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            error = as_cli_error(exc)
+            assert error is not None
+            raise error from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if ctx.meta.get("mi_debug"):
+                raise
+            error = as_cli_error(exc, ctx)
+            if error is None or error is exc:
+                raise
+            raise error from None
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="memory-integrations")
-def main() -> None:
-    """Persistent memory for agent frameworks."""
+@click.option("--debug", is_flag=True, help="On a failure, show the traceback instead of one line.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Persistent memory for agent frameworks.
+
+    Failures print one line, "Error: <what went wrong and the fix>", on stderr and exit
+    with 2 (usage), 3 (invalid input), 4 (not found), 5 (conflict), 6 (credentials),
+    7 (unavailable: retry), 8 (capacity: retry later), 9 (file error) or 1 (other).
+    """
+    ctx.meta["mi_debug"] = debug
 
 
 @main.command()
@@ -48,7 +93,8 @@ def demo(path: Path) -> None:
     "--url",
     "location",
     required=True,
-    help="The store: a SQLite file path or a postgresql:// URL.",
+    metavar="LOCATION",
+    help="The store: a SQLite file or a postgresql:// URL.",
 )
 @click.option(
     "--embedder",
@@ -58,29 +104,42 @@ def demo(path: Path) -> None:
     help="Embedder spec for the new vectors (default, hashing, openai:<model>).",
 )
 def reindex(location: str, spec: str) -> None:
-    """Re-embed every block of a store with a new embedder."""
+    """Re-embed every block of a store with a new embedder.
+
+    \b
+    memory-integrations reindex --path agent-memory.sqlite3 --embedder hashing
+    """
     from ..embedders import resolve_embedder
     from ..engine import Engine
     from ..storage import open_database
+    from ._errors import remember_store
+    from ._output import progress
+    from ._store import is_server, require_store, store_flag
 
+    remember_store(click.get_current_context(), store_flag(location))
+    if is_server(location):
+        raise click.UsageError(
+            "reindex works on the store itself: pass its SQLite file or postgresql:// URL"
+        )
+    require_store(location)
     embedder = resolve_embedder(spec)
     engine = Engine(
         open_database(location), embedder=embedder, check_embedder=False, start_worker=False
     )
     try:
-        with engine.database.read() as cur:
-            total = cur.execute("SELECT count(*) FROM mi_blocks").fetchone()[0]
-        with click.progressbar(length=total, label="re-embedding") as bar:
-            done = engine.reindex(embedder, progress=bar.update)
+        total = engine.count_export_blocks()
+        with progress(total, "re-embedding") as advance:
+            done = engine.reindex(embedder, progress=advance)
     finally:
         engine.close(drain=False)
     click.echo(f"re-embedded {done} blocks with {embedder.name} ({embedder.dim}-d)")
 
 
 def _register_lifecycle() -> None:
+    from ._inspect import COMMANDS
     from ._lifecycle import erase_cmd, export_cmd, import_cmd
 
-    for command in (export_cmd, import_cmd, erase_cmd):
+    for command in (export_cmd, import_cmd, erase_cmd, *COMMANDS):
         main.add_command(command)
 
 
@@ -180,15 +239,16 @@ def bench_langgraph_cmd(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench_locomo_cmd(data: Path, spec: str | None, url: str | None, as_json: bool) -> None:
-    """Evidence recall@1/5/10 and search latency on LoCoMo."""
+    """Evidence recall@1/5/10 and search latency on LoCoMo (a progress bar on a terminal:
+    each conversation is ingested, then searched)."""
     from ..bench import bench_locomo
+    from ._output import progress
 
-    figures = bench_locomo(
-        data,
-        embedder=spec,
-        store=url,
-        progress=None if as_json else lambda m: click.echo(m, err=True),
-    )
+    with data.open(encoding="utf-8") as handle:
+        samples = json.load(handle)
+    steps = 2 * len(samples) if isinstance(samples, list) else 0
+    with progress(steps, "ingest, then search") as advance:
+        figures = bench_locomo(data, embedder=spec, store=url, progress=lambda _: advance(1))
     if as_json:
         click.echo(json.dumps(figures))
         return

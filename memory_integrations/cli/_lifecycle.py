@@ -3,56 +3,47 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
-from ..client import AgentMemoryClient
-from ..engine import Engine
-
-
-def _engine(client: AgentMemoryClient) -> Engine:
-    backend = client.backend
-    if not isinstance(backend, Engine):
-        raise click.UsageError("export/import/erase need an embedded store (path or URL)")
-    return backend
-
-
-def _client(location: str, embedder: str | None) -> AgentMemoryClient:
-    return AgentMemoryClient(location, embedder=embedder)
+from ..errors import ValidationError
+from ._output import output_file, progress
+from ._store import engine_of, open_store, store_options
 
 
 @click.command("export")
-@click.option("--path", "--url", "location", required=True, help="SQLite path or postgresql URL.")
+@store_options(required=False, server=False)
 @click.option("--user", "user_id", default=None, help="Export one user (default: all).")
 @click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="JSON Lines file (default: standard output).",
+    help="JSON Lines file, written only if the export succeeds (default: standard output).",
 )
-@click.option("--embedder", default=None, help="The store's embedder spec, if not the default.")
 def export_cmd(
-    location: str, user_id: str | None, output: Path | None, embedder: str | None
+    location: str, embedder: str | None, user_id: str | None, output: Path | None
 ) -> None:
-    """Write users, sessions and blocks as JSON Lines."""
-    with _client(location, embedder) as client:
-        engine = _engine(client)
+    """Write users, sessions and blocks as JSON Lines.
+
+    \b
+    memory-integrations export --path agent-memory.sqlite3 -o memory.jsonl
+    memory-integrations export --url postgresql://localhost/app --user ana > ana.jsonl
+    """
+    with open_store(location, embedder=embedder, server_ok=False, command="export") as client:
+        engine = engine_of(client)
+        records = engine.export_records(user_id)  # unknown user: raises before any output
         total = engine.count_export_blocks(user_id)
-        out: TextIO = sys.stdout if output is None else output.open("w", encoding="utf-8")
-        try:
-            with click.progressbar(length=total, label="exporting blocks", file=sys.stderr) as bar:
-                for record in engine.export_records(user_id):
-                    out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-                    if record["type"] == "block":
-                        bar.update(1)
-        finally:
-            if output is not None:
-                out.close()
+        with output_file(output) as out, progress(total, "exporting blocks") as advance:
+            for record in records:
+                out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+                if record["type"] == "block":
+                    advance(1)
+    if output is not None:
+        click.echo(f"exported {total} blocks to {output}", err=True)
 
 
 def _read_lines(source: TextIO) -> Iterator[dict[str, Any]]:
@@ -61,29 +52,64 @@ def _read_lines(source: TextIO) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
-                raise click.ClickException(f"line {number} is not JSON: {exc}") from None
+                raise ValidationError(
+                    f"line {number} of the input is not JSON ({exc}); pass a file written by "
+                    "`memory-integrations export`"
+                ) from None
+
+
+def _header(source: Path) -> tuple[str, int] | None:
+    """The (embedder, dim) an export file's header names, if it has one."""
+    with source.open(encoding="utf-8") as handle:
+        first = handle.readline()
+    try:
+        header = json.loads(first)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(header, dict) or header.get("type") != "header":
+        return None
+    name, dim = header.get("embedder"), header.get("dim")
+    if isinstance(name, str) and isinstance(dim, int) and not isinstance(dim, bool):
+        return name, dim
+    return None
 
 
 @click.command("import")
-@click.option("--path", "--url", "location", required=True, help="SQLite path or postgresql URL.")
+@store_options(required=True, server=False)
 @click.option(
     "--input",
     "-i",
     "source",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="A JSON Lines export.",
 )
-@click.option("--embedder", default=None, help="The store's embedder spec, if not the default.")
-def import_cmd(location: str, source: Path, embedder: str | None) -> None:
-    """Load a JSON Lines export into a store."""
-    with _client(location, embedder) as client, source.open(encoding="utf-8") as handle:
+def import_cmd(location: str, embedder: str | None, source: Path) -> None:
+    """Load a JSON Lines export into a store (created if missing), all or nothing.
+
+    A new store gets the export's embedder, so the vectors are kept as they are; a store
+    with another embedder re-embeds the blocks.
+
+    \b
+    memory-integrations import --path copy.sqlite3 -i memory.jsonl
+    """
+    with source.open(encoding="utf-8") as handle:  # a missing file fails before the store
         lines = sum(1 for _ in handle)
-        handle.seek(0)
-        with click.progressbar(
-            _read_lines(handle), length=lines, label="importing", file=sys.stderr
-        ) as records:
-            counts = _engine(client).import_records(records)
+    with open_store(
+        location,
+        embedder=embedder,
+        must_exist=False,
+        embeds=True,
+        worker=True,
+        server_ok=False,
+        command="import",
+        prefer=_header(source),
+    ) as client:
+        with source.open(encoding="utf-8") as handle, progress(lines, "importing") as advance:
+            counts = engine_of(client).import_records(_read_lines(handle), progress=advance)
+        if counts["requeued"]:
+            with progress(counts["requeued"], "re-embedding") as advance:
+                _wait(client, counts["requeued"], advance)
         client.wait_until_processed(None)
     click.echo(
         f"imported {counts['users']} users, {counts['sessions']} sessions, "
@@ -91,8 +117,24 @@ def import_cmd(location: str, source: Path, embedder: str | None) -> None:
     )
 
 
+def _wait(client: Any, total: int, advance: Any) -> None:
+    """Advance a bar while the worker embeds ``total`` re-queued blocks."""
+    engine = engine_of(client)
+    done = 0
+    while not client.wait_until_processed(0.2):
+        with engine.database.read() as cur:
+            waiting = cur.execute(
+                "SELECT count(*) FROM mi_blocks WHERE status = 'processing'"
+            ).fetchone()[0]
+        now = max(total - int(waiting), 0)
+        if now > done:
+            advance(now - done)
+            done = now
+    advance(total - done)
+
+
 @click.command("erase")
-@click.option("--path", "--url", "location", required=True, help="SQLite path or postgresql URL.")
+@store_options(required=True, server=False)
 @click.option("--user", "user_id", required=True, help="The user to erase.")
 @click.option(
     "--thread",
@@ -108,22 +150,25 @@ def import_cmd(location: str, source: Path, embedder: str | None) -> None:
     "(repeatable), e.g. memories/ana.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--embedder", default=None, help="The store's embedder spec, if not the default.")
 def erase_cmd(
     location: str,
+    embedder: str | None,
     user_id: str,
     threads: tuple[str, ...],
     namespaces: tuple[str, ...],
     yes: bool,
-    embedder: str | None,
 ) -> None:
     """Erase a user everywhere: memory, and the LangGraph threads and store items recorded
-    as theirs. Data that only carries their id in a name is kept and listed."""
+    as theirs. Data that only carries their id in a name is kept and listed.
+
+    \b
+    memory-integrations erase --path agent-memory.sqlite3 --user ana
+    """
     from ..lifecycle import erase_user
 
-    if not yes:
-        click.confirm(f"Erase user {user_id!r} and everything of theirs?", abort=True)
-    with _client(location, embedder) as client:
+    with open_store(location, embedder=embedder, server_ok=False, command="erase") as client:
+        if not yes:
+            click.confirm(f"Erase user {user_id!r} and everything of theirs?", abort=True)
         report = erase_user(
             client,
             user_id,

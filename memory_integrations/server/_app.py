@@ -63,7 +63,7 @@ def _error_response(
 
 def _agent_memory_response(request: Request, exc: AgentMemoryError) -> JSONResponse:
     rid = request_id_of(request.headers)
-    status, body, headers = error_parts(exc, rid)
+    status, body, headers = error_parts(exc, rid, request.url.path)
     headers["X-Request-ID"] = rid
     return JSONResponse(body, status_code=status, headers=headers)
 

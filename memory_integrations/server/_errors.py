@@ -8,14 +8,17 @@ Capacity and availability errors carry an integer ``Retry-After`` header.
 
 from __future__ import annotations
 
+import ast
 import errno
 import json
 import logging
 import math
+import re
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import (
     AgentMemoryError,
@@ -154,10 +157,156 @@ def envelope(
     }
 
 
+# --- hints in HTTP terms -----------------------------------------------------------------
+#
+# The engine's messages say what was wrong and how to fix it in Python terms
+# ("create it with client.create_user(...)"). An HTTP caller needs the request to send
+# instead. Each rule below matches one such hint (and the ids the message names) and
+# rewrites it; a message no rule matches is passed on as it is.
+
+_QUOTED = r"(?P<{name}>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+
+
+def _rule(pattern: str) -> re.Pattern[str]:
+    for name in ("user", "session"):
+        pattern = pattern.replace("{" + name + "}", _QUOTED.format(name=name))
+    return re.compile(pattern, re.DOTALL)
+
+
+def _id(match: re.Match[str], name: str) -> str:
+    """An id quoted in a message, as it goes into a URL path."""
+    text = match[name]
+    try:
+        value = str(ast.literal_eval(text))
+    except (ValueError, SyntaxError):
+        value = text.strip("'\"")
+    return quote(value, safe="")
+
+
+_Rewrite = Callable[[re.Match[str], bool], str]
+
+_HTTP_HINTS: tuple[tuple[re.Pattern[str], _Rewrite], ...] = (
+    (
+        _rule(
+            r"^(?P<head>.*user {user} does not exist); create it with "
+            r"client\.create_user\(\.\.\.\)$"
+        ),
+        lambda m, sap: (
+            m["head"]
+            + ("" if sap else "; create it with POST /users, or list users with GET /users")
+        ),
+    ),
+    (
+        _rule(
+            r"^(?P<head>.*session {session} of user {user} does not exist); create it with "
+            r"user\.create_session\(\.\.\.\)$"
+        ),
+        lambda m, sap: (
+            m["head"]
+            + (
+                ""
+                if sap
+                else f"; create it with POST /users/{_id(m, 'user')}/sessions, or list the "
+                f"sessions with GET /users/{_id(m, 'user')}/sessions"
+            )
+        ),
+    ),
+    (
+        _rule(r"^(?P<head>.*user {user} already exists); use client\.get_user\(.*\)$"),
+        lambda m, sap: m["head"] + f"; read it with GET /users/{_id(m, 'user')}",
+    ),
+    (
+        _rule(
+            r"^(?P<head>.*session {session} of user {user} already exists); use "
+            r"user\.get_session\(.*\)$"
+        ),
+        lambda m, sap: (
+            m["head"] + f"; read it with GET /users/{_id(m, 'user')}/sessions/{_id(m, 'session')}"
+        ),
+    ),
+    (
+        re.compile(r"^user\.update needs name= or metadata=$"),
+        lambda m, sap: 'updating a user needs "name" or "metadata" in the JSON body',
+    ),
+    (
+        re.compile(r"^session\.update needs non-empty annotations= or metadata=(?P<tail>.*)$"),
+        lambda m, sap: (
+            'updating a session needs non-empty "annotations" or "metadata" in the '
+            "JSON body" + m["tail"]
+        ),
+    ),
+    (
+        re.compile(
+            r"^(?P<head>.*is still processing; wait until it is ready), or add blocks "
+            r"with async_processing=False when you must update them at once$"
+        ),
+        lambda m, sap: (
+            m["head"]
+            + (
+                ""
+                if sap
+                else ', or add blocks with "async_processing": false when you must update '
+                "them at once"
+            )
+        ),
+    ),
+    (
+        re.compile(
+            r"^(?P<head>.*its content type is fixed): pass (?P<right>message|fact)=, "
+            r"not (?P<wrong>message|fact)=$"
+        ),
+        lambda m, sap: f'{m["head"]}: send "{m["right"]}", not "{m["wrong"]}"',
+    ),
+    (
+        re.compile(
+            r"^pass messages or facts, not both: submit them in separate add_memory\(\) "
+            r"calls$"
+        ),
+        lambda m, sap: 'send "messages" or "facts", not both: add them in separate requests',
+    ),
+    (
+        re.compile(r"^add_memory needs a non-empty messages= or facts= list$"),
+        lambda m, sap: 'adding memory needs a non-empty "messages" or "facts" list',
+    ),
+    (
+        re.compile(
+            r"^(?P<head>the processing queue is full .*\)); retry after the indicated "
+            r"delay, add with async_processing=False, or raise "
+            r"MEMORY_INTEGRATIONS_QUEUE_MAX_SIZE$",
+            re.DOTALL,
+        ),
+        lambda m, sap: (
+            m["head"]
+            + "; retry after the Retry-After delay"
+            + ("" if sap else ', or add with "async_processing": false')
+            + " (the operator can raise MEMORY_INTEGRATIONS_QUEUE_MAX_SIZE)"
+        ),
+    ),
+    (
+        re.compile(r"^the memory client is closed; open a new one$"),
+        lambda m, sap: "the server is shutting down; retry against a running server",
+    ),
+)
+
+
+def http_message(message: str, path: str = "") -> str:
+    """``message`` with a Python-flavoured fix rewritten as the HTTP request to send.
+
+    ``path`` is the request's path: the SAP API (under ``/v1``) creates users and sessions
+    on its own, so its callers get no "create it" hint."""
+    sap = path == "/v1" or path.startswith("/v1/")
+    for pattern, rewrite in _HTTP_HINTS:
+        match = pattern.match(message)
+        if match is not None:
+            return rewrite(match, sap)
+    return message
+
+
 def error_parts(
-    exc: AgentMemoryError, request_id: str
+    exc: AgentMemoryError, request_id: str, path: str = ""
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """(status, body, headers) for one of our errors."""
+    """(status, body, headers) for one of our errors; ``path`` (the request's) picks the
+    API whose terms the message's fix is phrased in."""
     status = int(exc.status_code)
     details = dict(exc.details)
     headers: dict[str, str] = {}
@@ -170,7 +319,7 @@ def error_parts(
         details.setdefault("service", service)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="memory-integrations"'
-    body = envelope(exc.error_code, exc.message, request_id, _jsonable(details))
+    body = envelope(exc.error_code, http_message(exc.message, path), request_id, _jsonable(details))
     return status, body, headers
 
 

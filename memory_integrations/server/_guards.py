@@ -119,7 +119,7 @@ class ErrorBoundary:
                 log.warning("storage error on %s: %s", where, exc)
             if self.observe is not None:
                 self.observe(mapped)
-            status, body, headers = error_parts(mapped, rid)
+            status, body, headers = error_parts(mapped, rid, str(scope.get("path", "")))
             await send_error(scope, send, status, body, headers)
 
 

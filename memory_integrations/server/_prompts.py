@@ -126,7 +126,8 @@ class PromptRegistry:
         record = self._record(cur, prompt_id)
         if record is None:
             raise NotFoundError(
-                f"prompt {prompt_id!r} does not exist; create it with create_prompt(...)"
+                f"prompt {prompt_id!r} does not exist; create it with POST /prompts, or list "
+                "prompts with GET /prompts"
             )
         return record
 
@@ -224,7 +225,9 @@ class PromptRegistry:
     ) -> PromptRecord:
         check_prompt_id(prompt_id)
         if prompt is None and description is None and annotations is None:
-            raise ValidationError("update_prompt needs prompt=, description= or annotations=")
+            raise ValidationError(
+                'updating a prompt needs "prompt", "description" or "annotations" in the JSON body'
+            )
         if prompt is not None:
             _check_text(prompt, "prompt")
         if description is not None:
