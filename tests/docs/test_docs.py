@@ -29,6 +29,9 @@ from .conftest import (
     printed,
 )
 
+# CrewAI's own code calls its deprecated attributes.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:crewai.*")
+
 # Deliberate fragments, all marked in their page; keep this list short.
 FRAGMENT_BUDGET = 8
 
