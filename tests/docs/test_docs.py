@@ -54,7 +54,10 @@ def _run(run: PageRun, index: int) -> None:
         example.evaluate()
         return
     with network_guard() as attempts, printed() as output:
-        example.evaluate()
+        try:
+            example.evaluate()
+        except unittest.SkipTest as fragment:
+            pytest.skip(f"fragment at {page_id(run.page)}:{example.line}: {fragment}")
     assert attempts == [], f"the block tried to reach the network: {attempts}"
     expected = run.expected_output(example)
     if expected is not None:
@@ -74,7 +77,7 @@ def test_block(
     monkeypatch.chdir(run.directory)
     for earlier in range(index):
         if earlier not in run.done:
-            with contextlib.suppress(unittest.SkipTest):
+            with contextlib.suppress(pytest.skip.Exception):
                 _run(run, earlier)
     _run(run, index)
 
