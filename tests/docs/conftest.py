@@ -4,8 +4,10 @@ Sybil parses each page: every fenced ``python`` block is one example, and a
 ``<!-- skip: next "reason" -->`` comment right before a block marks it as a deliberate
 fragment (the page also says so in a sentence). The blocks of one page run in page order
 in one namespace, like the cells of a notebook, in a fresh temporary working directory,
-offline (no model key, no network but loopback and the test PostgreSQL), with a clean
-``MEMORY_INTEGRATIONS_*`` environment: a page works as a new user would run it.
+offline (no model provider key; a connection to anything but loopback fails the block),
+with a clean ``MEMORY_INTEGRATIONS_*`` environment: a page works as a new user would run it.
+The only page-specific setup: docs/postgres.md gets ``MEMORY_INTEGRATIONS_URL`` (which the
+page tells its reader to export) pointing at a fresh schema of the test run's PostgreSQL.
 """
 
 from __future__ import annotations
@@ -72,6 +74,27 @@ class PageRun:
     examples: list[Example]
     resources: ExitStack = field(default_factory=ExitStack)
     done: set[int] = field(default_factory=set)
+    opened: dict[int, Any] = field(default_factory=dict)
+
+    def remember_opened(self, namespace: dict[str, Any]) -> None:
+        """Note what the page opened, even if a later block rebinds its name."""
+        for value in namespace.values():
+            if _closeable(value):
+                self.opened.setdefault(id(value), value)
+
+    def close(self) -> None:
+        """Close what the page left open, as the end of a script would: adapters, servers,
+        then clients, so no background thread outlives the page."""
+        from memory_integrations import AgentMemoryClient, AsyncAgentMemoryClient
+
+        clients = (AgentMemoryClient, AsyncAgentMemoryClient)
+        opened = list(self.opened.values())
+        # An ExitStack runs every callback (last pushed first) even when one raises.
+        with self.resources as stack:
+            for value in [v for v in opened if isinstance(v, clients)]:
+                stack.callback(_close, value)
+            for value in [v for v in opened if not isinstance(v, clients)]:
+                stack.callback(_close, value)
 
     def expected_output(self, example: Example) -> str | None:
         match = OUTPUT.match(example.document.text, example.end)
@@ -96,34 +119,33 @@ PAGE_SETUP: dict[str, Callable[[PageRun, pytest.FixtureRequest], None]] = {
 # --- closing what a page left open ------------------------------------------------------------
 
 
-def _close_namespace(namespace: dict[str, Any]) -> None:
-    """Close the package's objects a page left open (clients, savers, stores, servers), as
-    the end of a script would, so their background threads do not outlive the page."""
+def _closeable(value: Any) -> bool:
+    """The package's objects a script would close at its end: clients, savers, stores,
+    crew memories, servers (``ServerThread.stop``)."""
+    if not type(value).__module__.startswith("memory_integrations."):
+        return False
+    return callable(getattr(value, "close", None)) or type(value).__name__ == "ServerThread"
+
+
+def _close(value: Any) -> None:
     from memory_integrations import AgentMemoryClient, AsyncAgentMemoryClient
 
-    clients, others = [], []
-    for value in namespace.values():
-        if isinstance(value, AsyncAgentMemoryClient):
-            clients.append(value.sync_client)
-        elif isinstance(value, AgentMemoryClient):
-            clients.append(value)
-        elif type(value).__module__.startswith("memory_integrations."):
-            others.append(value)
-    for value in others:
-        stop = getattr(value, "stop", None) if type(value).__name__ == "ServerThread" else None
-        closer = stop or getattr(value, "close", None)
-        if callable(closer):
-            with contextlib.suppress(Exception):
-                closer()
-    for client in clients:
-        client.close()
+    if isinstance(value, AsyncAgentMemoryClient):
+        value.sync_client.close()
+    elif isinstance(value, AgentMemoryClient):
+        value.close()
+    elif type(value).__name__ == "ServerThread":
+        value.stop()
+    else:
+        value.close()
 
 
 class Pages:
     """One ``PageRun`` per page, created on first use and closed at the end of the module."""
 
-    def __init__(self, tmp: pytest.TempPathFactory, request: pytest.FixtureRequest) -> None:
-        self.tmp, self.request, self.runs = tmp, request, {}  # type: dict[Path, PageRun]
+    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+        self.tmp = tmp
+        self.runs: dict[Path, PageRun] = {}
 
     def get(self, page: Path, request: pytest.FixtureRequest) -> PageRun:
         if page not in self.runs:
@@ -136,17 +158,14 @@ class Pages:
         return self.runs[page]
 
     def close(self) -> None:
-        for run in self.runs.values():
-            with run.resources:
-                if run.examples:
-                    _close_namespace(run.examples[0].namespace)
+        with ExitStack() as stack:
+            for run in self.runs.values():
+                stack.callback(run.close)
 
 
 @pytest.fixture(scope="module")
-def pages(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Pages]:
-    registry = Pages(tmp_path_factory, request)
+def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pages]:
+    registry = Pages(tmp_path_factory)
     yield registry
     registry.close()
 

@@ -58,6 +58,8 @@ def _run(run: PageRun, index: int) -> None:
             example.evaluate()
         except unittest.SkipTest as fragment:
             pytest.skip(f"fragment at {page_id(run.page)}:{example.line}: {fragment}")
+        finally:
+            run.remember_opened(example.namespace)
     assert attempts == [], f"the block tried to reach the network: {attempts}"
     expected = run.expected_output(example)
     if expected is not None:
