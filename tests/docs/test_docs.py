@@ -1,8 +1,9 @@
 """The docs are tests (issue #17): every Python block of README.md and docs/*.md runs.
 
 One test per block, in page order; the blocks of a page share a namespace and a temporary
-working directory (see ``conftest.py``). Selecting a single block (``-k``) first runs the
-blocks before it on its page, so it sees what a reader of the page would have defined.
+working directory (see ``conftest.py``). A block run on its own (by node id, e.g.
+``"tests/docs/test_docs.py::test_block[docs/langgraph.md:230]"``) first runs the blocks
+before it on its page, so it sees what a reader of the page would have defined.
 A block followed directly by a ```` ```text ```` block must print exactly that text.
 """
 
@@ -32,8 +33,9 @@ from .conftest import (
 # CrewAI's own code calls its deprecated attributes.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:crewai.*")
 
-# Deliberate fragments, all marked in their page; keep this list short.
-FRAGMENT_BUDGET = 8
+# Deliberate fragments, each marked and explained in its page: one "with a real model" block
+# per framework page and the official SDKs on the server page. Raise only for a good reason.
+FRAGMENT_BUDGET = 5
 
 
 def blocks() -> list[Any]:
@@ -89,7 +91,7 @@ PYTHONISH = {"py", "python3", "py3", "pycon", "ipython", "Python", "pyi"}
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
-def test_every_python_block_runs(page: Path) -> None:
+def test_every_python_block_is_collected(page: Path) -> None:
     """A Python block is fenced as ```python, so the docs tests find it (```py would not run)."""
     languages = FENCE.findall(page.read_text())
     assert PYTHONISH.isdisjoint(languages), f"fence Python blocks as ```python in {page.name}"
