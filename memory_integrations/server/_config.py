@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,18 @@ def store_location(path: Path | None, url: str | None) -> Path | None:
         )
     raise ConfigurationError(
         f"--url takes a sqlite:/// URL; for a file path use --path {redact_location(url)}"
+    )
+
+
+def _as_path(value: object, name: str) -> Path:
+    """A ``Path`` from a str or ``os.PathLike``; anything else is a ConfigurationError."""
+    if isinstance(value, str | os.PathLike) and str(value).strip():
+        try:
+            return Path(value)
+        except TypeError:  # a PathLike whose __fspath__ gives bytes
+            pass
+    raise ConfigurationError(
+        f"ServerConfig {name}= must be a file system path (str or pathlib.Path), got {value!r}"
     )
 
 
@@ -331,6 +344,40 @@ class ServerConfig:
     drain_timeout: float = 30.0
     open_docs: bool = True
     allowed_hosts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Built from Python as often as from the CLI: accept what a user naturally passes
+        # (str or os.PathLike paths, a list of hosts) and refuse the rest here, typed.
+        self.data_dir = _as_path(self.data_dir, "data_dir")
+        self.path = None if self.path is None else _as_path(self.path, "path")
+        if not isinstance(self.settings, Settings):
+            raise ConfigurationError(
+                f"ServerConfig settings= must be a Settings, got {type(self.settings).__name__}"
+            )
+        if not isinstance(self.auth, AuthConfig):
+            raise ConfigurationError(
+                f"ServerConfig auth= must be an AuthConfig, got {type(self.auth).__name__}"
+            )
+        if not isinstance(self.host, str) or not self.host:
+            raise ConfigurationError("ServerConfig host= must be a non-empty host name or address")
+        timeout = self.drain_timeout
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not (0 <= timeout < float("inf"))
+        ):
+            raise ConfigurationError(
+                f"ServerConfig drain_timeout= must be a number of seconds >= 0, got {timeout!r}"
+            )
+        if not isinstance(self.open_docs, bool):
+            raise ConfigurationError("ServerConfig open_docs= must be True or False")
+        hosts = self.allowed_hosts
+        if isinstance(hosts, str) or not all(isinstance(h, str) for h in hosts):
+            raise ConfigurationError(
+                "ServerConfig allowed_hosts= must be a sequence of host names, e.g. "
+                '("memory.internal",), not a single string'
+            )
+        self.allowed_hosts = tuple(hosts)
 
     def validate(self) -> None:
         """Refuse configurations that would expose data, mix tenants or store elsewhere."""

@@ -405,3 +405,41 @@ def _wait_for_server(url: str, process: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not start")
+
+
+def test_config_takes_string_paths_and_serves_from_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = create_app(ServerConfig(data_dir="served", embedder=HashingEmbedder()))
+    with ServerThread(app) as server:
+        created = httpx.post(f"{server.url}/users", json={"user_id": "ana", "name": "Ana"})
+        assert created.status_code == 201, created.text
+        assert httpx.get(f"{server.url}/users/ana").json()["name"] == "Ana"
+    assert (tmp_path / "served").is_dir()
+    pinned = ServerConfig(path=str(tmp_path / "one.sqlite3"))
+    assert pinned.path == tmp_path / "one.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("data_dir", 42),
+        ("data_dir", ""),
+        ("data_dir", b"bytes-path"),
+        ("path", ["x.db"]),
+        ("host", ""),
+        ("drain_timeout", -1),
+        ("drain_timeout", float("nan")),
+        ("drain_timeout", True),
+        ("open_docs", "yes"),
+        ("allowed_hosts", "memory.internal"),
+        ("settings", {"embedder": "hashing"}),
+        ("auth", {"tokens": {}}),
+    ],
+)
+def test_config_refuses_wrong_types_by_name(field: str, value: Any) -> None:
+    from memory_integrations.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=field):
+        ServerConfig(**{field: value})
