@@ -663,9 +663,14 @@ def _crewai_class() -> type[BaseLLM]:
             response_model: Any = None,
         ) -> Any:
             if response_model is not None:
-                return _neutral_analysis(response_model)
+                return _neutral_analysis(response_model, _crew_text(messages))
             reply = offline_reply(read(messages))
             return f"Thought: I can answer from what I was given.\nFinal Answer: {reply}"
+
+        def supports_function_calling(self) -> bool:
+            """True: CrewAI then asks for structured output, which gets the neutral answer
+            (instead of parsing free text as JSON and logging a failure)."""
+            return True
 
         def get_input_tokens_count(
             self, messages: Any, tools: Any = None, response_model: Any = None
@@ -688,13 +693,21 @@ def _crewai_class() -> type[BaseLLM]:
     return OfflineCrewLLM
 
 
-def _neutral_analysis(response_model: type[Any]) -> Any:
-    from crewai.memory.analyze import ConsolidationPlan, MemoryAnalysis
+_EXTRACT = re.compile(r"Content:\n(.*?)\n\nExtract memory statements", re.S)
+
+
+def _neutral_analysis(response_model: type[Any], prompt: str) -> Any:
+    """What an LLM with no opinion answers CrewAI's memory analysis: keep everything as is."""
+    from crewai.memory.analyze import ConsolidationPlan, ExtractedMemories, MemoryAnalysis
 
     if issubclass(response_model, ConsolidationPlan):
         return ConsolidationPlan(actions=[], insert_new=True)
     if issubclass(response_model, MemoryAnalysis):
         return MemoryAnalysis(suggested_scope="/")
+    if issubclass(response_model, ExtractedMemories):
+        content = _EXTRACT.search(prompt)
+        text = (content.group(1) if content else prompt).strip()
+        return ExtractedMemories(memories=[text] if text else [])
     return response_model()
 
 

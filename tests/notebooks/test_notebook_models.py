@@ -379,3 +379,26 @@ def test_a_crew_recalls_through_the_offline_llm(
         result = crew.kickoff()
         memory.close()
     assert result.raw == f"{OFFLINE_LABEL} From memory: Alice is vegetarian."
+
+
+@pytest.mark.usefixtures("crewai_offline")
+def test_crewai_memory_analysis_on_the_offline_llm_keeps_content_and_logs_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from crewai.memory.analyze import analyze_query, extract_memories_from_content
+
+    from memory_integrations.crewai import agent_memory_for_crew
+
+    llm = crewai_llm_from_env({})
+    assert llm.supports_function_calling()
+    with caplog.at_level(logging.DEBUG):
+        content = "Alice is vegetarian.\nShe flies from Porto."
+        assert extract_memories_from_content(content, llm) == [content]
+        assert analyze_query("what does Alice eat?", ["/"], None, llm).keywords == []
+        with AgentMemoryClient(tmp_path / "crew.sqlite3", embedder="hashing") as client:
+            memory = agent_memory_for_crew(client, crew_name="Trip", analysis=True, llm=llm)
+            memory.remember("Alice is vegetarian.")
+            found = memory.recall("What does Alice eat?", depth="shallow")
+            memory.close()
+    assert [m.record.content for m in found] == ["Alice is vegetarian."]
+    assert "failed" not in caplog.text.lower()
