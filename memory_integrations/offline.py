@@ -665,6 +665,8 @@ def _crewai_class() -> type[BaseLLM]:
             if response_model is not None:
                 return _neutral_analysis(response_model, _crew_text(messages))
             reply = offline_reply(read(messages))
+            if "Final Answer" not in _crew_text(messages):
+                return reply  # native function-calling prompt: plain text is the answer
             return f"Thought: I can answer from what I was given.\nFinal Answer: {reply}"
 
         def supports_function_calling(self) -> bool:

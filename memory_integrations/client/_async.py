@@ -93,6 +93,11 @@ class AsyncUserResource:
         """The synchronous handle this one wraps."""
         return self._sync
 
+    @property
+    def id(self) -> str:
+        """The same as ``user_id`` (the name the ``User`` model uses)."""
+        return self._sync.id
+
     def __getattr__(self, name: str) -> Any:  # user_id, name, sessions, metadata
         if name.startswith("_"):
             raise AttributeError(name)
