@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,4 +69,12 @@ def assert_envelope(
     assert response.headers["x-request-id"] == body["request_id"]
     if code is not None:
         assert body["error"] == code
+    assert not PYTHON_HINT.search(body["message"]), f"a Python-flavoured fix: {body['message']}"
     return dict(body)
+
+
+PYTHON_HINT = re.compile(
+    r"\b(client|user|session|store|engine)\.[a-z_]+\(|\(\.\.\.\)|\b[a-z_]+=(,| or|$| )|"
+    r"async_processing=|Traceback|File \""
+)
+"""What an HTTP caller must never be told: Python calls, keyword arguments, tracebacks."""
