@@ -34,6 +34,8 @@ from hypothesis import strategies as st  # noqa: E402
 from memory_integrations.embedders import HashingEmbedder  # noqa: E402
 from memory_integrations.server import ServerConfig, ServerThread, create_app  # noqa: E402
 
+from .conftest import PYTHON_HINT  # noqa: E402
+
 ENVELOPE = {"error", "message", "details", "request_id"}
 # More examples for a deeper local run: MI_FUZZ_EXAMPLES=200 pytest tests/server/test_fuzz.py
 HOSTILE_EXAMPLES = int(os.environ.get("MI_FUZZ_EXAMPLES", "4"))
@@ -61,6 +63,7 @@ def _assert_no_5xx_and_enveloped(what: str, status: int, text: str) -> None:
         body = json.loads(text)
         assert set(body) >= ENVELOPE, text[:500]
         assert isinstance(body["error"], str) and body["message"]
+        assert not PYTHON_HINT.search(body["message"]), f"{what}: {body['message']}"
 
 
 @schema.parametrize()
