@@ -122,11 +122,7 @@ def _wait(client: Any, total: int, advance: Any) -> None:
     engine = engine_of(client)
     done = 0
     while not client.wait_until_processed(0.2):
-        with engine.database.read() as cur:
-            waiting = cur.execute(
-                "SELECT count(*) FROM mi_blocks WHERE status = 'processing'"
-            ).fetchone()[0]
-        now = max(total - int(waiting), 0)
+        now = max(total - engine.pending_count(), 0)
         if now > done:
             advance(now - done)
             done = now

@@ -254,6 +254,11 @@ class Maintenance(EngineBase):
             checked_entities=["server", *checked],
         )
 
+    def pending_count(self) -> int:
+        """How many blocks in the store still wait to be embedded, by any process."""
+        with self.database.read() as cur:
+            return self._store.count_processing(cur)
+
     def processing_status(self) -> ProcessorHealth:
         """The background processing worker: alive, queue sizes and counters."""
         worker = self._worker

@@ -205,6 +205,7 @@ def test_restart_requeues_processing_blocks(db_path: Any) -> None:
         assert {b.status for b in session.list_memories().memory_blocks} == {
             MemoryBlockStatus.PROCESSING
         }
+        assert engine.pending_count() == 2
     with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
         assert client.wait_until_processed(20)
         session = client.get_user("u").get_session("s")
@@ -218,6 +219,7 @@ def test_restart_requeues_processing_blocks(db_path: Any) -> None:
         assert all(session.get_memory_block(i).status is MemoryBlockStatus.READY for i in ids)
         stats = client.health_ping().async_batch_processor.statistics
         assert stats["total_recovered"] == 2
+        assert client.backend.pending_count() == 0
 
 
 # --- several processes on one file ------------------------------------------------------
