@@ -237,16 +237,6 @@ def as_cli_error(exc: BaseException, ctx: click.Context | None = None) -> CliErr
             "'PRAGMA integrity_check') or restore it from a backup",
             ExitCode.UNAVAILABLE,
         )
-    if type(exc).__module__.startswith("psycopg") and type(exc).__name__ in (
-        "OperationalError",
-        "PoolTimeout",
-        "InterfaceError",
-    ):
-        return CliError(
-            f"cannot use the PostgreSQL database ({exc}); check the URL, the credentials "
-            "and that the server is running, then run the command again",
-            ExitCode.UNAVAILABLE,
-        )
     if isinstance(exc, Exception):
         return CliError(
             f"unexpected {type(exc).__name__}: {exc}; this is a bug: rerun with "

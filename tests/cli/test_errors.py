@@ -200,7 +200,8 @@ def test_an_unreachable_postgres_is_unavailable_and_the_password_stays_secret():
     result = cli("users", "--url", "postgresql://me:s3cret@127.0.0.1:9/app")
     assert result.exit_code == ExitCode.UNAVAILABLE
     line = one_error_line(result.stderr)
-    assert "cannot use the PostgreSQL database" in line and "s3cret" not in line
+    assert "cannot reach PostgreSQL" in line and "s3cret" not in line
+    assert "host and port" in line
 
 
 def test_a_bug_is_one_line_and_debug_shows_the_traceback(
