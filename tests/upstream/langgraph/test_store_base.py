@@ -11,7 +11,7 @@ from langgraph.store.base import InvalidNamespaceError, PutOp
 
 from memory_integrations.langgraph import AgentMemoryStore
 
-from .conftest import CharacterEmbeddings, StoreFactory
+from .conftest import CharacterEmbeddings
 
 NOT_A_BATCHED_STORE = (
     "exercises AsyncBatchedBaseStore's background batching task; AgentMemoryStore is a plain "
@@ -379,7 +379,7 @@ async def test_embed_with_path(make_vector_store: Any, new_location: Any) -> Non
     assert top is not None and top == pytest.approx(found[1].score, abs=1e-5)
 
     found = await store.asearch(("test",), query="uuu")
-    assert [r.key for r in found][0] == "doc2" and len(found) == 2
+    assert len(found) == 2 and found[0].key == "doc2"
     assert found[0].score > found[1].score  # type: ignore[operator]
     assert found[0].score == pytest.approx(top, abs=1e-5)
 

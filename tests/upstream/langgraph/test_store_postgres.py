@@ -19,8 +19,8 @@ import pytest
 from memory_integrations.langgraph import AgentMemoryStore
 from tests.conftest import Clock
 
-from .conftest import CharacterEmbeddings, StoreFactory
 from . import test_store_sqlite as sqlite_suite
+from .conftest import CharacterEmbeddings, StoreFactory
 from .test_store_sqlite import (  # same bodies upstream
     test_batch_get_ops,
     test_batch_list_namespaces_ops,
