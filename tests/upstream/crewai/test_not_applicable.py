@@ -17,7 +17,7 @@ def test_qdrant_edge_storage() -> None:
 
 @pytest.mark.skip(
     reason="test_concurrent_storage.py is skipped upstream as a whole (multiprocessing under "
-    "xdist); AgentMemoryStorage's multi-process use is tested in tests/reliability"
+    "xdist); the engine's multi-process use is tested in tests/reliability"
 )
 def test_concurrent_storage() -> None:
     """Upstream: lib/crewai/tests/memory/test_concurrent_storage.py."""
