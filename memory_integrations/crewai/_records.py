@@ -210,7 +210,7 @@ class _RecordRow:
         source = fields.get("source") if private else None
         return (
             annotations.get(_SCOPE, "/"),
-            fact or "",
+            (fact or "").strip(),
             private,
             source if isinstance(source, str) else None,
         )

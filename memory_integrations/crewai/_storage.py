@@ -448,7 +448,7 @@ class AgentMemoryStorage:
         filters: dict[str, Any] = {
             "annotations": {_SCOPE: row.scope, _PRIVATE: row.annotations[_PRIVATE]},
             "kind": "fact",
-            "content_contains": row.fact,
+            "content_contains": row.fact.strip(),
         }
         none: list[MemoryBlock] = []
         blocks = self._read(lambda user: user.search_memory(None, filters).memory_blocks, none)
