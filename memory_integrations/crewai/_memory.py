@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +15,7 @@ from pydantic import Field
 
 from ..client import AgentMemoryClient, AsyncAgentMemoryClient
 from ..errors import ConfigurationError
-from ..offline import is_offline, offline_crewai_class, offline_crewai_llm
+from ..offline import crewai_llm_from_env, is_offline, offline_crewai_class
 from ..validation import check_optional_text, check_text, typed_validation
 from ._storage import AgentMemoryStorage, ScoreScale
 
@@ -24,7 +25,17 @@ _WRITE_QUEUE = ("_save_pool", "_pending_saves", "_pending_lock", "_reset_lock")
 
 
 OfflineAnalysisLLM = offline_crewai_class()
-"""The offline CrewAI LLM ``CrewMemory(analysis=False)`` uses (kept under its old name)."""
+"""The offline CrewAI LLM (``memory_integrations.offline``), kept under its old name."""
+
+
+class _NeutralAnalysisLLM(OfflineAnalysisLLM):  # type: ignore[misc, valid-type]
+    """The offline LLM for a memory that does not analyse: CrewAI asks it with structured
+    output (``response_model``), so the one question it still asks, whether to merge a new
+    record with similar ones, gets the neutral answer (keep both) instead of a parse error
+    logged as a warning."""
+
+    def supports_function_calling(self) -> bool:
+        return True
 
 
 def extract_result(content: str) -> list[str]:
@@ -48,9 +59,16 @@ class CrewMemory(Memory):
     """CrewAI's unified ``Memory``, with an ``analysis`` switch and per-agent views.
 
     * ``analysis=False`` skips every LLM step: missing scope / categories / importance get
-      the defaults (``/``, none, ``default_importance``), similar records are all kept,
+      the defaults (``/``, none, ``default_importance``), similar records are all kept
+      (identical ones are stored once: see :class:`AgentMemoryStorage`),
       ``extract_memories`` keeps a task's result whole, and ``recall`` is always
       ``shallow``. Deterministic, offline, no API key.
+    * With ``analysis=True`` and no ``llm`` given, when CrewAI's default model cannot be
+      reached (no ``OPENAI_API_KEY``), the memory uses the model named by
+      ``MEMORY_INTEGRATIONS_CHAT_MODEL``, else the offline model of
+      :mod:`memory_integrations.offline`, which cannot analyse: the memory then works as
+      with ``analysis=False`` (:attr:`analysing` is false) instead of logging an error at
+      every step.
     * :meth:`for_agent` gives one agent a private memory on the same store.
 
     ``reset_all()`` (what ``Crew.reset_memories("memory")`` calls) clears only
@@ -64,14 +82,28 @@ class CrewMemory(Memory):
             super().__init__(**data)
 
     def model_post_init(self, __context: Any) -> None:
-        if not self.analysis and not is_offline(self.llm):
-            self.llm = offline_crewai_llm()
+        if (
+            self.analysis
+            and "llm" not in self.model_fields_set
+            and not os.environ.get("OPENAI_API_KEY")
+        ):
+            # No model given, and CrewAI's default (an OpenAI model) has no key: it would log
+            # "OPENAI_API_KEY is required" at every analysis. Use $MEMORY_INTEGRATIONS_CHAT_MODEL
+            # if set, else the offline model, which does not analyse (see ``analysing``).
+            self.llm = crewai_llm_from_env()
+        if not self.analysing and not isinstance(self.llm, _NeutralAnalysisLLM):
+            self.llm = _NeutralAnalysisLLM()
         super().model_post_init(__context)
+
+    @property
+    def analysing(self) -> bool:
+        """Whether an LLM analyses memories: ``analysis`` on and a real model to do it."""
+        return self.analysis and not is_offline(self.llm)
 
     def _fill(
         self, scope: str | None, categories: list[str] | None, importance: float | None
     ) -> tuple[str | None, list[str] | None, float | None]:
-        if self.analysis:
+        if self.analysing:
             return scope, categories, importance
         return (
             "/" if scope is None else scope,
@@ -147,14 +179,14 @@ class CrewMemory(Memory):
             scope=scope,
             categories=categories,
             limit=limit,
-            depth=depth if self.analysis else "shallow",
+            depth=depth if self.analysing else "shallow",
             source=source,
             include_private=include_private,
         )
 
     def extract_memories(self, content: str) -> list[str]:
         """Facts to remember from raw content (the LLM's, or :func:`extract_result`)."""
-        if self.analysis:
+        if self.analysing:
             return super().extract_memories(content)
         return extract_result(content)
 
@@ -201,6 +233,7 @@ def agent_memory_for_crew(
     analysis: bool = True,
     llm: BaseLLM | str | None = None,
     score_scale: ScoreScale = "lancedb",
+    embedder: Any = None,
     **memory_kwargs: Any,
 ) -> CrewMemory:
     """One call: a CrewAI ``Memory`` on the memory engine with a local embedder.
@@ -209,8 +242,13 @@ def agent_memory_for_crew(
     client or a database path (default: ``./agent-memory.sqlite3``). ``crew_name`` sets
     ``root_scope`` to ``/crew/<name>`` as ``Crew(memory=True)`` would, which keeps the
     crew's memories (and ``reset_memories``) to themselves. ``analysis=False`` needs no
-    LLM at all; with ``analysis=True`` give ``llm=`` (CrewAI's default needs an OpenAI
-    key). Other keyword arguments go to ``Memory`` (weights, ``read_only``, …).
+    LLM at all; with ``analysis=True`` give ``llm=``, or set ``OPENAI_API_KEY`` for
+    CrewAI's default model. With neither, no model is contacted: the memory uses
+    ``MEMORY_INTEGRATIONS_CHAT_MODEL``'s model if set, else the offline model, and then
+    works without analysis (see :class:`CrewMemory`). ``embedder`` is the crew's embedder
+    (a callable or a CrewAI embedder config); by default the engine's local model, which
+    lets the storage rank with the engine's hybrid search. Other keyword arguments go to
+    ``Memory`` (weights, ``read_only``, …).
     """
     check_optional_text(crew_name, "crew_name")
     check_optional_text(root_scope, "root_scope")
@@ -225,7 +263,7 @@ def agent_memory_for_crew(
     try:
         return CrewMemory(
             storage=storage,
-            embedder=storage.embedder,
+            embedder=storage.embedder if embedder is None else embedder,
             root_scope=root_scope,
             analysis=analysis,
             **kwargs,

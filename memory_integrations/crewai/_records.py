@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ValidationError
 from ..validation import (
@@ -24,10 +26,12 @@ from ..validation import (
 if TYPE_CHECKING:
     from crewai.memory.types import MemoryRecord
 from ._scopes import (
+    _DIM,
     _ID,
     _MAX_DEPTH,
     _PRIVATE,
     _SCOPE,
+    _VECTOR,
     META_KEY,
     _agent_of,
     _levels,
@@ -126,6 +130,40 @@ def _check_vector(value: object) -> list[float]:
     return vector
 
 
+def _encode_vector(vector: npt.NDArray[np.float32]) -> str:
+    """A vector as compact text for block metadata (base64 of little-endian float32)."""
+    return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+
+
+def _decode_vector(value: object) -> npt.NDArray[np.float32] | None:
+    """The vector :func:`_encode_vector` wrote, or None when ``value`` is not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        data = base64.b64decode(value.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return None
+    if not data or len(data) % 4:
+        return None
+    vector = np.frombuffer(data, dtype="<f4").astype(np.float32)
+    return vector if np.isfinite(vector).all() else None
+
+
+def _check_embedding(value: object, what: str) -> npt.NDArray[np.float32] | None:
+    """A record's embedding (CrewAI's vector for its content): None, or finite numbers."""
+    if value is None or (isinstance(value, Sequence) and len(value) == 0):
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        array = None
+    if array is None or array.ndim != 1:
+        raise ValidationError(f"{what} must be a flat list of numbers, got {type(value).__name__}")
+    if not np.isfinite(array).all():
+        raise ValidationError(f"{what} holds NaN or infinity; embed the record again")
+    return array.astype(np.float32)
+
+
 def _check_record(value: object, what: str) -> MemoryRecord:
     """``value`` as a CrewAI ``MemoryRecord`` whose fields pass CrewAI's own model."""
     from crewai.memory.types import MemoryRecord
@@ -149,6 +187,33 @@ class _RecordRow:
     created_at: datetime  # aware UTC
     annotations: dict[str, str]
     metadata: dict[str, Any]
+    dim: int | None = None  # length of the crew's embedding kept with it (None: none)
+
+    @property
+    def scope(self) -> str:
+        return self.annotations[_SCOPE]
+
+    @property
+    def identity(self) -> tuple[str, str, bool, str | None]:
+        """What makes two records the same memory: scope, content, privacy (and, for a
+        private record, its source)."""
+        return self.identity_of(self.annotations, self.fact, self.metadata)
+
+    @staticmethod
+    def identity_of(
+        annotations: Mapping[str, str], fact: str | None, metadata: Mapping[str, Any] | None
+    ) -> tuple[str, str, bool, str | None]:
+        """The :attr:`identity` of a stored block, from its annotations, text and metadata."""
+        own = (metadata or {}).get(META_KEY)
+        fields: Mapping[str, Any] = own if isinstance(own, Mapping) else {}
+        private = fields.get("private") is True
+        source = fields.get("source") if private else None
+        return (
+            annotations.get(_SCOPE, "/"),
+            (fact or "").strip(),
+            private,
+            source if isinstance(source, str) else None,
+        )
 
 
 def _row(record: MemoryRecord, what: str) -> _RecordRow:
@@ -164,6 +229,7 @@ def _row(record: MemoryRecord, what: str) -> _RecordRow:
     own = check_metadata(
         {k: v for k, v in record.metadata.items() if k != META_KEY}, f"{what}.metadata"
     )
+    embedding = _check_embedding(record.embedding, f"{what}.embedding")
     metadata = dict(own or {})
     metadata[META_KEY] = {
         "categories": categories,
@@ -175,6 +241,9 @@ def _row(record: MemoryRecord, what: str) -> _RecordRow:
     }
     notes = {f"crewai_s{i}": level for i, level in enumerate(_levels(scope))}
     notes.update({_ID: record_id, _SCOPE: scope, _PRIVATE: "true" if record.private else "false"})
+    if embedding is not None:
+        metadata[META_KEY]["embedding"] = _encode_vector(embedding)
+        notes.update({_VECTOR: "true", _DIM: str(embedding.shape[0])})
     return _RecordRow(
         record_id=record_id,
         fact=fact,
@@ -182,4 +251,5 @@ def _row(record: MemoryRecord, what: str) -> _RecordRow:
         created_at=created,
         annotations=check_annotations(notes, f"{what} annotations"),
         metadata=check_metadata(metadata, f"{what}.metadata") or {},
+        dim=None if embedding is None else int(embedding.shape[0]),
     )

@@ -20,6 +20,8 @@ _MAX_DEPTH = 48  # ancestors kept as annotations (the engine allows 64 annotatio
 _ID = "crewai_id"
 _SCOPE = "crewai_scope"
 _PRIVATE = "crewai_private"
+_VECTOR = "crewai_vector"  # "true" when the block keeps the crew's embedding of the record
+_DIM = "crewai_dim"  # that embedding's length
 
 
 def normalize_scope(path: str | None) -> str:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio.to_thread
+import numpy as np
 
 from .._models import MemoryBlock
 from ..client import AgentMemoryClient, AsyncAgentMemoryClient, SessionResource, UserResource
@@ -46,6 +47,7 @@ from ..validation import (
     check_optional_text,
     check_text,
 )
+from ._connection import ClientHandle
 from ._embedder import AgentMemoryEmbedder, vector_texts
 from ._records import (
     _EARLIEST,
@@ -56,14 +58,18 @@ from ._records import (
     _check_record_ids,
     _check_scope,
     _check_vector,
+    _decode_vector,
     _naive,
     _parse,
     _RecordRow,
     _row,
 )
 from ._scopes import (
+    _DIM,
     _ID,
+    _PRIVATE,
     _SCOPE,
+    _VECTOR,
     META_KEY,
     _levels,
     _scope_filter,
@@ -79,21 +85,6 @@ T = TypeVar("T")
 
 _MAX_RELEVANT_K = 1000
 _OVERSAMPLE = 4
-
-
-def _source_of(value: object) -> AgentMemoryClient:
-    """The client behind ``value``: a client, or where the memory lives (opened here)."""
-    if isinstance(value, AsyncAgentMemoryClient):
-        return value.sync_client
-    if isinstance(value, AgentMemoryClient):
-        return value
-    if value is None or isinstance(value, str | Path):
-        return AgentMemoryClient(value)  # None: the default store; a bad path: a typed error
-    raise ConfigurationError(
-        "AgentMemoryStorage needs an AgentMemoryClient, an AsyncAgentMemoryClient, or where "
-        "the memory lives (a SQLite path as str or pathlib.Path, or a postgresql:// URL; "
-        f"None for the default store), got {type(value).__name__}"
-    )
 
 
 def _safe_annotation_text(value: Any) -> bool:
@@ -128,12 +119,18 @@ class AgentMemoryStorage:
     engine user ``user_id`` (one per tenant) and are written to ``session_id``; reads
     span all the user's sessions but only see CrewAI records.
 
-    Ranking uses the engine's hybrid retrieval on the query *text*, recovered from
-    CrewAI's query vector, so the ``Memory`` must embed with :attr:`embedder` (or any
-    :class:`AgentMemoryEmbedder`). Scores come from the engine's cosine similarity:
-    with ``score_scale="lancedb"`` (default) ``1 / (1 + L2 distance)`` between unit
-    vectors, the scale of CrewAI's default LanceDB storage, so CrewAI's thresholds keep
-    their meaning; with ``"cosine"``, the cosine clipped to ``[0, 1]``.
+    When the ``Memory`` embeds with :attr:`embedder` (or any :class:`AgentMemoryEmbedder`),
+    ranking uses the engine's hybrid retrieval on the query *text*, recovered from CrewAI's
+    query vector. With any other embedder it ranks by the cosine between the query vector
+    and the embedding CrewAI computed for each record, which :meth:`save` keeps (a change
+    of vector length raises CrewAI's ``EmbeddingDimensionMismatchError``, as LanceDB does).
+    Scores map the cosine similarity: with ``score_scale="lancedb"`` (default)
+    ``1 / (1 + L2 distance)`` between unit vectors, the scale of CrewAI's default LanceDB
+    storage, so CrewAI's thresholds keep their meaning; with ``"cosine"``, the cosine
+    clipped to ``[0, 1]``.
+
+    Identical records (same scope, content and privacy) are stored once (see :meth:`save`).
+    ``close()`` closes a client the storage opened; the next call opens it again.
 
     ``private_to`` makes a per-agent view (see :meth:`for_agent`).
 
@@ -186,16 +183,14 @@ class AgentMemoryStorage:
                 f"model), got {type(embedder).__name__}"
             )
         check_optional_text(private_to, "private_to")
-        self._owns_client = not isinstance(client, AgentMemoryClient | AsyncAgentMemoryClient)
-        self._client = _source_of(client)
+        self._handle = ClientHandle(client)
+        self._owns_client = self._handle.owned
         self.user_id = user_id
         self.session_id = session_id
         self.score_scale: ScoreScale = score_scale
         self._embedder = embedder
         self.private_to = private_to
         self._lock = threading.Lock()
-        self._user: UserResource | None = None
-        self._sessions: dict[str, SessionResource] = {}
 
     def __repr__(self) -> str:
         agent = "" if self.private_to is None else f", private_to={self.private_to!r}"
@@ -223,36 +218,38 @@ class AgentMemoryStorage:
 
     @property
     def client(self) -> AgentMemoryClient:
-        return self._client
+        """The engine client (one this storage opened is opened again after ``close()``)."""
+        return self._handle.client
 
     @property
     def embedder(self) -> AgentMemoryEmbedder:
         """The CrewAI embedder to pair with this storage (the engine's own model)."""
         with self._lock:
             if self._embedder is None:
-                engine_embedder = getattr(self._client.backend, "embedder", None)
+                engine_embedder = getattr(self.client.backend, "embedder", None)
                 self._embedder = AgentMemoryEmbedder(engine_embedder)
             return self._embedder
 
     # --- engine handles ----------------------------------------------------------------
 
     def _get_user(self) -> UserResource:
-        with self._lock:
-            if self._user is None:
-                self._user = self._client.get_or_create_user(self.user_id)
-            return self._user
+        client = self.client
+        with self._handle.lock:
+            if self._handle.user is None:
+                self._handle.user = client.get_or_create_user(self.user_id)
+            return self._handle.user
 
     def _session(self, session_id: str) -> SessionResource:
-        with self._lock:
-            handle = self._sessions.get(session_id)
+        with self._handle.lock:
+            handle = self._handle.sessions.get(session_id)
         if handle is None:
             user = self._get_user()
             if session_id == self.session_id:
                 handle = user.get_or_create_session(session_id, annotations={"framework": "crewai"})
             else:
                 handle = user.get_session(session_id)
-            with self._lock:
-                self._sessions[session_id] = handle
+            with self._handle.lock:
+                self._handle.sessions[session_id] = handle
         return handle
 
     def _read(self, call: Callable[[UserResource], T], empty: T) -> T:
@@ -260,15 +257,16 @@ class AgentMemoryStorage:
         Reads never create the user (only writes do), so a read writes nothing."""
 
         def run() -> T:
-            with self._lock:
-                user = self._user
+            client = self.client
+            with self._handle.lock:
+                user = self._handle.user
             if user is None:
                 try:
-                    user = self._client.get_user(self.user_id)
+                    user = client.get_user(self.user_id)
                 except NotFoundError:
                     return empty
-                with self._lock:
-                    self._user = user
+                with self._handle.lock:
+                    self._handle.user = user
             return call(user)
 
         return self._retry_if_reset(run)
@@ -278,9 +276,7 @@ class AgentMemoryStorage:
         try:
             return call()
         except NotFoundError:
-            with self._lock:
-                self._user = None
-                self._sessions.clear()
+            self._handle.forget()
             return call()
 
     def _find(
@@ -331,6 +327,7 @@ class AgentMemoryStorage:
         importance = fields.get("importance")
         if isinstance(importance, bool) or not isinstance(importance, int | float):
             importance = 0.5
+        embedding = _decode_vector(fields.get("embedding"))
         return MemoryRecord(
             id=block.annotations.get(_ID, block.block_id),
             content=block.text,
@@ -344,6 +341,7 @@ class AgentMemoryStorage:
             last_accessed=_parse(fields.get("last_accessed")) or created,
             source=source,
             private=private,
+            embedding=None if embedding is None else embedding.tolist(),
         )
 
     @staticmethod
@@ -420,7 +418,12 @@ class AgentMemoryStorage:
 
         Every record is checked before anything is written: one invalid record refuses
         the whole call. Records with blank content are skipped: there is nothing to search
-        for.
+        for. A record identical to one already stored (same scope, same content, same
+        privacy) replaces it instead of piling up: the new record (its id, fields and
+        embedding) is kept and the old one deleted; within one call the last copy wins.
+        The embedding CrewAI computed is kept with the record, and as in CrewAI's LanceDB
+        storage, embeddings of another length than the stored ones are refused with
+        ``EmbeddingDimensionMismatchError``.
         """
         if not isinstance(records, list | tuple):
             raise ValidationError(
@@ -432,8 +435,89 @@ class AgentMemoryStorage:
             for n, record in enumerate(records)
         ]
         rows = [row for row in rows if row.fact.strip()]
-        if rows:
-            self._add(rows)
+        if not rows:
+            return
+        self._check_dims([row.dim for row in rows])
+        rows = list({row.identity: row for row in rows}.values())  # the last copy wins
+        replaced = [block for row in rows for block in self._copies_of(row)]
+        self._add(rows)
+        self._delete_blocks(replaced)
+
+    def _copies_of(self, row: _RecordRow) -> list[MemoryBlock]:
+        """Stored blocks holding the same memory as ``row`` (see :meth:`save`)."""
+        filters: dict[str, Any] = {
+            "annotations": {_SCOPE: row.scope, _PRIVATE: row.annotations[_PRIVATE]},
+            "kind": "fact",
+            "content_contains": row.fact.strip(),
+        }
+        none: list[MemoryBlock] = []
+        blocks = self._read(lambda user: user.search_memory(None, filters).memory_blocks, none)
+        return [
+            block
+            for block in blocks
+            if _RecordRow.identity_of(block.annotations, block.fact, block.metadata) == row.identity
+        ]
+
+    # --- the crew's own vectors -------------------------------------------------------------
+
+    def _stored_dim(self, other_than: int) -> int | None:
+        """The length of stored embeddings that are not ``other_than`` long (None: none)."""
+        vector = {"annotations": {_VECTOR: "true"}, "kind": "fact"}
+        same = {"annotations": {_VECTOR: "true", _DIM: str(other_than)}, "kind": "fact"}
+        if self._read(lambda user: user.count_memories(vector), 0) == self._read(
+            lambda user: user.count_memories(same), 0
+        ):
+            return None
+        none: list[MemoryBlock] = []
+        for block in self._read(lambda user: user.search_memory(None, vector).memory_blocks, none):
+            dim = block.annotations.get(_DIM, "")
+            if dim.isdigit() and int(dim) != other_than:
+                return int(dim)
+        return None
+
+    def _check_dims(self, dims: Sequence[int | None]) -> None:
+        """Refuse embeddings whose length differs from each other's or the stored ones'."""
+        from crewai.memory.storage.backend import EmbeddingDimensionMismatchError
+
+        given = [d for d in dims if d is not None]
+        if not given:
+            return
+        for dim in given[1:]:
+            if dim != given[0]:
+                raise EmbeddingDimensionMismatchError(given[0], dim)
+        stored = self._stored_dim(given[0])
+        if stored is not None:
+            raise EmbeddingDimensionMismatchError(stored, given[0])
+
+    def _search_by_vector(
+        self,
+        vector: list[float],
+        scope: str,
+        wanted: list[str] | None,
+        meta_filter: dict[str, Any] | None,
+        limit: int,
+        min_score: float,
+    ) -> list[tuple[MemoryRecord, float]]:
+        """Rank by cosine between the query and the embeddings the crew stored with the
+        records: the path for a query vector another embedder made."""
+        self._check_dims([len(vector)])
+        query = np.asarray(vector, dtype=np.float64)
+        query_norm = float(np.linalg.norm(query))
+        scored: list[tuple[MemoryRecord, float]] = []
+        for block in self._find(scope, contains=self._prefilter(wanted, meta_filter)):
+            record = self._record(block)
+            if record.embedding is None or len(record.embedding) != len(vector):
+                continue  # stored without the crew's embedding: not in its vector space
+            if not self._matches(record, wanted, meta_filter):
+                continue
+            stored = np.asarray(record.embedding, dtype=np.float64)
+            norms = query_norm * float(np.linalg.norm(stored))
+            cosine = float(query @ stored) / norms if norms > 0 else 0.0
+            score = score_of(cosine, self.score_scale)
+            if score >= min_score:
+                scored.append((record, score))
+        scored.sort(key=lambda pair: pair[1], reverse=True)
+        return scored[:limit]
 
     def search(
         self,
@@ -453,16 +537,11 @@ class AgentMemoryStorage:
         min_score = _check_min_score(min_score)
         if limit == 0 or len(vector) == 0:
             return []
-        query = vector_texts.get(vector)
-        if query is None:
-            raise ConfigurationError(
-                "AgentMemoryStorage ranks records with the memory engine, by text, and got a "
-                "query vector it cannot trace back to its text. Build the CrewAI Memory with "
-                "embedder=storage.embedder (or any AgentMemoryEmbedder), or use "
-                "agent_memory_for_crew(), which wires both."
-            )
         if min_score > 1.0:
             return []
+        query = vector_texts.get(vector)
+        if query is None:  # another embedder's vector: rank by the crew's own vectors
+            return self._search_by_vector(vector, scope, wanted, meta_filter, limit, min_score)
         post = bool(wanted) or bool(meta_filter)
         filters: dict[str, Any] = {
             "annotations": _scope_filter(scope),
@@ -525,6 +604,7 @@ class AgentMemoryStorage:
         """Replace the record with the same id (storing it if there is none)."""
         record = _check_record(record, "record")
         row = _row(record, "record")  # every field checked before anything is looked up
+        self._check_dims([row.dim])
         blocks = self._find(record_id=row.record_id)
         if not blocks:
             self.save([record])
@@ -687,6 +767,11 @@ class AgentMemoryStorage:
         )
 
     def close(self) -> None:
-        """Close the client if this storage opened it (``Memory.close()`` calls this)."""
+        """Close the client if this storage opened it (``Memory.close()`` calls this).
+
+        Like CrewAI's LanceDB storage, the storage keeps working after ``close()``: the
+        next call opens the client again (and the next ``close()`` closes it). A client
+        passed in is the caller's to close.
+        """
         if self._owns_client:
-            self._client.close()
+            self._handle.close()

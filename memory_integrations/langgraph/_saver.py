@@ -115,6 +115,19 @@ _PAGE = 100  # checkpoints hydrated per read transaction in ``list``
 # --- the saver ----------------------------------------------------------------------------
 
 
+def _metadata_field(metadata: Mapping[str, Any], key: str) -> Any:
+    """``metadata[key]``; a dotted key that is not a key itself walks nested objects
+    (``"user.access-level"`` is ``metadata["user"]["access-level"]``), None when absent."""
+    if key in metadata or "." not in key:
+        return metadata.get(key)
+    node: Any = metadata
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[str]):
     """LangGraph checkpointer stored in the engine's SQL database (SQLite or PostgreSQL).
 
@@ -292,7 +305,9 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
         python_filter: dict[str, Any] = {}
         for key, value in (filter or {}).items():
             _check_saver_text(key, "a filter key")
-            predicate = self._dialect.metadata_predicate(key, value)
+            # A dotted key names a nested field when the metadata has no such key itself
+            # (SqliteSaver reads "user.access-level" as a JSON path): compared in Python.
+            predicate = None if "." in key else self._dialect.metadata_predicate(key, value)
             if predicate is None:
                 python_filter[key] = value
             else:
@@ -320,7 +335,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
                     t
                     for t in tuples
                     if all(
-                        cast(dict[str, Any], t.metadata).get(k) == v
+                        _metadata_field(cast(dict[str, Any], t.metadata), k) == v
                         for k, v in python_filter.items()
                     )
                 ]

@@ -64,7 +64,7 @@ from ..embedders import (
     default_embedder,
     resolve_embedder,
 )
-from ..errors import ConfigurationError, ValidationError
+from ..errors import ConfigurationError, EmbeddingError, ValidationError
 from ..retrieval import IndexCache, query_terms
 from ..storage import (
     DIALECT_TYPES,
@@ -84,6 +84,7 @@ from ._store_checks import (
     _check_ttl_config,
     _dumps,
 )
+from ._store_distance import DistanceType, check_distance_type, unit_checked, unwrap_non_unit
 from ._store_filters import _does_match, _matches
 from ._store_index import _KEY, _NO_VECTOR, Ranking, _TextRow
 from ._store_maintenance import StoreMaintenance
@@ -147,18 +148,25 @@ class AgentMemoryStore(StoreMaintenance, BaseStore):
     store opens the database itself and ``close()`` closes it). Items live in their own
     tables next to the agent memory.
 
-    ``index`` is LangGraph's ``IndexConfig`` (``dims``, ``embed``, ``fields``): with it,
-    ``search(query=...)`` ranks the indexed texts by hybrid relevance (cosine similarity fused
-    with BM25, so an exact query word helps), and ``SearchItem.score`` is the cosine
-    similarity of the item's best-matching text; ``ranking="vector"`` orders by that score
-    alone, exactly like ``InMemoryStore``. Without ``embed`` the client's embedder is used
-    (the local default embedder for a bare database). Without ``index``, a query ranks items
-    by BM25 over their text (score: BM25 relative to the best match); items without a match,
-    or without indexed text, follow with ``score=None``.
+    ``index`` is LangGraph's ``IndexConfig`` (``dims``, ``embed``, ``fields``, and
+    ``PostgresStore``'s ``distance_type``): with it, ``search(query=...)`` ranks the indexed
+    texts by hybrid relevance (cosine similarity fused with BM25, so an exact query word
+    helps), and ``SearchItem.score`` is the score of the item's best-matching text the way
+    ``PostgresStore`` computes it: the cosine similarity (``distance_type="cosine"``, the
+    default), the dot product (``"inner_product"``) or the negated Euclidean distance
+    (``"l2"``). Vectors are kept L2-normalised, so the last two need an embedder that
+    returns unit vectors (a non-unit one is refused with a ``ConfigurationError``).
+    ``ranking="vector"`` orders by that score alone, exactly like ``InMemoryStore`` /
+    ``PostgresStore``. Without ``embed`` the client's embedder is used (the local default
+    embedder for a bare database). Without ``index``, a query ranks items by BM25 over their
+    text (score: BM25 relative to the best match); items without a match, or without indexed
+    text, follow with ``score=None``.
 
     ``ttl`` is LangGraph's ``TTLConfig``: ``default_ttl`` (minutes), ``refresh_on_read``,
-    ``sweep_interval_minutes`` (starts a background sweeper; ``close()`` stops it).
-    Expired items are never returned, even before ``sweep_ttl()`` deletes them.
+    ``omit_expired``, ``sweep_interval_minutes`` (starts a background sweeper; ``close()``
+    stops it). As in LangGraph's SQLite and PostgreSQL stores, an expired item is still
+    returned (and a read that refreshes its TTL revives it) until ``sweep_ttl()`` or the
+    sweeper deletes it; with ``omit_expired=True`` reads hide it from the moment it expires.
 
     Every item records the user it belongs to when it is written, which is what
     ``memory_integrations.lifecycle.erase_user`` removes: with ``owner_label=n``, the user
@@ -172,8 +180,9 @@ class AgentMemoryStore(StoreMaintenance, BaseStore):
     Args:
         client_or_db: a client with an embedded backend, an ``SqlDatabase``, or a SQLite
             path / ``postgresql://`` URL.
-        index: LangGraph's ``IndexConfig`` (``dims``, ``embed``, ``fields``).
-        ttl: LangGraph's ``TTLConfig`` (minutes).
+        index: LangGraph's ``IndexConfig`` (``dims``, ``embed``, ``fields``;
+            ``distance_type``: ``"cosine"``, ``"l2"`` or ``"inner_product"``).
+        ttl: LangGraph's ``TTLConfig`` (minutes; ``omit_expired`` hides expired items).
         ranking: ``"hybrid"`` (cosine fused with BM25) or ``"vector"`` (cosine only).
         owner_label: the namespace label that names the owning user, e.g. 1 for
             ``("memories", user_id)``.
@@ -226,6 +235,7 @@ class AgentMemoryStore(StoreMaintenance, BaseStore):
         self._postgres = db.dialect == "postgres"
         self.ttl_config = _check_ttl_config(ttl)
         self.index_config: IndexConfig | None = None
+        self.distance_type: DistanceType = "cosine"
         self.embedder: Embedder | None = None
         self._fields: list[tuple[str, str | list[str]]] = []
         try:
@@ -252,18 +262,31 @@ class AgentMemoryStore(StoreMaintenance, BaseStore):
         dims = config.get("dims")
         if dims is not None and (not isinstance(dims, int) or dims <= 0):
             raise ConfigurationError(f"IndexConfig dims must be a positive int, got {dims!r}")
-        embedder = _resolve_embed(config.get("embed"), dims, fallback)
-        if dims is not None and embedder.dim != dims:
+        distance = check_distance_type(config.get("distance_type"))
+        embed = config.get("embed")
+        embedder = unit_checked(_resolve_embed(embed, dims, fallback), embed, dims, distance)
+        try:
+            dim = embedder.dim  # may embed a probe text to learn it
+        except EmbeddingError as exc:
+            unwrap_non_unit(exc)
+            raise
+        if dims is not None and dim != dims:
             raise ConfigurationError(
                 f"IndexConfig dims is {dims} but embedder {embedder.name!r} makes "
                 f"{embedder.dim}-d vectors; set dims={embedder.dim} or pass another embed"
             )
-        fields = config.get("fields") or ["$"]
+        fields: Any = config.get("fields")
+        if fields is None:  # SqliteStore's spelling of the same setting
+            text_fields = cast(dict[str, Any], config).get("text_fields")
+            fields = [text_fields] if isinstance(text_fields, str) else text_fields
+        fields = fields or ["$"]
         if isinstance(fields, str) or not all(isinstance(f, str) for f in fields):
             raise ConfigurationError(f"IndexConfig fields must be a list of str, got {fields!r}")
         config["dims"] = embedder.dim
         config["fields"] = list(fields)
+        cast(dict[str, Any], config)["distance_type"] = distance
         self.index_config = config
+        self.distance_type = distance
         self.embedder = embedder
         self._fields = [(f, f if f == "$" else tokenize_path(f)) for f in fields]
 
@@ -381,7 +404,10 @@ class AgentMemoryStore(StoreMaintenance, BaseStore):
         }
         vectors = {q: self._embed_query(q) for q in queries}
         refresh: list[int] = []
-        now = self._now()
+        # Reads see items whose expiry is after ``now``: the present with omit_expired,
+        # else the epoch start, so expired items stay readable until a sweep deletes them
+        # (LangGraph's SqliteStore / PostgresStore behaviour).
+        now = self._read_cutoff()
         with self.db.read() as cur:
             gets = [(i, op) for i, op in reads if isinstance(op, GetOp)]
             if gets:

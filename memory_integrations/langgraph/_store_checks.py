@@ -121,14 +121,20 @@ def _check_ttl_config(ttl: object) -> TTLConfig | None:
         return None
     if not isinstance(ttl, Mapping):
         raise ConfigurationError(f"ttl is a TTLConfig dict, got {type(ttl).__name__}")
-    unknown = set(ttl) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
+    unknown = set(ttl) - {
+        "default_ttl",
+        "refresh_on_read",
+        "omit_expired",
+        "sweep_interval_minutes",
+    }
     if unknown:
         raise ConfigurationError(f"unknown TTLConfig key(s) {sorted(unknown)}")
     _check_ttl_minutes(ttl.get("default_ttl"))
     _check_ttl_minutes(ttl.get("sweep_interval_minutes"))
-    refresh = ttl.get("refresh_on_read")
-    if refresh is not None and not isinstance(refresh, bool):
-        raise ConfigurationError(f"refresh_on_read must be True or False, got {refresh!r}")
+    for flag in ("refresh_on_read", "omit_expired"):
+        value = ttl.get(flag)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigurationError(f"{flag} must be True or False, got {value!r}")
     return cast(TTLConfig, dict(ttl))
 
 

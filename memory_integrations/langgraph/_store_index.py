@@ -14,6 +14,7 @@ from ..embedders import Embedder
 from ..errors import EmbedderMismatchError, EmbeddingError
 from ..retrieval import IndexCache, IndexEntry, RankingConfig, SearchIndex, hybrid_rank
 from ..storage import Cursor, SqlDatabase
+from ._store_distance import DistanceType, best_score, unwrap_non_unit
 from ._store_filters import _leaf_text
 
 Ranking = Literal["hybrid", "vector"]
@@ -109,10 +110,16 @@ class IndexedItems:
     _postgres: bool
     _warned: bool
     _fields: list[tuple[str, str | list[str]]]
+    distance_type: DistanceType
 
     def _embed_query(self, query: str) -> npt.NDArray[np.float32]:
         assert self.embedder is not None
-        vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32).reshape(-1)
+        try:
+            raw = self.embedder.embed_query(query)
+        except EmbeddingError as exc:
+            unwrap_non_unit(exc)
+            raise
+        vector = np.asarray(raw, dtype=np.float32).reshape(-1)
         if vector.shape[0] != self._dim:
             raise EmbeddingError(
                 f"embedder {self.embedder.name!r} returned a {vector.shape[0]}-d query vector, "
@@ -153,7 +160,11 @@ class IndexedItems:
         hits = []
         for item_id in order:
             positions = np.asarray(index.rows_of.get(item_id, ()), dtype=np.int64)
-            score = float(dense.of(positions).max()) if positions.size else None
+            score = (
+                best_score(self.distance_type, index.matrix, positions, vector, dense.of(positions))
+                if positions.size
+                else None
+            )
             hits.append(_Hit(item_id, score))
         if self.ranking == "vector":  # equal fused scores: keep cosine order exact
             hits.sort(key=lambda h: -(h.score if h.score is not None else -np.inf))
@@ -330,7 +341,12 @@ class IndexedItems:
         unique = list(dict.fromkeys(texts))
         if not unique:
             return {}
-        matrix = np.asarray(self.embedder.embed_documents(unique), dtype=np.float32)
+        try:
+            raw = self.embedder.embed_documents(unique)
+        except EmbeddingError as exc:
+            unwrap_non_unit(exc)
+            raise
+        matrix = np.asarray(raw, dtype=np.float32)
         if matrix.shape != (len(unique), self._dim):
             raise EmbeddingError(
                 f"embedder {self.embedder.name!r} returned shape {matrix.shape} for "

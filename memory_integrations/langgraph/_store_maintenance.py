@@ -35,6 +35,20 @@ class StoreMaintenance(IndexedItems):
     def _now(self) -> int:
         raise NotImplementedError
 
+    @property
+    def omit_expired(self) -> bool:
+        """Whether reads hide expired items before a sweep deletes them.
+
+        ``TTLConfig["omit_expired"]``, read at each call (default False, as in LangGraph:
+        an expired item is returned, and a read that refreshes its TTL revives it, until
+        ``sweep_ttl()`` or the sweeper deletes it).
+        """
+        return bool(self.ttl_config and self.ttl_config.get("omit_expired"))
+
+    def _read_cutoff(self) -> int:
+        """Reads return items that expire after this time (epoch microseconds)."""
+        return self._now() if self.omit_expired else 0
+
     def count_owned_by(self, user_id: str) -> int:
         """How many live or expired items belong to ``user_id``."""
         check_id(user_id, "user_id")
@@ -92,7 +106,7 @@ class StoreMaintenance(IndexedItems):
                     "CAST(ttl_minutes * 60000000 AS BIGINT), version = ? WHERE item_id IN "
                     f"({placeholders(len(chunk))}) AND ttl_minutes IS NOT NULL AND "
                     f"{_NOT_EXPIRED} RETURNING item_id, expires_at",
-                    [now, version, *chunk, now],
+                    [now, version, *chunk, self._read_cutoff()],
                 ).fetchall():
                     expiry[int(item_id)] = None if expires_at is None else int(expires_at)
         self._apply_local(version - 1, version, expiry=expiry)

@@ -52,6 +52,7 @@ def test_records_round_trip_and_are_plain_engine_blocks(
     got = crew_storage.get_record(original.id)
     assert got is not None
     assert got.model_dump() == original.model_dump()  # every field but the embedding
+    assert got.embedding == [0.5] * 7  # the crew's embedding is kept too
     assert crew_storage.get_record("no-such-id") is None
     assert crew_storage.count() == 1
 
@@ -71,6 +72,8 @@ def test_records_round_trip_and_are_plain_engine_blocks(
         "crewai_s2": "/crew/support",
         "crewai_s3": "/crew/support/agent",
         "crewai_s4": "/crew/support/agent/researcher",
+        "crewai_vector": "true",
+        "crewai_dim": "7",
     }
     assert block.metadata is not None
     assert block.metadata["topics"] == ["notebooks"]
@@ -133,12 +136,10 @@ def test_search_ranks_by_score_and_honours_every_filter(
     assert crew_storage.search(query, limit=0) == []
 
 
-def test_search_needs_a_vector_from_an_agent_memory_embedder(
+def test_search_by_any_agent_memory_embedder_uses_the_engine(
     crew_storage: AgentMemoryStorage,
 ) -> None:
     crew_storage.save([rec("some fact")])
-    with pytest.raises(ConfigurationError, match=r"embedder=storage\.embedder"):
-        crew_storage.search([0.25] * crew_storage.embedder.dim)
     other = AgentMemoryEmbedder("hashing")  # any AgentMemoryEmbedder works
     assert contents([r for r, _ in crew_storage.search(other(["some fact"])[0])]) == ["some fact"]
 

@@ -658,6 +658,33 @@ def test_list_filters_before_limit_and_namespaces(saver: AgentMemorySaver) -> No
     assert ids(exact) == [1]
 
 
+def test_list_filter_dotted_keys_match_nested_metadata(saver: AgentMemorySaver) -> None:
+    """A dotted filter key names a nested field (SqliteSaver's JSON path reading), unless the
+    metadata has that dotted key itself; hyphens and leading digits work in either place."""
+    _put(
+        saver,
+        "n",
+        {"k": 0},
+        metadata={"user": {"access-level": "admin", "123abc": "ok2"}, "access-level": "pub"},
+        step=0,
+    )
+    _put(saver, "n2", {"k": 1}, metadata={"user": {"access-level": "guest"}}, step=1)
+    _put(saver, "n3", {"k": 2}, metadata={"user.access-level": "admin"}, step=2)
+    _put(saver, "n4", {"k": 3}, metadata={"user": "admin"}, step=3)
+
+    def steps(filter: dict[str, Any], limit: int | None = None) -> list[Any]:
+        return sorted(t.metadata["step"] for t in saver.list(None, filter=filter, limit=limit))
+
+    assert steps({"user.access-level": "admin"}) == [0, 2]  # nested, and the literal key
+    assert steps({"user.access-level": "guest"}) == [1]
+    assert steps({"user.123abc": "ok2"}) == [0]
+    assert steps({"access-level": "pub"}) == [0]
+    assert steps({"user.access-level": "admin", "access-level": "pub"}) == [0]
+    assert steps({"user.access-level": None}) == [3]  # absent (a string has no fields)
+    assert steps({"user.missing.deeper": "x"}) == []
+    assert len(steps({"user.access-level": "admin"}, limit=1)) == 1
+
+
 def test_list_pages_through_long_threads_and_id_ties(saver: AgentMemorySaver) -> None:
     configs = _chain(saver, "long", 230)
     saver.copy_thread("long", "twin")  # identical checkpoint ids in two threads

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import cache
 from hashlib import blake2b
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,10 +38,10 @@ from langgraph.store.memory import InMemoryStore
 
 from memory_integrations import AgentMemoryClient, AsyncAgentMemoryClient
 from memory_integrations.embedders import HashingEmbedder
-from memory_integrations.errors import EmbedderMismatchError, ValidationError
+from memory_integrations.errors import ConfigurationError, EmbedderMismatchError, ValidationError
 from memory_integrations.langgraph import AgentMemoryStore
 from memory_integrations.storage import open_database
-from tests.conftest import Clock
+from tests.conftest import Clock, store_location
 
 DIMS = 64
 
@@ -726,7 +727,7 @@ def test_keyword_ranking_without_an_index(store: AgentMemoryStore) -> None:
 def test_query_search_skips_expired_and_deleted_items(
     make_store: Callable[..., AgentMemoryStore], embeddings: CharEmbeddings, clock: Clock
 ) -> None:
-    store = make_store(index={"dims": DIMS, "embed": embeddings})
+    store = make_store(index={"dims": DIMS, "embed": embeddings}, ttl={"omit_expired": True})
     store.put(("t",), "short", {"text": "apple pie"}, ttl=1)
     store.put(("t",), "long", {"text": "apple tart"})
     store.put(("t",), "gone", {"text": "apple crumble"})
@@ -737,11 +738,134 @@ def test_query_search_skips_expired_and_deleted_items(
     assert store.list_namespaces() == [("t",)]
 
 
+# --- distance types (PostgresIndexConfig["distance_type"]) ---------------------------------------
+
+DISTANCE_CORPUS = {
+    "a": {"text": "apple pie with cinnamon", "alt": "orchard"},
+    "b": {"text": "banana bread", "alt": "bakery"},
+    "c": {"text": "cherry tart and apple crumble", "alt": "dessert"},
+    "d": {"text": "zebra crossing"},
+}
+DISTANCE_QUERIES = ("apple", "bread", "zzz", "crumble tart")
+
+
+def _expected_score(distance: str, item: dict[str, str], query: str) -> float:
+    embed = CharEmbeddings()
+    q = np.asarray(embed.embed_query(query))
+    vectors = [np.asarray(v) for v in embed.embed_documents(list(item.values()))]
+    if distance == "l2":
+        return max(-float(np.linalg.norm(q - v)) for v in vectors)
+    return max(float(q @ v) for v in vectors)  # cosine = inner product for unit vectors
+
+
+@pytest.mark.parametrize("distance", ["cosine", "l2", "inner_product"])
+def test_distance_type_scores_and_order_match_postgres_store(
+    make_store: Callable[..., AgentMemoryStore],
+    embeddings: CharEmbeddings,
+    distance: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Each distance type scores the best vector of an item the way LangGraph's PostgresStore
+    does (1 - cosine distance, -L2 distance, inner product), and ``ranking="vector"`` orders
+    by that score: checked against a real PostgresStore on the same data."""
+    from langgraph.store.postgres import PostgresStore
+
+    index = {
+        "dims": DIMS,
+        "embed": embeddings,
+        "fields": ["text", "alt"],
+        "distance_type": distance,
+    }
+    store = make_store(index=index, ranking="vector")
+    assert store.distance_type == distance
+    for key, value in DISTANCE_CORPUS.items():
+        store.put(("fruit",), key, value)
+    with (
+        store_location("postgres", tmp_path, request) as url,
+        PostgresStore.from_conn_string(str(url), index=index) as reference,  # type: ignore[arg-type]
+    ):
+        reference.setup()
+        for key, value in DISTANCE_CORPUS.items():
+            reference.put(("fruit",), key, value)
+        for query in DISTANCE_QUERIES:
+            ours = store.search(("fruit",), query=query)
+            theirs = reference.search(("fruit",), query=query)
+            assert [r.key for r in ours] == [r.key for r in theirs], query
+            for mine, ref in zip(ours, theirs, strict=True):
+                assert mine.score == pytest.approx(ref.score, abs=1e-4), (query, mine.key)
+                expected = _expected_score(distance, DISTANCE_CORPUS[mine.key], query)
+                assert mine.score == pytest.approx(expected, abs=1e-4)
+
+
+def test_distance_type_hybrid_ranking_keeps_the_scores(
+    make_store: Callable[..., AgentMemoryStore], embeddings: CharEmbeddings
+) -> None:
+    index = {"dims": DIMS, "embed": embeddings, "fields": ["text"], "distance_type": "l2"}
+    store = make_store(index=index)  # hybrid: ordered by fused relevance, scored by l2
+    for key, value in DISTANCE_CORPUS.items():
+        store.put(("fruit",), key, {"text": value["text"]})
+    for hit in store.search(("fruit",), query="apple"):
+        expected = _expected_score("l2", {"text": DISTANCE_CORPUS[hit.key]["text"]}, "apple")
+        assert hit.score == pytest.approx(expected, abs=1e-4)
+
+
+def test_distance_type_refuses_what_it_cannot_honour(
+    make_store: Callable[..., AgentMemoryStore],
+) -> None:
+    with pytest.raises(ConfigurationError, match="distance_type must be one of"):
+        make_store(
+            index={
+                "dims": 3,
+                "embed": lambda texts: [[1.0, 0, 0]] * len(texts),
+                "distance_type": "hamming",
+            }
+        )
+
+    def long_vectors(texts: list[str]) -> list[list[float]]:
+        return [[3.0, 4.0, 0.0] for _ in texts]  # length 5: PostgresStore would score 25
+
+    for distance in ("l2", "inner_product"):
+        with pytest.raises(ConfigurationError, match="unit-length vectors"):
+            make_store(index={"embed": long_vectors, "distance_type": distance})  # dim probe
+        store = make_store(index={"dims": 3, "embed": long_vectors, "distance_type": distance})
+        with pytest.raises(ConfigurationError, match="length 5"):
+            store.put(("a",), "k", {"text": "x"})
+        assert store.get(("a",), "k") is None  # refused before anything was written
+
+    class LongEmbeddings(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return long_vectors(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return [0.0, 0.0, 2.0]
+
+    store = make_store(index={"dims": 3, "embed": LongEmbeddings(), "distance_type": "l2"})
+    assert store.embedder is not None and "LongEmbeddings" in store.embedder.name
+    with pytest.raises(ConfigurationError, match="unit-length"):
+        store.search(("a",), query="x")
+    # cosine keeps accepting any length: it is scale-free
+    cosine = make_store(index={"dims": 3, "embed": long_vectors})
+    cosine.put(("a",), "k", {"text": "x"})
+    assert cosine.search(("a",), query="x")[0].score == pytest.approx(1.0)
+
+
+def test_sqlite_store_text_fields_spelling_is_accepted(
+    make_store: Callable[..., AgentMemoryStore], embeddings: CharEmbeddings
+) -> None:
+    """SqliteStore's IndexConfig names the fields ``text_fields``; the same config works here."""
+    store = make_store(index={"dims": DIMS, "embed": embeddings, "text_fields": ["title"]})
+    assert store.index_config is not None and store.index_config["fields"] == ["title"]
+    store.put(("d",), "1", {"title": "apple", "body": "zebra"})
+    store.put(("d",), "2", {"title": "zebra", "body": "apple"})
+    assert keys(store.search(("d",), query="apple"))[0] == "1"
+
+
 # --- TTL ----------------------------------------------------------------------------------------
 
 
 def test_ttl_basic(make_store: Callable[..., AgentMemoryStore], clock: Clock) -> None:
-    store = make_store(ttl={"default_ttl": 1 / 60})
+    store = make_store(ttl={"default_ttl": 1 / 60, "omit_expired": True})
     assert store.supports_ttl
     store.put(("test",), "item1", {"value": "test"})
     assert store.get(("test",), "item1").value == {"value": "test"}  # type: ignore[union-attr]
@@ -754,7 +878,7 @@ def test_ttl_basic(make_store: Callable[..., AgentMemoryStore], clock: Clock) ->
 
 
 def test_ttl_refresh_on_read(make_store: Callable[..., AgentMemoryStore], clock: Clock) -> None:
-    store = make_store(ttl={"default_ttl": 1, "refresh_on_read": True})
+    store = make_store(ttl={"default_ttl": 1, "refresh_on_read": True, "omit_expired": True})
     store.put(("test",), "item1", {"value": "test"})
     clock.advance(50)
     assert store.sweep_ttl() == 0
@@ -772,7 +896,7 @@ def test_ttl_refresh_on_read(make_store: Callable[..., AgentMemoryStore], clock:
 def test_ttl_refresh_off_by_config(
     make_store: Callable[..., AgentMemoryStore], clock: Clock
 ) -> None:
-    store = make_store(ttl={"default_ttl": 1, "refresh_on_read": False})
+    store = make_store(ttl={"default_ttl": 1, "refresh_on_read": False, "omit_expired": True})
     store.put(("test",), "item1", {"value": "test"})
     clock.advance(50)
     assert store.get(("test",), "item1") is not None
@@ -808,7 +932,7 @@ def test_query_search_refreshes_what_it_returns(
     make_store: Callable[..., AgentMemoryStore], embeddings: CharEmbeddings, clock: Clock
 ) -> None:
     for index in ({"dims": DIMS, "embed": embeddings, "fields": ["text"]}, None):
-        store = make_store(index=index, ttl={"default_ttl": 1})
+        store = make_store(index=index, ttl={"default_ttl": 1, "omit_expired": True})
         namespace = ("q", "vector" if index else "keyword")
         store.put(namespace, "a", {"text": "apple"})
         store.put(namespace, "b", {"text": "zebra"})
@@ -842,9 +966,40 @@ def test_ttl_without_a_ttl_config(store: AgentMemoryStore, clock: Clock) -> None
     store.put(("test",), "forever", {"value": "banana"})
     assert len(store.search(("test",), filter={"value": "apple"})) == 1
     clock.advance(2)
+    # Expired but not swept: still returned, as LangGraph's stores do without omit_expired
+    # (a read that refreshes the TTL would revive it).
+    assert keys(store.search(("test",), filter={"value": "apple"}, refresh_ttl=False)) == ["short"]
+    assert store.sweep_ttl() == 1
     assert store.search(("test",), filter={"value": "apple"}) == []
     assert keys(store.search(("test",))) == ["forever"]
-    assert store.sweep_ttl() == 1
+
+
+def test_expired_items_are_returned_until_swept(
+    make_store: Callable[..., AgentMemoryStore], embeddings: CharEmbeddings, clock: Clock
+) -> None:
+    """Without ``omit_expired`` an expired item stays readable (get, search, query search,
+    list_namespaces) until a sweep, and a read that refreshes its TTL revives it; with
+    ``omit_expired`` it is hidden at once (LangGraph's SqliteStore / PostgresStore)."""
+    index = {"dims": DIMS, "embed": embeddings, "fields": ["text"]}
+    store = make_store(index=index, ttl={"default_ttl": 1, "refresh_on_read": True})
+    assert not store.omit_expired
+    store.put(("old",), "k", {"text": "apple"})
+    clock.advance(61)
+    assert store.get(("old",), "k", refresh_ttl=False) is not None
+    assert keys(store.search(("old",), refresh_ttl=False)) == ["k"]
+    assert keys(store.search(("old",), query="apple", refresh_ttl=False)) == ["k"]
+    assert store.list_namespaces() == [("old",)]
+    assert store.get(("old",), "k") is not None  # refreshed: expires 60 s from now
+    assert store.sweep_ttl() == 0
+    clock.advance(61)
+    assert store.ttl_config is not None
+    store.ttl_config["omit_expired"] = True  # read at each call, as PostgresStore does
+    assert store.omit_expired
+    assert store.get(("old",), "k") is None
+    assert store.search(("old",)) == []
+    assert store.search(("old",), query="apple") == []
+    assert store.list_namespaces() == []
+    assert store.sweep_ttl() == 1  # the refresh did not revive it
 
 
 def test_a_put_resets_the_ttl(make_store: Callable[..., AgentMemoryStore], clock: Clock) -> None:
@@ -1015,7 +1170,8 @@ def test_two_stores_on_one_database_stay_consistent(
     make_store: Callable[..., AgentMemoryStore], embeddings: CharEmbeddings, clock: Clock
 ) -> None:
     config = {"dims": DIMS, "embed": embeddings, "fields": ["text"]}
-    a, b = make_store(index=config), make_store(index=config)
+    ttl = {"omit_expired": True}
+    a, b = make_store(index=config, ttl=ttl), make_store(index=config, ttl=ttl)
     a.put(("s",), "k1", {"text": "ocean waves"})
     assert b.search(("s",), query="ocean waves")[0].key == "k1"  # b loads
     a.put(("s",), "k2", {"text": "mountain peak"})

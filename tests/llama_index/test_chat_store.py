@@ -185,3 +185,33 @@ def test_chat_memory_buffer_on_the_base_chat_store(client: AgentMemoryClient) ->
         "hello",
         "hi there",
     ]
+
+
+def test_chat_memory_buffer_reloads_through_the_store_class_not_from_dict(
+    client: AgentMemoryClient,
+) -> None:
+    """``ChatMemoryBuffer.from_dict`` / ``from_string`` only know ``SimpleChatStore``; the
+    route docs/llama_index.md gives (rebuild the store with its own class) restores the
+    buffer, and the messages, which live in the engine, come back with it."""
+    import json
+
+    store = AgentMemoryBaseChatStore.from_client(client, user_id="u")
+    buffer = ChatMemoryBuffer.from_defaults(
+        chat_store=store, chat_store_key="conv", token_limit=900
+    )
+    buffer.put(msgs("hello")[0])
+    saved = buffer.to_string()
+    assert json.loads(saved)["chat_store"]["class_name"] == "AgentMemoryBaseChatStore"
+    with pytest.raises(ValueError, match="Invalid ChatStore name"):
+        ChatMemoryBuffer.from_string(saved)  # LlamaIndex's own loader: SimpleChatStore only
+    with pytest.raises(ValueError, match="Invalid ChatStore name"):
+        ChatMemoryBuffer.from_dict(buffer.to_dict())
+
+    data = json.loads(saved)
+    restored = ChatMemoryBuffer(
+        chat_store=AgentMemoryBaseChatStore.model_validate(data.pop("chat_store")), **data
+    )
+    assert (restored.chat_store_key, restored.token_limit) == ("conv", 900)
+    assert texts(restored.get_all()) == ["hello"]
+    restored.put(msgs("x", "hi there")[1])
+    assert texts(buffer.get_all()) == ["hello", "hi there"]  # one history, in the engine
