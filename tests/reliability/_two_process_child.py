@@ -122,7 +122,10 @@ def open_object(
         return Opened(server, server.stop)
     if kind == "store":
         store = AgentMemoryStore(
-            location, index=store_index(options.get("dim", STORE_DIM)), clock=clock
+            location,
+            index=store_index(options.get("dim", STORE_DIM)),
+            ttl={"omit_expired": True},
+            clock=clock,
         )
         return Opened(store, store.close)
     raise ValueError(f"unknown kind {kind!r}")

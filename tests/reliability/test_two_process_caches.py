@@ -757,7 +757,7 @@ STORE_QUERIES = ("memo apples", "copper wiring", "flowers in spring")
 
 @pytest.fixture
 def b_store(location: str, clock: OffsetClock) -> Iterator[AgentMemoryStore]:
-    store = AgentMemoryStore(location, index=store_index(), clock=clock)
+    store = AgentMemoryStore(location, index=store_index(), ttl={"omit_expired": True}, clock=clock)
     yield store
     store.close()
 
