@@ -63,7 +63,8 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ..errors import ConfigurationError, NotFoundError, ValidationError
-from ..storage import Cursor, SqlDatabase, database_of
+from ..storage import DATABASE_SOURCES, Cursor, SqlDatabase, database_of
+from ..turn import one_source
 from ..validation import check_int
 from ._owner import run_user_id
 from ._saver_checks import (
@@ -136,7 +137,8 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
     their own tables), an ``SqlDatabase``, or a SQLite path / ``postgresql://`` URL (then
     the saver opens the database itself and ``close()`` closes it).
 
-    ``ttl`` (seconds) expires a whole thread after that long without activity: an expired
+    ``ttl`` (seconds, like LangGraph's savers; the store's ``TTLConfig`` counts minutes, like
+    LangGraph's stores) expires a whole thread after that long without activity: an expired
     thread disappears from every read at once, and ``sweep_expired()`` (or the background
     sweeper started by ``sweep_interval``) deletes its rows. Writes always refresh the
     thread's clock; reads do too while ``refresh_on_read`` is true. ``clock`` returns epoch
@@ -149,7 +151,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
 
     Args:
         client_or_db: a client with an embedded backend, an ``SqlDatabase``, or a SQLite
-            path / ``postgresql://`` URL.
+            path / ``postgresql://`` URL (or pass it as ``client=``).
         serde: LangGraph's serializer (default: ``JsonPlusSerializer``).
         ttl: seconds of inactivity after which a thread expires (None: never).
         refresh_on_read: whether reads restart a thread's TTL clock.
@@ -175,8 +177,9 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
 
     def __init__(
         self,
-        client_or_db: Any,
+        client_or_db: Any = None,
         *,
+        client: Any = None,
         serde: SerializerProtocol | None = None,
         ttl: float | None = None,
         refresh_on_read: bool = True,
@@ -186,6 +189,7 @@ class AgentMemorySaver(ThreadMaintenance, PostgresWrites, BaseCheckpointSaver[st
         super().__init__(serde=serde)
         _check_seconds(ttl, "ttl")
         _check_seconds(sweep_interval, "sweep_interval")
+        client_or_db = one_source(client_or_db, client, "AgentMemorySaver", DATABASE_SOURCES)
         db, owned = database_of(client_or_db, "AgentMemorySaver")
         self._owned: SqlDatabase | None = db if owned else None
         if db.dialect not in _DIALECTS:

@@ -28,7 +28,8 @@ def _check_seconds(value: object, what: str) -> None:
     ):
         raise ConfigurationError(
             f"{what} must be a positive number of seconds (at most 100 years) or None, "
-            f"not {value!r}"
+            f"not {value!r}; the saver counts in seconds, like LangGraph's savers "
+            "(AgentMemoryStore's ttl is a TTLConfig in minutes)"
         )
 
 

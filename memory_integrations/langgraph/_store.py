@@ -67,6 +67,7 @@ from ..embedders import (
 from ..errors import ConfigurationError, EmbeddingError, ValidationError
 from ..retrieval import IndexCache, query_terms
 from ..storage import (
+    DATABASE_SOURCES,
     DIALECT_TYPES,
     Cursor,
     SqlDatabase,
@@ -74,6 +75,7 @@ from ..storage import (
     database_of,
     placeholders,
 )
+from ..turn import one_source
 from ..validation import check_id
 from ._owner import run_user_id
 from ._store_checks import (
@@ -179,10 +181,11 @@ class AgentMemoryStore(StoreMaintenance, BaseStore):
 
     Args:
         client_or_db: a client with an embedded backend, an ``SqlDatabase``, or a SQLite
-            path / ``postgresql://`` URL.
+            path / ``postgresql://`` URL (or pass it as ``client=``).
         index: LangGraph's ``IndexConfig`` (``dims``, ``embed``, ``fields``;
             ``distance_type``: ``"cosine"``, ``"l2"`` or ``"inner_product"``).
-        ttl: LangGraph's ``TTLConfig`` (minutes; ``omit_expired`` hides expired items).
+        ttl: LangGraph's ``TTLConfig``, in minutes like every LangGraph store (the saver's
+            ``ttl`` is seconds); ``omit_expired`` hides expired items.
         ranking: ``"hybrid"`` (cosine fused with BM25) or ``"vector"`` (cosine only).
         owner_label: the namespace label that names the owning user, e.g. 1 for
             ``("memories", user_id)``.
@@ -204,8 +207,9 @@ class AgentMemoryStore(StoreMaintenance, BaseStore):
 
     def __init__(
         self,
-        client_or_db: Any,
+        client_or_db: Any = None,
         *,
+        client: Any = None,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
         ranking: Ranking = "hybrid",
@@ -220,6 +224,7 @@ class AgentMemoryStore(StoreMaintenance, BaseStore):
                 f"user (e.g. 1 for ('memories', user_id)), got {owner_label!r}"
             )
         self.owner_label = owner_label
+        client_or_db = one_source(client_or_db, client, "AgentMemoryStore", DATABASE_SOURCES)
         db, owned = database_of(client_or_db, "AgentMemoryStore")
         self._owned: SqlDatabase | None = db if owned else None
         fallback: Embedder | None = getattr(client_or_db, "embedder", None) or getattr(

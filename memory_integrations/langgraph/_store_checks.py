@@ -103,15 +103,23 @@ def _check_namespace_paths(kwargs: Mapping[str, Any]) -> None:
             _check_namespace(kwargs[name], name, allow_empty=True)
 
 
+STORE_TTL_UNITS = (
+    "the store counts TTLs in minutes, as every LangGraph store does (AgentMemorySaver's "
+    "ttl is in seconds)"
+)
+
+
 def _check_ttl_minutes(ttl: object) -> None:
     if ttl is None:
         return
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl):
-        raise ValidationError(f"ttl is a number of minutes (or None), got {ttl!r}")
+        raise ValidationError(
+            f"ttl is a number of minutes (or None), got {ttl!r}; {STORE_TTL_UNITS}"
+        )
     if not 0 < ttl <= _MAX_TTL_MINUTES:
         raise ValidationError(
             f"ttl must be more than 0 and at most 100 years in minutes, got {ttl!r}; use "
-            "None for items that never expire"
+            f"None for items that never expire ({STORE_TTL_UNITS})"
         )
 
 
@@ -120,7 +128,11 @@ def _check_ttl_config(ttl: object) -> TTLConfig | None:
     if not ttl:
         return None
     if not isinstance(ttl, Mapping):
-        raise ConfigurationError(f"ttl is a TTLConfig dict, got {type(ttl).__name__}")
+        raise ConfigurationError(
+            f"AgentMemoryStore's ttl is a TTLConfig dict such as "
+            f'{{"default_ttl": 60, "sweep_interval_minutes": 5}}, got {ttl!r}; '
+            f"{STORE_TTL_UNITS}"
+        )
     unknown = set(ttl) - {
         "default_ttl",
         "refresh_on_read",

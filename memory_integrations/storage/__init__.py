@@ -65,6 +65,13 @@ def open_database(location: object) -> SqlDatabase:
     return SQLiteDatabase(location)
 
 
+DATABASE_SOURCES = (
+    "an AgentMemoryClient or AsyncAgentMemoryClient, a SQLite path or postgresql:// URL, "
+    "or a SqlDatabase"
+)
+"""What a component that needs the SQL database itself (saver, store) is built on."""
+
+
 def database_of(source: object, what: str) -> tuple[SqlDatabase, bool]:
     """The database behind ``source``, and whether it was opened here (then the caller
     closes it): a client with an embedded backend, a ``SqlDatabase``, or a SQLite path /
@@ -75,13 +82,11 @@ def database_of(source: object, what: str) -> tuple[SqlDatabase, bool]:
         return cast(SqlDatabase, source), False
     if hasattr(type(source), "database"):  # a client: ConfigurationError when remote
         return cast(SqlDatabase, source.database), False  # type: ignore[attr-defined]
-    raise ConfigurationError(
-        f"{what} takes an AgentMemoryClient or AsyncAgentMemoryClient, a SQLite path or "
-        f"postgresql:// URL, or a SqlDatabase; got {type(source).__name__}"
-    )
+    raise ConfigurationError(f"{what} takes {DATABASE_SOURCES}; got {type(source).__name__}")
 
 
 __all__ = [
+    "DATABASE_SOURCES",
     "DIALECT_TYPES",
     "EPOCH",
     "BlockQuery",

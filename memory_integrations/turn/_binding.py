@@ -63,7 +63,13 @@ def _sync_source(
     )
 
 
-def one_source(source: object, client: object, what: str) -> Any:
+_SOURCES = (
+    "a client (sync or async), a user or session handle, or where the memory lives (a "
+    "SQLite path, postgresql:// or http(s):// URL)"
+)
+
+
+def one_source(source: object, client: object, what: str, accepts: str = _SOURCES) -> Any:
     """The one thing an adapter is built on, given positionally or as ``client=``."""
     if source is not None and client is not None:
         raise ConfigurationError(
@@ -71,11 +77,7 @@ def one_source(source: object, client: object, what: str) -> Any:
         )
     chosen = client if source is None else source
     if chosen is None:
-        raise ConfigurationError(
-            f"{what} needs a client (sync or async), a user or session handle, or where the "
-            "memory lives (a SQLite path, postgresql:// or http(s):// URL), as the first "
-            "argument or as client="
-        )
+        raise ConfigurationError(f"{what} needs {accepts}, as the first argument or as client=")
     return chosen
 
 

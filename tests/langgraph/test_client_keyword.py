@@ -14,7 +14,7 @@ from memory_integrations.langchain import (
     AgentMemoryRetriever,
     create_memory_tools,
 )
-from memory_integrations.langgraph import AgentMemoryNodes
+from memory_integrations.langgraph import AgentMemoryNodes, AgentMemorySaver, AgentMemoryStore
 
 ADAPTERS: dict[str, Callable[..., Any]] = {
     "history": lambda *a, **kw: AgentMemoryChatMessageHistory(
@@ -23,6 +23,8 @@ ADAPTERS: dict[str, Callable[..., Any]] = {
     "retriever": lambda *a, **kw: AgentMemoryRetriever(*a, user_id="u1", **kw),
     "tools": lambda *a, **kw: create_memory_tools(*a, user_id="u1", session_id="s1", **kw),
     "nodes": lambda *a, **kw: AgentMemoryNodes(*a, user_id="u1", session_id="s1", **kw),
+    "saver": lambda *a, **kw: AgentMemorySaver(*a, **kw),
+    "store": lambda *a, **kw: AgentMemoryStore(*a, **kw),
 }
 
 
@@ -50,3 +52,14 @@ def test_client_twice_or_never_is_a_configuration_error(
         build(client, client=client)
     with pytest.raises(ConfigurationError, match="client="):
         build()
+
+
+def test_saver_ttl_is_seconds_and_store_ttl_is_minutes_and_errors_say_so(
+    client: AgentMemoryClient,
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"seconds.*TTLConfig in minutes"):
+        AgentMemorySaver(client, ttl={"default_ttl": 60})
+    with pytest.raises(ConfigurationError, match=r"TTLConfig dict.*minutes.*seconds"):
+        AgentMemoryStore(client, ttl=3600)  # type: ignore[arg-type]
+    assert "seconds" in (AgentMemorySaver.__doc__ or "")
+    assert "minutes" in (AgentMemoryStore.__doc__ or "")
