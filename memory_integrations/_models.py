@@ -10,9 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_Item = TypeVar("_Item")
+
+
+class _Page(BaseModel, Generic[_Item]):
+    """A response whose iteration, ``len`` and indexing go over its list field ``_items``."""
+
+    _items: ClassVar[str]
+
+    def __iter__(self) -> Iterator[_Item]:  # type: ignore[override]
+        return iter(getattr(self, self._items))
+
+    def __len__(self) -> int:
+        return len(getattr(self, self._items))
+
+    def __getitem__(self, index: int) -> _Item:
+        item: _Item = getattr(self, self._items)[index]
+        return item
 
 
 class MessageRole(StrEnum):
@@ -140,7 +158,7 @@ class UpdateMemoryResponse(BaseModel):
     block: MemoryBlock | None = None
 
 
-class MemoryList(BaseModel):
+class MemoryList(_Page[MemoryBlock]):
     """Search results: ranked by relevance when a query was given.
 
     Iterating it (and ``len``, indexing) goes over ``memory_blocks``.
@@ -149,17 +167,10 @@ class MemoryList(BaseModel):
     memory_blocks: list[MemoryBlock]
     count: int
 
-    def __iter__(self) -> Iterator[MemoryBlock]:  # type: ignore[override]
-        return iter(self.memory_blocks)
-
-    def __len__(self) -> int:
-        return len(self.memory_blocks)
-
-    def __getitem__(self, index: int) -> MemoryBlock:
-        return self.memory_blocks[index]
+    _items: ClassVar[str] = "memory_blocks"
 
 
-class ListMemoriesResponse(BaseModel):
+class ListMemoriesResponse(_Page[MemoryBlock]):
     """One page of ``list_memories``; ``total`` counts every matching block.
 
     Iterating it (and ``len``, indexing) goes over the page's ``memory_blocks``.
@@ -171,14 +182,7 @@ class ListMemoriesResponse(BaseModel):
     limit: int
     offset: int
 
-    def __iter__(self) -> Iterator[MemoryBlock]:  # type: ignore[override]
-        return iter(self.memory_blocks)
-
-    def __len__(self) -> int:
-        return len(self.memory_blocks)
-
-    def __getitem__(self, index: int) -> MemoryBlock:
-        return self.memory_blocks[index]
+    _items: ClassVar[str] = "memory_blocks"
 
     @property
     def has_more(self) -> bool:
@@ -205,7 +209,7 @@ class User(BaseModel):
         return self.id
 
 
-class UserList(BaseModel):
+class UserList(_Page[User]):
     """One page of users; iterating it (and ``len``, indexing) goes over ``users``."""
 
     users: list[User]
@@ -214,14 +218,7 @@ class UserList(BaseModel):
     limit: int | None = None
     offset: int | None = None
 
-    def __iter__(self) -> Iterator[User]:  # type: ignore[override]
-        return iter(self.users)
-
-    def __len__(self) -> int:
-        return len(self.users)
-
-    def __getitem__(self, index: int) -> User:
-        return self.users[index]
+    _items: ClassVar[str] = "users"
 
 
 class Session(BaseModel):
@@ -234,7 +231,7 @@ class Session(BaseModel):
     blocks_ttl: int | None = None
 
 
-class SessionList(BaseModel):
+class SessionList(_Page[Session]):
     """One page of sessions; iterating it (and ``len``, indexing) goes over ``sessions``."""
 
     sessions: list[Session]
@@ -243,14 +240,7 @@ class SessionList(BaseModel):
     limit: int | None = None
     offset: int | None = None
 
-    def __iter__(self) -> Iterator[Session]:  # type: ignore[override]
-        return iter(self.sessions)
-
-    def __len__(self) -> int:
-        return len(self.sessions)
-
-    def __getitem__(self, index: int) -> Session:
-        return self.sessions[index]
+    _items: ClassVar[str] = "sessions"
 
 
 class FilterOptions(BaseModel):
