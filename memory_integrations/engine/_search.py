@@ -19,6 +19,8 @@ from ..retrieval import (
     K1,
     B,
     IndexEntry,
+    PoolCues,
+    QueryCues,
     RankingConfig,
     SearchIndex,
     fuse,
@@ -195,15 +197,18 @@ class Search(EngineBase):
         if q.needs_sql:
             allowed = np.array(self._store.matching_seqs(cur, q), dtype=np.int64)
         index = self._user_index(cur, q.user_id)
+        terms, cues = query_terms(query), QueryCues.of(query)
         with self._indexes.lock_for(q.user_id):
             visible = index.visible(q.now, q.session_ids, allowed)
             ranked = hybrid_rank(
                 visible,
                 index.dense(query_vector, visible),
-                index.keywords.scores(query_terms(query)),
+                index.keywords.scores(terms),
                 index.neighbours(),
                 k,
                 threshold=threshold,
+                coverage=index.keywords.coverage(terms),
+                cues=lambda pool: index.cues(cues, pool),
             )
             return [(int(index.seqs[pos]), score, cos) for pos, score, cos in ranked]
 
@@ -228,6 +233,8 @@ class Search(EngineBase):
             pool_indexes(pool.nxt, pool.seqs),
             k,
             threshold=threshold,
+            coverage=pool.coverage,
+            cues=PoolCues.of(QueryCues.of(query), pool.texts, pool.authors),
         )
         return [(int(pool.seqs[i]), score, cos) for i, score, cos in ranked]
 
@@ -258,9 +265,9 @@ class Search(EngineBase):
                 return entry
             entry.append(
                 [
-                    IndexEntry(seq, session, expires, kind == "message", text, blob)
-                    for seq, session, expires, kind, text, blob in self._store.indexed_blocks(
-                        cur, user_id, after
+                    IndexEntry(seq, session, expires, kind == "message", text, blob, name)
+                    for seq, session, expires, kind, text, name, blob in (
+                        self._store.indexed_blocks(cur, user_id, after)
                     )
                     if self._usable_vector(seq, blob)
                 ]

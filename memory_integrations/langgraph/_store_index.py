@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -12,7 +13,7 @@ from langgraph.store.base import get_text_at_path, tokenize_path
 
 from ..embedders import Embedder
 from ..errors import EmbedderMismatchError, EmbeddingError
-from ..retrieval import IndexCache, IndexEntry, RankingConfig, SearchIndex, hybrid_rank
+from ..retrieval import PLAIN_RANKING, IndexCache, IndexEntry, SearchIndex, hybrid_rank
 from ..storage import Cursor, SqlDatabase
 from ._store_distance import DistanceType, best_score, unwrap_non_unit
 from ._store_filters import _leaf_text
@@ -144,14 +145,13 @@ class IndexedItems:
         dense = index.dense(vector, visible)
         keyword = index.keywords.scores(terms) if self.ranking == "hybrid" and terms else None
         neighbours = index.neighbours()
+        coverage = index.keywords.coverage(terms) if keyword is not None else 1.0
         k = needed
         while True:
-            config = RankingConfig(
-                depth=max(RankingConfig().depth, k), previous_weight=0.0, next_weight=0.0
-            )
+            config = dataclasses.replace(PLAIN_RANKING, depth=max(PLAIN_RANKING.depth, k))
             order: dict[int, None] = {}
             for position, _, _ in hybrid_rank(
-                visible, dense, keyword, neighbours, k, config=config
+                visible, dense, keyword, neighbours, k, config=config, coverage=coverage
             ):
                 order.setdefault(int(index.seqs[position]), None)
             if len(order) >= needed or k >= visible.size:

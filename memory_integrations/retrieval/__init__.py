@@ -7,18 +7,23 @@ smoothing; :class:`IndexCache` keeps indexes within a memory budget.
 """
 
 from ._bm25 import K1, B, KeywordIndex, document_terms, query_terms
-from ._fusion import RankingConfig, fuse, hybrid_rank, pool_indexes
+from ._cues import PoolCues, QueryCues, author_key
+from ._fusion import PLAIN_RANKING, RankingConfig, fuse, hybrid_rank, pool_indexes
 from ._index import DenseScorer, IndexCache, IndexEntry, SearchIndex, sign_bits
 
 __all__ = [
     "K1",
+    "PLAIN_RANKING",
     "B",
     "DenseScorer",
     "IndexCache",
     "IndexEntry",
     "KeywordIndex",
+    "PoolCues",
+    "QueryCues",
     "RankingConfig",
     "SearchIndex",
+    "author_key",
     "document_terms",
     "fuse",
     "hybrid_rank",

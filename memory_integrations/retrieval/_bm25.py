@@ -125,6 +125,20 @@ class KeywordIndex:
             self._frozen_bytes += arrays[0].nbytes + arrays[1].nbytes
         return arrays
 
+    def coverage(self, terms: list[str]) -> float:
+        """Share of the terms' idf weight carried by terms that occur in some document
+        (1.0 when every term does; a term no document has weighs as a df of 0)."""
+        n = len(self._lengths)
+        known = total = 0.0
+        for term in terms:
+            postings = self._postings.get(term)
+            df = 0 if postings is None else len(postings[0])
+            weight = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            total += weight
+            if df:
+                known += weight
+        return known / total if total > 0 else 1.0
+
     def scores(self, terms: list[str]) -> npt.NDArray[np.float32] | None:
         """BM25 score of every document for the query terms (None when nothing matches)."""
         n = len(self._lengths)

@@ -4,24 +4,60 @@ Measured on LoCoMo (see docs/benchmarks.md): BM25 alone beats dense MiniLM alone
 reciprocal-rank fusion of the two barely beats BM25. Fusing the *normalised scores* keeps the
 margin information RRF throws away, and letting a chat turn inherit part of its neighbours'
 relevance recovers answers that sit one turn away from the words the question uses.
+
+The keyword half is scaled by the share of the query's word weight (idf) that occurs in the
+searched memory at all: when half of a short query's words appear nowhere, a match on the
+other half cannot claim the whole keyword half (the Couchbase guide's "payment preferences"
+example, where one stemmed word used to outrank a far closer paraphrase). Conversational
+cues (see ``_cues``) then move answers above the questions that echo the query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from ._cues import PoolCues
 from ._index import DenseScorer
 
 
 @dataclass(frozen=True)
 class RankingConfig:
+    """Weights of the fused score (the defaults are measured: docs/benchmarks.md)."""
+
     depth: int = 50  # candidates taken from each of the dense and keyword lists
-    dense_weight: float = 0.5
+    dense_weight: float = 0.5  # of the min-max normalised cosine
+    keyword_weight: float = 0.7  # of BM25 over the pool's best, times the query's coverage
+    author_weight: float = 0.3  # the block's author is named in the query
+    time_weight: float = 0.3  # the query asks when, the block states a time
     previous_weight: float = 0.3  # share of the previous turn's score a turn inherits
-    next_weight: float = 0.1
+    answer_weight: float = 0.3  # more of it when the previous turn is a question
+    next_weight: float = 0.1  # share of the next turn's score
+    next_dense_weight: float = 0.2  # share of the next turn's dense score
+    question_penalty: float = 0.1  # a question is seldom the answer itself
+
+    @property
+    def ceiling(self) -> float:
+        """The highest fused score possible: scores are divided by it to lie in [0, 1]."""
+        own = self.dense_weight + self.keyword_weight + self.author_weight + self.time_weight
+        inherited = self.previous_weight + self.answer_weight + self.next_weight
+        return own * (1 + inherited) + self.next_dense_weight * self.dense_weight
+
+
+#: Fusion without conversational cues or neighbours, for collections that are not chats.
+PLAIN_RANKING = RankingConfig(
+    keyword_weight=0.5,
+    author_weight=0.0,
+    time_weight=0.0,
+    previous_weight=0.0,
+    answer_weight=0.0,
+    next_weight=0.0,
+    next_dense_weight=0.0,
+    question_penalty=0.0,
+)
 
 
 def _minmax(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -47,11 +83,14 @@ def hybrid_rank(
     *,
     threshold: float | None = None,
     config: RankingConfig = RankingConfig(),
+    coverage: float = 1.0,
+    cues: Callable[[npt.NDArray[np.int64]], PoolCues] | None = None,
 ) -> list[tuple[int, float, float]]:
     """Rank visible positions; returns the top ``k`` as (position, score in [0, 1], cosine).
 
     Candidates are the dense and keyword top lists plus their visible neighbours; only
-    candidates at or above the cosine ``threshold`` are returned.
+    candidates at or above the cosine ``threshold`` are returned. ``coverage`` is the
+    query's keyword coverage (see :func:`fuse`); ``cues`` gives the cues of pool positions.
     """
     if visible.size == 0:
         return []
@@ -78,6 +117,8 @@ def hybrid_rank(
         k,
         threshold=threshold,
         config=config,
+        coverage=coverage,
+        cues=None if cues is None else cues(pool),
     )
     return [(int(pool[i]), score, cosine) for i, score, cosine in ranked]
 
@@ -100,23 +141,35 @@ def fuse(
     *,
     threshold: float | None = None,
     config: RankingConfig = RankingConfig(),
+    coverage: float = 1.0,
+    cues: PoolCues | None = None,
 ) -> list[tuple[int, float, float]]:
     """Score a candidate pool; returns the top ``k`` as (pool index, score in [0, 1], cosine).
 
     ``prev``/``nxt`` give each candidate's neighbouring turn as a pool index (-1 when it has
-    none in the pool); ties keep pool order.
+    none in the pool). ``coverage`` (0..1) is the share of the query's idf weight carried by
+    words that occur in the searched memory at all. Ties keep pool order.
     """
     if cosine.size == 0:
         return []
-    fused = config.dense_weight * _minmax(cosine)
-    if keyword is not None:
-        fused += (1 - config.dense_weight) * _minmax(keyword)
-    final = fused.copy()
-    for lent, weight in ((prev, config.previous_weight), (nxt, config.next_weight)):
-        has = lent >= 0
-        final[has] += weight * fused[lent[has]]
-    final /= 1 + config.previous_weight + config.next_weight
+    dense = config.dense_weight * _minmax(cosine)
+    fused = dense.copy()
+    if keyword is not None and float(keyword.max()) > 0:
+        fused += config.keyword_weight * coverage * (keyword / float(keyword.max()))
+    question = np.zeros(cosine.size, np.bool_)
+    if cues is not None:
+        question = cues.question
+        fused += config.author_weight * cues.author_named + config.time_weight * cues.timely
+    final = fused - config.question_penalty * question
+    has = prev >= 0
+    after_question = question[prev[has]]
+    inherited = config.previous_weight + config.answer_weight * after_question
+    final[has] += inherited * fused[prev[has]]
+    has = nxt >= 0
+    final[has] += config.next_weight * fused[nxt[has]] + config.next_dense_weight * dense[nxt[has]]
+    final /= config.ceiling
     if threshold is not None:
         final[cosine < threshold] = -np.inf
     order = [i for i in np.argsort(-final, kind="stable")[:k] if np.isfinite(final[i])]
-    return [(int(i), float(final[i]), float(cosine[i])) for i in order]
+    # A question's penalty may take it below 0: it ranks last, and reports 0.
+    return [(int(i), min(max(float(final[i]), 0.0), 1.0), float(cosine[i])) for i in order]

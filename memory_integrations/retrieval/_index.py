@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._bm25 import KeywordIndex
+from ._cues import PoolCues, QueryCues, author_key, is_question, states_time
 
 G = TypeVar("G", bound=np.generic)
 
@@ -31,6 +32,7 @@ class IndexEntry:
     is_message: bool
     text: str
     embedding: bytes
+    author: str | None = None  # a message's name
 
 
 class SearchIndex:
@@ -47,6 +49,10 @@ class SearchIndex:
         self.expires = np.zeros(0, np.int64)
         self.is_message = np.zeros(0, np.bool_)
         self.blank = np.zeros(0, np.bool_)
+        self.question = np.zeros(0, np.bool_)
+        self.states_time = np.zeros(0, np.bool_)
+        self.authors = np.zeros(0, np.int32)  # -1: none
+        self.author_codes: dict[str, int] = {}
         # Sign bits stored word-major, (words, capacity): scanning one word of every row is
         # a contiguous pass, several times faster than row-major for Hamming distances.
         self.bits = np.zeros(((dim + 63) // 64, 0), np.uint64)
@@ -67,6 +73,9 @@ class SearchIndex:
             self.expires = _grow(self.expires, capacity)
             self.is_message = _grow(self.is_message, capacity)
             self.blank = _grow(self.blank, capacity)
+            self.question = _grow(self.question, capacity)
+            self.states_time = _grow(self.states_time, capacity)
+            self.authors = _grow(self.authors, capacity)
             self.bits = _grow_columns(self.bits, capacity)
         vectors = np.frombuffer(b"".join(b.embedding for b in blocks), dtype=np.float32)
         self.matrix[self.size : needed] = vectors.reshape(n, self.dim)
@@ -78,6 +87,9 @@ class SearchIndex:
         ]
         self.is_message[self.size : needed] = [b.is_message for b in blocks]
         self.blank[self.size : needed] = [not b.text.strip() for b in blocks]
+        self.question[self.size : needed] = [is_question(b.text) for b in blocks]
+        self.states_time[self.size : needed] = [states_time(b.text) for b in blocks]
+        self.authors[self.size : needed] = [self._author(b.author) for b in blocks]
         for block in blocks:
             self.keywords.add(block.text)
         self.size = needed
@@ -93,6 +105,9 @@ class SearchIndex:
             self.expires,
             self.is_message,
             self.blank,
+            self.question,
+            self.states_time,
+            self.authors,
             self.bits,
         )
         neighbours = 0 if self._neighbours is None else sum(a.nbytes for a in self._neighbours)
@@ -100,7 +115,7 @@ class SearchIndex:
             sum(a.nbytes for a in arrays)
             + neighbours
             + self.keywords.nbytes
-            + 120 * len(self.session_codes)
+            + 120 * (len(self.session_codes) + len(self.author_codes))
         )
 
     def _code(self, session_id: str) -> int:
@@ -108,6 +123,24 @@ class SearchIndex:
         if code is None:
             code = self.session_codes[session_id] = len(self.session_codes)
         return code
+
+    def _author(self, name: str | None) -> int:
+        key = author_key(name)
+        if not key:
+            return -1
+        code = self.author_codes.get(key)
+        if code is None:
+            code = self.author_codes[key] = len(self.author_codes)
+        return code
+
+    def cues(self, query: QueryCues, positions: npt.NDArray[np.int64]) -> PoolCues:
+        """The conversational cues of ``positions`` for ``query``."""
+        named = [code for author, code in self.author_codes.items() if query.names(author)]
+        return PoolCues(
+            question=self.question[positions],
+            author_named=np.isin(self.authors[positions], named),
+            timely=self.states_time[positions] & query.asks_when,
+        )
 
     def visible(
         self,

@@ -523,13 +523,21 @@ class EngineStore:
 
     def indexed_blocks(
         self, cur: Cursor, user_id: str, after_version: int
-    ) -> list[tuple[int, str, int | None, str, str, bytes]]:
+    ) -> list[tuple[int, str, int | None, str, str, str | None, bytes]]:
         """Ready blocks of a user changed after ``after_version``, for the search index:
-        (seq, session_id, expires_at, kind, text, embedding)."""
+        (seq, session_id, expires_at, kind, text, name, embedding)."""
         return [
-            (int(r[0]), str(r[1]), r[2], str(r[3]), str(r[4]), self._vector_bytes(r[5]))
+            (
+                int(r[0]),
+                str(r[1]),
+                r[2],
+                str(r[3]),
+                str(r[4]),
+                r[5] if isinstance(r[5], str) else None,
+                self._vector_bytes(r[6]),
+            )
             for r in cur.execute(
-                "SELECT seq, session_id, expires_at, kind, text, embedding FROM mi_blocks "
+                "SELECT seq, session_id, expires_at, kind, text, name, embedding FROM mi_blocks "
                 "WHERE user_id = ? AND status = 'ready' AND embedding IS NOT NULL "
                 "AND index_version > ? ORDER BY seq",
                 (user_id, after_version),

@@ -46,6 +46,9 @@ class SearchPool:
     keyword: npt.NDArray[np.float32] | None  # None: the query has no searchable word
     prev: npt.NDArray[np.int64]  # seq of the previous turn in the session, -1 when none
     nxt: npt.NDArray[np.int64]
+    texts: list[str]
+    authors: list[str | None]  # a message's name
+    coverage: float  # share of the query words' idf weight that some visible block has
 
 
 def pgvector_version(cur: Cursor) -> tuple[int, ...]:
@@ -180,9 +183,15 @@ class PostgresSearch:
             f"around AS (SELECT t.seq FROM cand_rows c CROSS JOIN LATERAL ({_turn('c', True)}) t "
             f"UNION SELECT t.seq FROM cand_rows c CROSS JOIN LATERAL ({_turn('c', False)}) t), "
             "pool AS (SELECT seq FROM cand UNION "
-            f"SELECT b.seq FROM mi_blocks b JOIN around a ON a.seq = b.seq WHERE {visible}) "
+            f"SELECT b.seq FROM mi_blocks b JOIN around a ON a.seq = b.seq WHERE {visible}), "
+            "weights AS (SELECT coalesce(df.df, 0) AS df, "
+            "ln(1 + (s.n - coalesce(df.df, 0) + 0.5) / (coalesce(df.df, 0) + 0.5)) AS w "
+            "FROM words w LEFT JOIN df ON df.word = w.word CROSS JOIN stats s), "
+            "coverage AS (SELECT CASE WHEN sum(w) > 0 THEN "
+            "sum(CASE WHEN df > 0 THEN w ELSE 0 END) / sum(w) ELSE 1 END AS share FROM weights) "
             "SELECT b.seq, 1 - (b.embedding <=> ?), coalesce(k.score, 0), "
-            f"({_turn('b', True)}), ({_turn('b', False)}) "
+            f"({_turn('b', True)}), ({_turn('b', False)}), b.text, b.name, "
+            "(SELECT share FROM coverage) "
             "FROM mi_blocks b JOIN pool p ON p.seq = b.seq LEFT JOIN bm25 k ON k.seq = b.seq "
             "ORDER BY b.seq",
             [
@@ -204,4 +213,7 @@ class PostgresSearch:
             keyword=np.array([r[2] for r in rows], np.float32) if tsquery else None,
             prev=np.array([-1 if r[3] is None else r[3] for r in rows], np.int64),
             nxt=np.array([-1 if r[4] is None else r[4] for r in rows], np.int64),
+            texts=[str(r[5]) for r in rows],
+            authors=[r[6] if isinstance(r[6], str) else None for r in rows],
+            coverage=float(rows[0][7]) if rows else 1.0,
         )
