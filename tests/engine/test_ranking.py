@@ -35,7 +35,7 @@ def test_the_guide_example_ranks_the_paypal_fact_first(db_path: Any) -> None:
         found = user.search_memory(
             query="payment preferences", filters={"session_ids": "all", "relevant_k": 2}
         )
-        assert [b.fact for b in found][0] == "Customer pays by PayPal."
+        assert found[0].fact == "Customer pays by PayPal."
         assert found[0].rel_score is not None and found[0].rel_score > found[1].rel_score
 
 
