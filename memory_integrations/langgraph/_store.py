@@ -16,7 +16,7 @@ Layout (migration component ``langgraph_store``, three tables):
 Search runs on the engine's in-memory retrieval pieces: the indexed texts of every item sit in
 one :class:`~memory_integrations.retrieval.SearchIndex` (a contiguous float32 matrix plus
 BM25 postings; row "seq" = item id, row "session" = namespace), ranked by
-:func:`~memory_integrations.retrieval.hybrid_rank` (min-max fusion of cosine and BM25, no
+:func:`~memory_integrations.retrieval.hybrid_rank` (``PLAIN_RANKING``: cosine and BM25, no
 neighbours). The index follows the database the way the engine's per-user indexes do: every
 write bumps ``version`` in its own transaction, and a search first fetches the rows changed
 since the version it holds (deletes also set ``reset_version``, which forces a reload), so any
