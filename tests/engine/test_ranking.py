@@ -169,6 +169,22 @@ def test_small_memories_rank_the_paraphrased_fact_first(db_path: Any) -> None:
     assert hits_at_3 >= 28, misses
 
 
+def _top_turn(db_path: Any, turns: list[tuple[str, str]], query: str) -> str | None:
+    """The content of the best turn for ``query`` in a chat of (speaker, text) turns."""
+    with AgentMemoryClient(db_path) as client:
+        session = client.create_user("chat-user", "Chat user").create_session("chat")
+        session.add_memory(
+            messages=[
+                ChatMessage(role=MessageRole.USER, content=text, name=speaker)
+                for speaker, text in turns
+            ],
+            async_processing=False,
+        )
+        found = session.search_memory(query, {"relevant_k": 1})
+        assert found[0].message is not None
+        return found[0].message.content
+
+
 def test_the_answer_outranks_the_question_that_echoes_the_query(db_path: Any) -> None:
     turns = [
         ("Tim", "Congrats on the new contract! Which team did you sign with?"),
@@ -176,37 +192,21 @@ def test_the_answer_outranks_the_question_that_echoes_the_query(db_path: Any) ->
         ("Tim", "Awesome. My brother plays basketball too, for his school team."),
         ("John", "Nice, tell him to keep practising his free throws."),
     ]
-    with AgentMemoryClient(db_path) as client:
-        session = client.create_user("john", "John").create_session("chat")
-        session.add_memory(
-            messages=[
-                ChatMessage(role=MessageRole.USER, content=text, name=speaker)
-                for speaker, text in turns
-            ],
-            async_processing=False,
-        )
-        found = session.search_memory("Which team did John sign with?", {"relevant_k": 2})
-        assert found[0].message is not None
-        assert found[0].message.content == turns[1][1]
+    assert _top_turn(db_path, turns, "Which team did John sign with?") == turns[1][1]
 
 
-def test_when_questions_prefer_the_turn_that_states_the_time(db_path: Any) -> None:
-    turns = [
-        ("Maria", "I got a puppy two weeks ago! Her name's Coco."),
-        ("John", "Coco looks so adorable! How's it been having her around?"),
-        ("Maria", "Coco is great, she loves the park and chasing squirrels."),
-    ]
-    with AgentMemoryClient(db_path) as client:
-        session = client.create_user("maria", "Maria").create_session("chat")
-        session.add_memory(
-            messages=[
-                ChatMessage(role=MessageRole.USER, content=text, name=speaker)
-                for speaker, text in turns
-            ],
-            async_processing=False,
-        )
-        found = session.search_memory("When did Maria get Coco?", {"relevant_k": 1})
-        assert found[0].message is not None and found[0].message.content == turns[0][1]
+def test_when_queries_lift_the_turn_that_states_a_time() -> None:
+    texts = ["Her name is Coco, she is a beagle.", "I adopted a puppy last month!", "Hi!"]
+    none = np.full(3, -1, np.int64)
+    cosine = np.array([0.6, 0.55, 0.2], np.float32)
+
+    def top(query: str) -> int:
+        cues = PoolCues.of(QueryCues.of(query), texts, ["maria"] * 3)
+        ranked = fuse(cosine, None, none, none, 1, cues=cues)
+        return ranked[0][0]
+
+    assert top("When did Maria get Coco?") == 1
+    assert top("Why did Maria get Coco?") == 0
 
 
 def test_cue_detectors() -> None:
