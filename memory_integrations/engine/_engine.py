@@ -180,6 +180,7 @@ class Engine(Search, Maintenance):
                 self._require_session(cur, user_id, session_id)
             else:
                 self._require_user(cur, user_id)
+            self._store.lock_users(cur, [user_id])
             count = self._store.set_expiry(cur, user_id, session_id, ids, expires, now)
             self._store.bump_index_version(cur, user_id, reset=True)
         return {"message": f"TTL set to {ttl}s on {count} memory blocks", "updated_count": count}
@@ -275,6 +276,7 @@ class Engine(Search, Maintenance):
         validation.check_id(session_id, "session_id")
         with self.database.transaction() as cur:
             self._require_session(cur, user_id, session_id)
+            self._store.lock_users(cur, [user_id])
             self._store.delete_session(cur, user_id, session_id)
             self._store.bump_index_version(cur, user_id, reset=True)
 
@@ -532,6 +534,7 @@ class Engine(Search, Maintenance):
             ids = validation.check_id_list(block_ids, "block_ids", allow_percent=True)
         with self.database.transaction() as cur:
             self._require_session(cur, user_id, session_id)
+            self._store.lock_users(cur, [user_id])
             deleted = self._store.delete_blocks(cur, user_id, session_id, ids)
             self._store.bump_index_version(cur, user_id, reset=True)
         return DeleteMemoryResponse(deleted_count=deleted if ids is None else len(ids))

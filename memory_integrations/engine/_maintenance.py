@@ -85,6 +85,7 @@ class Maintenance(EngineBase):
                 failed = list(claimed)
         if done:
             with self.database.transaction() as cur:
+                self._store.lock_users(cur, [user_id for _, user_id, _ in done])
                 for seq, user_id, vector in done:
                     version = self._store.bump_index_version(cur, user_id, reset=False)
                     self._store.complete(cur, seq, worker.owner, vector.tobytes(), version, now)
@@ -117,17 +118,21 @@ class Maintenance(EngineBase):
         now = self._now()
         retention = self.get_retention()
         removed = {"expired": 0, "messages_past_retention": 0, "facts_past_retention": 0}
-        with self.database.transaction() as cur:
-            users = set(self._store.expired_users(cur, now))
-            removed["expired"] = self._store.delete_expired(cur, now)
+        cutoffs = [
+            (kind, now - days * 86_400 * _US, key)
             for kind, days, key in (
                 ("message", retention.message_days, "messages_past_retention"),
                 ("fact", retention.memory_days, "facts_past_retention"),
-            ):
-                if days is None:
-                    continue
-                cutoff = now - days * 86_400 * _US
+            )
+            if days is not None
+        ]
+        with self.database.transaction() as cur:
+            users = set(self._store.expired_users(cur, now))
+            for kind, cutoff, _ in cutoffs:
                 users.update(self._store.retention_users(cur, kind, cutoff))
+            self._store.lock_users(cur, users)
+            removed["expired"] = self._store.delete_expired(cur, now)
+            for kind, cutoff, key in cutoffs:
                 removed[key] = self._store.delete_older_than(cur, kind, cutoff)
             for user_id in users:
                 self._store.bump_index_version(cur, user_id, reset=True)
@@ -176,6 +181,7 @@ class Maintenance(EngineBase):
                 break
             vectors = self._embed([text for _, _, text in chunk])
             with self.database.transaction() as cur:
+                self._store.lock_users(cur, [user_id for _, user_id, _ in chunk])
                 for (seq, user_id, _), vector in zip(chunk, vectors, strict=True):
                     version = self._store.bump_index_version(cur, user_id, reset=False)
                     self._store.set_embedding(cur, seq, vector.tobytes(), version)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._database import Cursor, SqlDatabase
@@ -133,6 +133,21 @@ class EngineStore:
             (user_id,),
         ).fetchall()
         return [r[0] for r in rows]
+
+    def lock_users(self, cur: Cursor, user_ids: Iterable[str]) -> None:
+        """Lock these users' rows, in id order, before changing their blocks.
+
+        Every transaction that changes blocks and bumps a user's index version takes the
+        user rows first and in one order, so two of them can never wait on each other
+        (block rows, then the user row, in one; the reverse in another, was a deadlock).
+        SQLite has a single writer and needs nothing.
+        """
+        ids = sorted(set(user_ids))
+        if self.postgres and ids:
+            cur.execute(
+                "SELECT user_id FROM mi_users WHERE user_id = ANY(?) ORDER BY user_id FOR UPDATE",
+                (ids,),
+            )
 
     def bump_index_version(self, cur: Cursor, user_id: str, *, reset: bool) -> int:
         """Advance the user's vector-index version; ``reset`` marks a non-append change."""

@@ -148,3 +148,34 @@ def test_one_users_index_load_and_long_write_do_not_stall_other_users(
             done.set()
             writer.join(30)
         assert client.get_user("heavy").name == "busy"
+
+
+def test_deletes_racing_the_worker_never_deadlock(db_path: Any) -> None:
+    """Deleting a user's blocks while the worker completes others of the same user: both
+    take the user's row before any block row, so neither waits on the other in a cycle
+    (on PostgreSQL the opposite order was a deadlock, seen in CI)."""
+    import threading
+    import time
+
+    errors: list[BaseException] = []
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder()) as client:
+        session = client.create_user("u", "U").create_session("s")
+        stop = time.monotonic() + 2.0
+
+        def keep_deleting() -> None:
+            try:
+                while time.monotonic() < stop:
+                    session.delete_memory("all")
+            except BaseException as exc:
+                errors.append(exc)
+
+        deleter = threading.Thread(target=keep_deleting)
+        deleter.start()
+        added = 0
+        while time.monotonic() < stop:
+            session.add_memory(facts=[f"fact {added}", f"other {added}"])
+            added += 1
+        deleter.join()
+        assert client.wait_until_processed(30)
+        assert errors == []
+        assert added > 10
