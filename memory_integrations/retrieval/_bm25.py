@@ -59,6 +59,11 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
+def idf(documents: int, frequency: int) -> float:
+    """BM25's inverse document frequency of a term found in ``frequency`` of ``documents``."""
+    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+
+
 # Bytes a term costs beyond its postings: its dict slot, its string and two array headers.
 _TERM_OVERHEAD = 250
 
@@ -133,7 +138,7 @@ class KeywordIndex:
         for term in terms:
             postings = self._postings.get(term)
             df = 0 if postings is None else len(postings[0])
-            weight = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            weight = idf(n, df)
             total += weight
             if df:
                 known += weight
@@ -154,8 +159,8 @@ class KeywordIndex:
             if arrays is None:
                 continue
             positions, tf = arrays
-            idf = math.log(1 + (n - len(positions) + 0.5) / (len(positions) + 0.5))
+            weight = idf(n, len(positions))
             if total is None:
                 total = np.zeros(n, np.float32)
-            total[positions] += idf * tf * (K1 + 1) / (tf + norm[positions])
+            total[positions] += weight * tf * (K1 + 1) / (tf + norm[positions])
         return total
