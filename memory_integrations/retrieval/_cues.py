@@ -44,7 +44,8 @@ def states_time(text: str) -> bool:
 
 
 def author_key(name: str | None) -> str:
-    """How an author's name is matched against query words (lower case, one word)."""
+    """An author's name as matched against query words: lower case, trimmed ("" for none).
+    A name of several words matches when the query has every one of them."""
     return "" if not name else name.strip().lower()
 
 
