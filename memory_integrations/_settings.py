@@ -37,6 +37,14 @@ class Settings(BaseSettings):
         description="Largest block accepted, in estimated tokens (about 4 characters each); "
         "larger blocks of an add are dropped and reported in rejected_details.",
     )
+    max_chunks_per_block: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="A block longer than the embedder's window (MiniLM: 256 tokens) is "
+        "embedded in overlapping windows, at most this many, and matches by its best one; "
+        "the rest of a longer block is found by its keywords only.",
+    )
     exit_timeout: float = Field(
         default=30.0,
         ge=0,

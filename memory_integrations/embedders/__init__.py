@@ -13,7 +13,7 @@ from ._adapters import (
     LlamaIndexEmbedder,
     SentenceTransformerEmbedder,
 )
-from ._base import Embedder, Vectors, normalize_rows
+from ._base import ChunkingEmbedder, Embedder, Vectors, normalize_rows
 from ._hashing import HashingEmbedder
 from ._onnx import MINILM_DIM, MINILM_NAME, MiniLMEmbedder, default_embedder
 from ._openai import OPENAI_BASE_URL, OpenAICompatibleEmbedder
@@ -106,6 +106,7 @@ __all__ = [
     "MINILM_DIM",
     "MINILM_NAME",
     "OPENAI_BASE_URL",
+    "ChunkingEmbedder",
     "Embedder",
     "FunctionEmbedder",
     "HashingEmbedder",

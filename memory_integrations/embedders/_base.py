@@ -37,6 +37,17 @@ class Embedder(Protocol):
         ...
 
 
+@runtime_checkable
+class ChunkingEmbedder(Embedder, Protocol):
+    """An embedder with a window (its model's sequence length) that can embed a long text
+    in overlapping windows, so every part of the text is represented by a vector."""
+
+    def embed_document_chunks(self, texts: Sequence[str], *, max_chunks: int) -> list[Vectors]:
+        """Embed each text by windows: a ``(chunks, dim)`` matrix per text, the first row
+        equal to ``embed_documents``'s vector; at most ``max_chunks`` rows."""
+        ...
+
+
 def normalize_rows(matrix: npt.NDArray[np.floating]) -> Vectors:
     """L2-normalise each row (zero rows stay zero) and return float32."""
     out = np.asarray(matrix, dtype=np.float32)

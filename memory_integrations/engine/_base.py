@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .._models import (
     User,
 )
 from .._settings import Settings
-from ..embedders import Embedder
+from ..embedders import ChunkingEmbedder, Embedder
 from ..errors import (
     AgentMemoryError,
     EmbedderMismatchError,
@@ -43,6 +43,12 @@ from ._rows import (
 
 log = logging.getLogger("memory_integrations.engine")
 _US = 1_000_000
+
+
+def further_windows(windows: np.ndarray) -> list[bytes]:
+    """The stored chunk vectors of a block embedded as ``windows`` (all rows but the first,
+    which is the block's own vector)."""
+    return [row.tobytes() for row in windows[1:]]
 
 
 class EngineBase:
@@ -179,21 +185,54 @@ class EngineBase:
             log.warning("stored block %r breaks today's rules; shown as stored", row.block_id)
             return MemoryBlock.model_construct(**fields)
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's vectors as a ``(windows, dim)`` matrix: one row, or, from an embedder
+        with a window (``ChunkingEmbedder``) and a text longer than it, one row per
+        overlapping window. The first row is the block's vector, the others its chunks."""
+        texts = list(texts)
+        most = self.settings.max_chunks_per_block
+        chunking = callable(getattr(self.embedder, "embed_document_chunks", None))
         try:
-            vectors = self.embedder.embed_documents(list(texts))
+            if chunking:
+                windows = cast(ChunkingEmbedder, self.embedder).embed_document_chunks(
+                    texts, max_chunks=most
+                )
+            else:
+                single = self.embedder.embed_documents(texts)
         except AgentMemoryError:
             raise
         except Exception as exc:
             raise EmbeddingError(
                 f"embedder {self.embedder.name!r} failed: {exc}; retry, or check the model"
             ) from exc
-        if vectors.shape != (len(texts), self.embedder.dim):
+        if not chunking:
+            self._check_shape(single, len(texts))
+            return [single[i : i + 1] for i in range(len(texts))]
+        if len(windows) != len(texts):
             raise EmbeddingError(
-                f"embedder {self.embedder.name!r} returned shape {vectors.shape}, expected "
-                f"({len(texts)}, {self.embedder.dim})"
+                f"embedder {self.embedder.name!r} returned vectors for {len(windows)} texts, "
+                f"expected {len(texts)}"
             )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        for matrix in windows:
+            self._check_shape(matrix, None)
+        return [np.ascontiguousarray(m[:most], dtype=np.float32) for m in windows]
+
+    def _check_shape(self, vectors: np.ndarray, rows: int | None) -> None:
+        """Raise ``EmbeddingError`` unless ``vectors`` is ``(rows, dim)`` (``rows`` >= 1
+        when None)."""
+        shape = getattr(vectors, "shape", None)
+        dim = self.embedder.dim
+        fits = (
+            shape is not None
+            and len(shape) == 2
+            and shape[1] == dim
+            and (shape[0] == rows if rows is not None else shape[0] >= 1)
+        )
+        if not fits:
+            expected = f"({rows}, {dim})" if rows is not None else f"(1 or more, {dim})"
+            raise EmbeddingError(
+                f"embedder {self.embedder.name!r} returned shape {shape}, expected {expected}"
+            )
 
     def _embed_query(self, query: str) -> np.ndarray:
         try:

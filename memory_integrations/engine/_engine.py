@@ -40,6 +40,7 @@ from ..storage import (
     dumps,
     to_us_or_none,
 )
+from ._base import further_windows
 from ._maintenance import Maintenance
 from ._processing import ProcessingWorker
 from ._rows import message_columns
@@ -356,12 +357,15 @@ class Engine(Search, Maintenance):
                     "expires_at": expires,
                     "status": "processing" if vectors is None else "ready",
                     "fail_count": 0,
-                    "embedding": None if vectors is None else vectors[i].tobytes(),
+                    "embedding": None if vectors is None else vectors[i][0].tobytes(),
                     "index_version": version,
                 }
                 for i in range(count)
             ]
             seqs = self._store.insert_blocks(cur, rows)
+            for seq, windows in zip(seqs, vectors or [], strict=False):
+                if len(windows) > 1:
+                    self._store.set_chunks(cur, seq, further_windows(windows))
         if vectors is None and self._worker is not None:
             self._worker.submit(seqs)
         stored = f"{count} memory blocks stored"
@@ -469,9 +473,12 @@ class Engine(Search, Maintenance):
                 fields["fail_count"] = 0
                 if vectors is not None:
                     fields["status"] = "ready"
-                    fields["embedding"] = vectors[0].tobytes()
+                    fields["embedding"] = vectors[0][0].tobytes()
                 else:
                     fields.update(status="processing", embedding=None, last_queued_at=now)
+                self._store.set_chunks(
+                    cur, row.seq, [] if vectors is None else further_windows(vectors[0])
+                )
                 reset = True
             elif row.status == "extraction_failed" and async_processing:
                 # The guide's retry path for a permanently failed block.

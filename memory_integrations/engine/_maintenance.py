@@ -38,7 +38,7 @@ from ..storage import (
     from_us,
 )
 from . import _transfer
-from ._base import EngineBase, log
+from ._base import EngineBase, further_windows, log
 
 _US = 1_000_000
 _MIN_FREE_BYTES = 1 << 20  # below this, health reports the disk as full
@@ -86,9 +86,11 @@ class Maintenance(EngineBase):
         if done:
             with self.database.transaction() as cur:
                 self._store.lock_users(cur, [user_id for _, user_id, _ in done])
-                for seq, user_id, vector in done:
+                for seq, user_id, windows in done:
                     version = self._store.bump_index_version(cur, user_id, reset=False)
-                    self._store.complete(cur, seq, worker.owner, vector.tobytes(), version, now)
+                    owner, first = worker.owner, windows[0].tobytes()
+                    if self._store.complete(cur, seq, owner, first, version, now):
+                        self._store.set_chunks(cur, seq, further_windows(windows))
         return self._record_failures(failed) if failed else []
 
     def _record_failures(self, claimed: list[tuple[int, str, str, int]]) -> list[int]:
@@ -182,9 +184,10 @@ class Maintenance(EngineBase):
             vectors = self._embed([text for _, _, text in chunk])
             with self.database.transaction() as cur:
                 self._store.lock_users(cur, [user_id for _, user_id, _ in chunk])
-                for (seq, user_id, _), vector in zip(chunk, vectors, strict=True):
+                for (seq, user_id, _), windows in zip(chunk, vectors, strict=True):
                     version = self._store.bump_index_version(cur, user_id, reset=False)
-                    self._store.set_embedding(cur, seq, vector.tobytes(), version)
+                    self._store.set_embedding(cur, seq, windows[0].tobytes(), version)
+                    self._store.set_chunks(cur, seq, further_windows(windows))
             after = chunk[-1][0]
             done += len(chunk)
             if progress is not None:

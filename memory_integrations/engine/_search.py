@@ -197,7 +197,7 @@ class Search(EngineBase):
         if q.needs_sql:
             allowed = np.array(self._store.matching_seqs(cur, q), dtype=np.int64)
         index = self._user_index(cur, q.user_id)
-        terms, cues = query_terms(query), QueryCues.of(query)
+        terms, cues, config = query_terms(query), QueryCues.of(query), RankingConfig()
         with self._indexes.lock_for(q.user_id):
             visible = index.visible(q.now, q.session_ids, allowed)
             ranked = hybrid_rank(
@@ -208,7 +208,8 @@ class Search(EngineBase):
                 k,
                 threshold=threshold,
                 coverage=index.keywords.coverage(terms),
-                cues=lambda pool: index.cues(cues, pool),
+                config=config,
+                cues=lambda pool: index.cues(cues, pool, config.date_decay_days),
             )
             return [(int(index.seqs[pos]), score, cos) for pos, score, cos in ranked]
 
@@ -234,7 +235,15 @@ class Search(EngineBase):
             k,
             threshold=threshold,
             coverage=pool.coverage,
-            cues=PoolCues.of(QueryCues.of(query), pool.texts, pool.authors),
+            cues=PoolCues.of(
+                QueryCues.of(query),
+                pool.texts,
+                pool.authors,
+                created_us=pool.created,
+                session=pool.sessions,
+                opens=pool.prev < 0,
+                closes=pool.nxt < 0,
+            ),
         )
         return [(int(pool.seqs[i]), score, cos) for i, score, cos in ranked]
 
@@ -263,10 +272,21 @@ class Search(EngineBase):
                 after = entry.version
             else:
                 return entry
+            chunks = self._store.indexed_chunks(cur, user_id, after)
             entry.append(
                 [
-                    IndexEntry(seq, session, expires, kind == "message", text, blob, name)
-                    for seq, session, expires, kind, text, name, blob in (
+                    IndexEntry(
+                        seq,
+                        session,
+                        expires,
+                        kind == "message",
+                        text,
+                        blob,
+                        name,
+                        tuple(c for c in chunks.get(seq, ()) if self._usable_vector(seq, c)),
+                        created,
+                    )
+                    for seq, session, expires, kind, text, name, created, blob in (
                         self._store.indexed_blocks(cur, user_id, after)
                     )
                     if self._usable_vector(seq, blob)

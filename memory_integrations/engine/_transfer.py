@@ -1,8 +1,9 @@
 """Export and import of whole users as JSON Lines records, streamed.
 
 One record per line, in dependency order: a ``header``, then per user a ``user`` record, its
-``session`` records and its ``block`` records. Blocks carry their vector (base64 float32)
-and the header names the embedder, so an import into a store with the same embedder is
+``session`` records and its ``block`` records. Blocks carry their vector (base64 float32),
+and a long block the vectors of its further windows (``chunk_embeddings``, a field older
+exports lack); the header names the embedder, so an import into a store with the same embedder is
 exact and needs no re-embedding; into a store with another embedder, blocks are re-queued.
 
 An import is all-or-nothing: it runs in one transaction, checks every record as the API
@@ -26,6 +27,7 @@ from ..storage import EngineStore, SqlDatabase, dumps, from_us
 
 FORMAT = "memory-integrations/export-v1"
 _PAGE = 500
+_MAX_CHUNKS = 1024  # the largest max_chunks_per_block
 _STATUSES = ("processing", "ready", "extraction_failed")
 _USER_KEYS = {"type", "user_id", "name", "metadata", "created_at"}
 _SESSION_KEYS = {
@@ -84,13 +86,19 @@ def export_records(
         while True:
             with database.read() as cur:
                 blocks = store.block_rows(cur, uid, after, _PAGE)
+                chunks = store.chunks_of(cur, [b["seq"] for b in blocks])
             if not blocks:
                 break
             for block in blocks:
                 after = block.pop("seq")
                 blob = block.pop("embedding")
-                block["embedding"] = None if blob is None else base64.b64encode(blob).decode()
+                block["embedding"] = None if blob is None else _b64(blob)
+                block["chunk_embeddings"] = [_b64(c) for c in chunks.get(after, [])]
                 yield {"type": "block", **block}
+
+
+def _b64(blob: bytes) -> str:
+    return base64.b64encode(blob).decode()
 
 
 def _all_user_ids(store: EngineStore, database: SqlDatabase) -> Iterator[str]:
@@ -154,7 +162,10 @@ def import_records(
                         f"record {number}: block {row['block_id']!r} already exists in the "
                         "target store; block ids are unique across the store"
                     )
+                chunks = row.pop("chunks")
                 (seq,) = store.insert_blocks(cur, [row])
+                if chunks:
+                    store.set_chunks(cur, seq, chunks)
                 if row["status"] == "processing":
                     result.queued.append(seq)
             if kind != "header":
@@ -236,7 +247,7 @@ class _RecordReader:
         }
 
     def _block(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        _keys(record, _BLOCK_KEYS, "block")
+        _keys(record, _BLOCK_KEYS, "block", optional={"chunk_embeddings"})
         user_id = self._owner(record)
         session_id = validation.check_id(record["session_id"], "session_id")
         if (user_id, session_id) not in self._sessions:
@@ -272,10 +283,24 @@ class _RecordReader:
         if status not in _STATUSES:
             raise ValidationError(f"status must be one of {', '.join(_STATUSES)}, got {status!r}")
         embedding = self._embedding(record["embedding"])
+        chunks = record.get("chunk_embeddings") or []
+        if not isinstance(chunks, list):
+            raise ValidationError(
+                f"chunk_embeddings must be a list of base64 texts, got {type(chunks).__name__}"
+            )
+        if len(chunks) > _MAX_CHUNKS:
+            raise ValidationError(
+                f"chunk_embeddings holds {len(chunks)} vectors; a block has at most {_MAX_CHUNKS}"
+            )
+        vectors = [self._embedding(c) for c in chunks]
         if status == "ready" and embedding is None:
             status = "processing"
             self.requeued += 1
-        row.update(status=status, embedding=embedding)
+        row.update(
+            status=status,
+            embedding=embedding,
+            chunks=[v for v in vectors if v is not None] if embedding is not None else [],
+        )
         return row
 
     def _owner(self, record: Mapping[str, Any]) -> str:
@@ -307,9 +332,14 @@ class _RecordReader:
         return raw
 
 
-def _keys(record: Mapping[str, Any], expected: set[str], kind: str) -> None:
+def _keys(
+    record: Mapping[str, Any],
+    expected: set[str],
+    kind: str,
+    optional: frozenset[str] | set[str] = frozenset(),
+) -> None:
     missing = sorted(expected - record.keys())
-    unknown = sorted(str(k) for k in record.keys() - expected)
+    unknown = sorted(str(k) for k in record.keys() - expected - optional)
     if missing or unknown:
         parts = [f"missing {', '.join(missing)}" if missing else ""]
         parts.append(f"unknown {', '.join(unknown)}" if unknown else "")

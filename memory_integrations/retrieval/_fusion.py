@@ -3,13 +3,18 @@
 Measured on LoCoMo (see docs/benchmarks.md): BM25 alone beats dense MiniLM alone, and
 reciprocal-rank fusion of the two barely beats BM25. Fusing the *normalised scores* keeps the
 margin information RRF throws away, and letting a chat turn inherit part of its neighbours'
-relevance recovers answers that sit one turn away from the words the question uses.
+relevance recovers answers that sit one turn away from the words the question uses. A
+session's first and last turns, which have a neighbour on one side only, inherit from a
+typical candidate (the pool's median) on the other, instead of from nothing.
 
 The keyword half is scaled by the share of the query's word weight (idf) that occurs in the
 searched memory at all: when half of a short query's words appear nowhere, a match on the
 other half cannot claim the whole keyword half (the Couchbase guide's "payment preferences"
 example, where one stemmed word used to outrank a far closer paraphrase). Conversational
-cues (see ``_cues``) then move answers above the questions that echo the query.
+cues (see ``_cues``) then move answers above the questions that echo the query, and a
+query naming a date favours what was said then. Last, every candidate gains a share of the
+best score in its session: the answer's session holds more of what the query is about,
+which lifts its other turns into the top few (it never changes the first result).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._cues import PoolCues
+from ._cues import DATE_DECAY_DAYS, PoolCues
 from ._index import DenseScorer
 
 
@@ -38,13 +43,17 @@ class RankingConfig:
     next_weight: float = 0.1  # share of the next turn's score
     next_dense_weight: float = 0.2  # share of the next turn's dense score
     question_penalty: float = 0.1  # a question is seldom the answer itself
+    date_weight: float = 0.5  # created on or right after the date the query names
+    date_decay_days: float = DATE_DECAY_DAYS  # how fast that fades after the date
+    session_weight: float = 0.5  # share of the best score in the candidate's session
 
     @property
     def ceiling(self) -> float:
         """The highest fused score possible: scores are divided by it to lie in [0, 1]."""
         own = self.dense_weight + self.keyword_weight + self.author_weight + self.time_weight
         inherited = self.previous_weight + self.answer_weight + self.next_weight
-        return own * (1 + inherited) + self.next_dense_weight * self.dense_weight
+        turn = own * (1 + inherited) + self.next_dense_weight * self.dense_weight
+        return (turn + self.date_weight) * (1 + self.session_weight)
 
 
 #: Fusion without conversational cues or neighbours, for collections that are not chats.
@@ -57,6 +66,8 @@ PLAIN_RANKING = RankingConfig(
     next_weight=0.0,
     next_dense_weight=0.0,
     question_penalty=0.0,
+    date_weight=0.0,
+    session_weight=0.0,
 )
 
 
@@ -161,12 +172,26 @@ def fuse(
         question = cues.question
         fused += config.author_weight * cues.author_named + config.time_weight * cues.timely
     final = fused - config.question_penalty * question
-    has = prev >= 0
-    after_question = question[prev[has]]
-    inherited = config.previous_weight + config.answer_weight * after_question
-    final[has] += inherited * fused[prev[has]]
-    has = nxt >= 0
-    final[has] += config.next_weight * fused[nxt[has]] + config.next_dense_weight * dense[nxt[has]]
+    # A turn with no neighbour on one side inherits from a typical candidate there.
+    typical, typical_dense = float(np.median(fused)), float(np.median(dense))
+    opens = closes = np.zeros(cosine.size, np.bool_)
+    if cues is not None and cues.opens is not None and cues.closes is not None:
+        opens, closes = cues.opens, cues.closes
+    has_prev, has_next = prev >= 0, nxt >= 0
+    at_prev, at_next = np.maximum(prev, 0), np.maximum(nxt, 0)
+    before = np.where(has_prev, fused[at_prev], np.where(opens, typical, 0.0))
+    after = np.where(has_next, fused[at_next], np.where(closes, typical, 0.0))
+    after_dense = np.where(has_next, dense[at_next], np.where(closes, typical_dense, 0.0))
+    after_question = has_prev & question[at_prev]
+    final += (config.previous_weight + config.answer_weight * after_question) * before
+    final += config.next_weight * after + config.next_dense_weight * after_dense
+    if cues is not None and cues.dated is not None:
+        final += config.date_weight * cues.dated
+    if cues is not None and cues.session is not None and config.session_weight:
+        codes, members = np.unique(cues.session, return_inverse=True)
+        best = np.full(codes.size, -np.inf)
+        np.maximum.at(best, members, final)
+        final += config.session_weight * best[members]
     final /= config.ceiling
     if threshold is not None:
         final[cosine < threshold] = -np.inf

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._bm25 import KeywordIndex
-from ._cues import PoolCues, QueryCues, author_key, is_question, states_time
+from ._cues import DATE_DECAY_DAYS, PoolCues, QueryCues, author_key, is_question, states_time
 
 G = TypeVar("G", bound=np.generic)
 
@@ -33,6 +33,8 @@ class IndexEntry:
     text: str
     embedding: bytes
     author: str | None = None  # a message's name
+    chunks: tuple[bytes, ...] = ()  # vectors of the further windows of a long block
+    created_at: int = 0  # epoch microseconds
 
 
 class SearchIndex:
@@ -47,6 +49,7 @@ class SearchIndex:
         self.seqs = np.zeros(0, np.int64)
         self.sessions = np.zeros(0, np.int32)
         self.expires = np.zeros(0, np.int64)
+        self.created = np.zeros(0, np.int64)
         self.is_message = np.zeros(0, np.bool_)
         self.blank = np.zeros(0, np.bool_)
         self.question = np.zeros(0, np.bool_)
@@ -58,6 +61,10 @@ class SearchIndex:
         self.bits = np.zeros(((dim + 63) // 64, 0), np.uint64)
         self.session_codes: dict[str, int] = {}
         self.keywords = KeywordIndex()
+        # Further windows of long blocks: a block's cosine is that of its best window.
+        self.chunk_matrix = np.zeros((0, dim), np.float32)
+        self.chunk_owner = np.zeros(0, np.int64)  # the block position of each window
+        self.chunk_count = 0
         self._neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
     def append(self, blocks: list[IndexEntry]) -> None:
@@ -71,6 +78,7 @@ class SearchIndex:
             self.seqs = _grow(self.seqs, capacity)
             self.sessions = _grow(self.sessions, capacity)
             self.expires = _grow(self.expires, capacity)
+            self.created = _grow(self.created, capacity)
             self.is_message = _grow(self.is_message, capacity)
             self.blank = _grow(self.blank, capacity)
             self.question = _grow(self.question, capacity)
@@ -85,6 +93,7 @@ class SearchIndex:
         self.expires[self.size : needed] = [
             -1 if b.expires_at is None else b.expires_at for b in blocks
         ]
+        self.created[self.size : needed] = [b.created_at for b in blocks]
         self.is_message[self.size : needed] = [b.is_message for b in blocks]
         self.blank[self.size : needed] = [not b.text.strip() for b in blocks]
         self.question[self.size : needed] = [is_question(b.text) for b in blocks]
@@ -92,8 +101,23 @@ class SearchIndex:
         self.authors[self.size : needed] = [self._author(b.author) for b in blocks]
         for block in blocks:
             self.keywords.add(block.text)
+        self._append_chunks(blocks)
         self.size = needed
         self._neighbours = None
+
+    def _append_chunks(self, blocks: list[IndexEntry]) -> None:
+        owners = [self.size + i for i, b in enumerate(blocks) for _ in b.chunks]
+        if not owners:
+            return
+        needed = self.chunk_count + len(owners)
+        if needed > self.chunk_matrix.shape[0]:
+            capacity = max(needed, int(self.chunk_matrix.shape[0] * 1.25) + 16)
+            self.chunk_matrix = _grow(self.chunk_matrix, capacity)
+            self.chunk_owner = _grow(self.chunk_owner, capacity)
+        vectors = np.frombuffer(b"".join(c for b in blocks for c in b.chunks), dtype=np.float32)
+        self.chunk_matrix[self.chunk_count : needed] = vectors.reshape(len(owners), self.dim)
+        self.chunk_owner[self.chunk_count : needed] = owners
+        self.chunk_count = needed
 
     @property
     def nbytes(self) -> int:
@@ -103,12 +127,15 @@ class SearchIndex:
             self.seqs,
             self.sessions,
             self.expires,
+            self.created,
             self.is_message,
             self.blank,
             self.question,
             self.states_time,
             self.authors,
             self.bits,
+            self.chunk_matrix,
+            self.chunk_owner,
         )
         neighbours = 0 if self._neighbours is None else sum(a.nbytes for a in self._neighbours)
         return (
@@ -133,13 +160,23 @@ class SearchIndex:
             code = self.author_codes[key] = len(self.author_codes)
         return code
 
-    def cues(self, query: QueryCues, positions: npt.NDArray[np.int64]) -> PoolCues:
+    def cues(
+        self,
+        query: QueryCues,
+        positions: npt.NDArray[np.int64],
+        decay_days: float = DATE_DECAY_DAYS,
+    ) -> PoolCues:
         """The conversational cues of ``positions`` for ``query``."""
         named = [code for author, code in self.author_codes.items() if query.names(author)]
+        prev, nxt = self.neighbours()
         return PoolCues(
             question=self.question[positions],
             author_named=np.isin(self.authors[positions], named),
             timely=self.states_time[positions] & query.asks_when,
+            dated=query.dated(self.created[positions], decay_days),
+            session=self.sessions[positions].astype(np.int64),
+            opens=prev[positions] < 0,
+            closes=nxt[positions] < 0,
         )
 
     def visible(
@@ -195,7 +232,8 @@ class DenseScorer:
     product). Beyond, it first ranks every block by the Hamming distance between sign bits
     (1/32 of the memory traffic), keeps the ``OVERSAMPLE`` nearest, and rescores those
     exactly: recall@10 against exact search stays above 0.99 on real embeddings
-    (``memory-integrations bench engine --real``).
+    (``memory-integrations bench engine --real``). A long block's cosine is that of its
+    best window (its own vector or one of its chunks), whose blocks are always rescored.
     """
 
     EXACT_LIMIT = 20_000
@@ -209,17 +247,36 @@ class DenseScorer:
         self.visible = visible
         self.exact = visible.size <= self.EXACT_LIMIT
         self._all: npt.NDArray[np.float32] | None = None
+        self._best_chunk: npt.NDArray[np.float32] | None = None
+
+    def _chunk_scores(self) -> npt.NDArray[np.float32] | None:
+        """Each block's best chunk cosine (-inf for blocks without chunks); None when the
+        index has no chunks."""
+        index = self.index
+        if index.chunk_count == 0:
+            return None
+        if self._best_chunk is None:
+            scores = index.chunk_matrix[: index.chunk_count] @ self.query
+            best = np.full(index.size, -np.inf, np.float32)
+            np.maximum.at(best, index.chunk_owner[: index.chunk_count], scores)
+            self._best_chunk = best
+        return self._best_chunk
 
     def _all_scores(self) -> npt.NDArray[np.float32]:
         if self._all is None:
-            self._all = self.index.matrix[: self.index.size] @ self.query
+            scores = self.index.matrix[: self.index.size] @ self.query
+            chunks = self._chunk_scores()
+            self._all = scores if chunks is None else np.maximum(scores, chunks)
         return self._all
 
     def of(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        """Exact cosine of the given positions."""
+        """Exact cosine of the given positions (of a long block: of its best window)."""
         if self._all is not None:
             return self._all[positions]
         result: npt.NDArray[np.float32] = self.index.matrix[positions] @ self.query
+        chunks = self._chunk_scores()
+        if chunks is not None:
+            result = np.maximum(result, chunks[positions])
         return result
 
     def top(self, count: int) -> npt.NDArray[np.int64]:
@@ -230,7 +287,14 @@ class DenseScorer:
         if self.exact:
             scores = self._all_scores()[visible]
             return visible[np.argpartition(-scores, count - 1)[:count]]
-        shortlist = self._nearest_by_bits(max(self.OVERSAMPLE, count))
+        wanted = max(self.OVERSAMPLE, count)
+        shortlist = self._nearest_by_bits(wanted)
+        chunks = self._chunk_scores()
+        if chunks is not None:  # blocks whose best window is a chunk: the bits miss them
+            chunked = np.intersect1d(np.flatnonzero(np.isfinite(chunks)), self.visible)
+            if chunked.size > wanted:
+                chunked = chunked[np.argpartition(-chunks[chunked], wanted - 1)[:wanted]]
+            shortlist = np.union1d(shortlist, chunked)
         scores = self.of(shortlist)
         return shortlist[np.argpartition(-scores, count - 1)[:count]]
 

@@ -95,4 +95,14 @@ CREATE INDEX mi_blocks_ready_user ON mi_blocks(user_id) WHERE status = 'ready';
     """
 ALTER TABLE mi_users ADD COLUMN generation TEXT NOT NULL DEFAULT '';
 """,
+    # 4: the further windows of a block longer than the embedder's window (the first is
+    # mi_blocks.embedding); written with the block's embedding, deleted with the block.
+    """
+CREATE TABLE mi_block_chunks (
+    seq {bigint} NOT NULL REFERENCES mi_blocks(seq) ON DELETE CASCADE,
+    chunk INTEGER NOT NULL,
+    embedding {vector} NOT NULL,
+    PRIMARY KEY (seq, chunk)
+);
+""",
 ]

@@ -538,9 +538,10 @@ class EngineStore:
 
     def indexed_blocks(
         self, cur: Cursor, user_id: str, after_version: int
-    ) -> list[tuple[int, str, int | None, str, str, str | None, bytes]]:
+    ) -> list[tuple[int, str, int | None, str, str, str | None, int, bytes]]:
         """Ready blocks of a user changed after ``after_version``, for the search index:
-        (seq, session_id, expires_at, kind, text, name, embedding)."""
+        (seq, session_id, expires_at, kind, text, name, created, embedding); ``created`` is
+        created_at, or ingested_at for blocks added without one."""
         return [
             (
                 int(r[0]),
@@ -549,15 +550,31 @@ class EngineStore:
                 str(r[3]),
                 str(r[4]),
                 r[5] if isinstance(r[5], str) else None,
-                self._vector_bytes(r[6]),
+                int(r[6]),
+                self._vector_bytes(r[7]),
             )
             for r in cur.execute(
-                "SELECT seq, session_id, expires_at, kind, text, name, embedding FROM mi_blocks "
+                "SELECT seq, session_id, expires_at, kind, text, name, "
+                "coalesce(created_at, ingested_at), embedding FROM mi_blocks "
                 "WHERE user_id = ? AND status = 'ready' AND embedding IS NOT NULL "
                 "AND index_version > ? ORDER BY seq",
                 (user_id, after_version),
             )
         ]
+
+    def indexed_chunks(
+        self, cur: Cursor, user_id: str, after_version: int
+    ) -> dict[int, list[bytes]]:
+        """The chunk vectors of the blocks ``indexed_blocks`` returns, by seq."""
+        found: dict[int, list[bytes]] = {}
+        for seq, blob in cur.execute(
+            "SELECT c.seq, c.embedding FROM mi_block_chunks c JOIN mi_blocks b ON b.seq = c.seq "
+            "WHERE b.user_id = ? AND b.status = 'ready' AND b.embedding IS NOT NULL "
+            "AND b.index_version > ? ORDER BY c.seq, c.chunk",
+            (user_id, after_version),
+        ):
+            found.setdefault(int(seq), []).append(self._vector_bytes(blob))
+        return found
 
     def all_block_texts(
         self, cur: Cursor, after_seq: int, limit: int
@@ -575,6 +592,29 @@ class EngineStore:
             "UPDATE mi_blocks SET embedding = ?, index_version = ? WHERE seq = ?",
             (self._vector_param(embedding), version, seq),
         )
+
+    def set_chunks(self, cur: Cursor, seq: int, chunks: Sequence[bytes]) -> None:
+        """Replace the further windows' vectors of block ``seq`` (none: delete them)."""
+        cur.execute("DELETE FROM mi_block_chunks WHERE seq = ?", (seq,))
+        if chunks:
+            cur.executemany(
+                "INSERT INTO mi_block_chunks (seq, chunk, embedding) VALUES (?, ?, ?)",
+                [(seq, i, self._vector_param(blob)) for i, blob in enumerate(chunks, 1)],
+            )
+
+    def chunks_of(self, cur: Cursor, seqs: Sequence[int]) -> dict[int, list[bytes]]:
+        """The further windows' vectors of the given blocks, in window order."""
+        found: dict[int, list[bytes]] = {}
+        for start in range(0, len(seqs), 500):
+            part = list(seqs[start : start + 500])
+            marks = ", ".join("?" * len(part))
+            for seq, blob in cur.execute(
+                f"SELECT seq, embedding FROM mi_block_chunks WHERE seq IN ({marks}) "
+                "ORDER BY seq, chunk",
+                part,
+            ):
+                found.setdefault(int(seq), []).append(self._vector_bytes(blob))
+        return found
 
     def has_vectors(self, cur: Cursor) -> bool:
         return (

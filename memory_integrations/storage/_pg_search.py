@@ -48,6 +48,8 @@ class SearchPool:
     nxt: npt.NDArray[np.int64]
     texts: list[str]
     authors: list[str | None]  # a message's name
+    created: npt.NDArray[np.int64]  # created_at (or ingested_at), epoch microseconds
+    sessions: npt.NDArray[np.int64]  # a code per session id, equal within a session
     coverage: float  # share of the query words' idf weight that some visible block has
 
 
@@ -84,37 +86,50 @@ class PostgresSearch:
             # so older versions rank exactly instead.
             self.uses_index = pgvector_version(cur) >= (0, 8)
         self.index_name = f"mi_blocks_hnsw_{self.dim}"
+        self.chunk_index_name = f"mi_block_chunks_hnsw_{self.dim}"
 
     def ensure_index(self) -> None:
-        """Create the HNSW index for this dimension if it is missing (one process builds it)."""
+        """Create the HNSW indexes of blocks and of long blocks' chunks for this dimension
+        if they are missing (one process builds them)."""
         if not self.uses_index:
             return
         db = self.store.db
+        wanted = ((self.index_name, "mi_blocks"), (self.chunk_index_name, "mi_block_chunks"))
         with db.read() as cur:
-            if cur.execute("SELECT to_regclass(?)", (self.index_name,)).fetchone()[0]:
-                return
+            missing = [
+                (name, table)
+                for name, table in wanted
+                if not cur.execute("SELECT to_regclass(?)", (name,)).fetchone()[0]
+            ]
+        if not missing:
+            return
         p = self.parameters
         with db.transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(?)", (_INDEX_LOCK,))
-            # Rows of another dimension (before a reindex) stay out of this partial index.
-            cur.execute(
-                f"CREATE INDEX IF NOT EXISTS {self.index_name} ON mi_blocks USING hnsw "
-                f"((embedding::vector({self.dim})) vector_cosine_ops) "
-                f"WITH (m = {int(p.m)}, ef_construction = {int(p.ef_construction)}) "
-                f"WHERE vector_dims(embedding) = {self.dim}"
-            )
+            for name, table in missing:
+                # Rows of another dimension (before a reindex) stay out of this partial index.
+                cur.execute(
+                    f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING hnsw "
+                    f"((embedding::vector({self.dim})) vector_cosine_ops) "
+                    f"WITH (m = {int(p.m)}, ef_construction = {int(p.ef_construction)}) "
+                    f"WHERE vector_dims(embedding) = {self.dim}"
+                )
 
     def _visible(self, q: BlockQuery) -> tuple[str, list[object]]:
         where, params = self.store._where(q)
         return f"{where} AND b.text ~ '\\S'", params  # blank blocks match nothing
 
-    def _nearest_sql(self, visible: str) -> str:
-        distance = (
-            f"b.embedding::vector({self.dim}) <=> ?" if self.uses_index else "b.embedding <=> ?"
-        )
+    def _nearest_sql(self, visible: str, table: str = "b") -> str:
+        """Seqs of the blocks nearest a vector by their own vector (``table`` "b") or by
+        a chunk of theirs ("c"); takes the visibility parameters, the vector and a limit."""
+        vector = f"{table}.embedding"
+        distance = f"{vector}::vector({self.dim}) <=> ?" if self.uses_index else f"{vector} <=> ?"
+        source = "mi_blocks b"
+        if table == "c":
+            source = "mi_block_chunks c JOIN mi_blocks b ON b.seq = c.seq"
         return (
-            f"SELECT b.seq FROM mi_blocks b WHERE {visible} "
-            f"AND vector_dims(b.embedding) = {self.dim} ORDER BY {distance} LIMIT ?"
+            f"SELECT b.seq FROM {source} WHERE {visible} "
+            f"AND vector_dims({vector}) = {self.dim} ORDER BY {distance} LIMIT ?"
         )
 
     def nearest(
@@ -176,7 +191,8 @@ class PostgresSearch:
             f"* {k1 + 1} / (1 + {k1} * (1 - {b} + {b} * m.dl / s.avgdl))) AS score "
             "FROM matched m JOIN df ON df.word = m.word CROSS JOIN stats s GROUP BY m.seq), "
             f"dense AS ({self._nearest_sql(visible)}), "
-            "cand AS (SELECT seq FROM dense UNION "
+            f"chunk_dense AS ({self._nearest_sql(visible, 'c')}), "
+            "cand AS (SELECT seq FROM dense UNION SELECT seq FROM chunk_dense UNION "
             "SELECT seq FROM (SELECT seq FROM bm25 ORDER BY score DESC, seq LIMIT ?) k), "
             "cand_rows AS (SELECT b.seq, b.user_id, b.session_id, b.kind FROM mi_blocks b "
             "JOIN cand c ON c.seq = b.seq), "
@@ -189,9 +205,11 @@ class PostgresSearch:
             "FROM words w LEFT JOIN df ON df.word = w.word CROSS JOIN stats s), "
             "coverage AS (SELECT CASE WHEN sum(w) > 0 THEN "
             "sum(CASE WHEN df > 0 THEN w ELSE 0 END) / sum(w) ELSE 1 END AS share FROM weights) "
-            "SELECT b.seq, 1 - (b.embedding <=> ?), coalesce(k.score, 0), "
+            # a long block's cosine is its best window's
+            "SELECT b.seq, greatest(1 - (b.embedding <=> ?), (SELECT max(1 - (c.embedding <=> ?)) "
+            "FROM mi_block_chunks c WHERE c.seq = b.seq)), coalesce(k.score, 0), "
             f"({_turn('b', True)}), ({_turn('b', False)}), b.text, b.name, "
-            "(SELECT share FROM coverage) "
+            "(SELECT share FROM coverage), coalesce(b.created_at, b.ingested_at), b.session_id "
             "FROM mi_blocks b JOIN pool p ON p.seq = b.seq LEFT JOIN bm25 k ON k.seq = b.seq "
             "ORDER BY b.seq",
             [
@@ -202,8 +220,12 @@ class PostgresSearch:
                 *params,
                 vector,
                 depth,
+                *params,
+                vector,
+                depth,
                 depth,
                 *params,
+                vector,
                 vector,
             ],
         ).fetchall()
@@ -216,4 +238,6 @@ class PostgresSearch:
             texts=[str(r[5]) for r in rows],
             authors=[r[6] if isinstance(r[6], str) else None for r in rows],
             coverage=float(rows[0][7]) if rows else 1.0,
+            created=np.array([r[8] for r in rows], np.int64),
+            sessions=np.unique([str(r[9]) for r in rows], return_inverse=True)[1].astype(np.int64),
         )

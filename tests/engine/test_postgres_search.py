@@ -51,6 +51,22 @@ def test_hnsw_index_is_built_with_the_configured_parameters(pg_url: str) -> None
     assert tuple(int(p) for p in version.split(".")) >= (0, 8)  # iterative scans
 
 
+def test_long_blocks_chunks_are_searched_through_their_own_hnsw_index(pg_url: str) -> None:
+    forced = pg_url + "%20-cenable_sort%3Doff"  # walk the index even for a few rows
+    with AgentMemoryClient(forced, embedder=EMBEDDER) as client:
+        search = _engine(client)._database_search
+        visible, params = search._visible(BlockQuery("u", now=2**62, statuses=["ready"]))
+        query = np.asarray(EMBEDDER.embed_query("x"), np.float32)
+        with client.database.transaction() as cur:
+            plan = "\n".join(
+                r[0]
+                for r in cur.execute(
+                    "EXPLAIN " + search._nearest_sql(visible, "c"), [*params, query, 50]
+                )
+            )
+    assert "Index Scan using mi_block_chunks_hnsw_384" in plan, plan
+
+
 def _fill(client: AgentMemoryClient, user_id: str, count: int, topic: str) -> list[str]:
     session = client.create_user(user_id, user_id).create_session("s")
     texts = [f"{topic} note number {i} about item {i * 7 % 31}" for i in range(count)]

@@ -4,6 +4,8 @@ both storages."""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,7 @@ from memory_integrations.retrieval import (
     fuse,
     query_terms,
 )
-from memory_integrations.retrieval._cues import is_question, states_time
+from memory_integrations.retrieval._cues import is_question, named_period, states_time
 
 
 def test_the_guide_example_ranks_the_paypal_fact_first(db_path: Any) -> None:
@@ -266,16 +268,97 @@ def test_fused_scores_stay_in_the_unit_interval(config: RankingConfig) -> None:
             question=rng.random(n) < 0.3,
             author_named=rng.random(n) < 0.3,
             timely=rng.random(n) < 0.3,
+            dated=rng.random(n).astype(np.float32),
+            session=rng.integers(0, 4, n),
+            opens=(prev < 0) & (rng.random(n) < 0.5),
+            closes=(nxt < 0) & (rng.random(n) < 0.5),
         )
-        ranked = fuse(
-            rng.random(n).astype(np.float32) * 2 - 1,
-            rng.random(n).astype(np.float32) * 9,
-            prev,
-            nxt,
-            n,
-            config=config,
-            coverage=float(rng.random()),
-            cues=cues,
-        )
+        cosine = rng.random(n).astype(np.float32) * 2 - 1
+        keyword = rng.random(n).astype(np.float32) * 9
+        coverage = float(rng.random())
+        ranked = fuse(cosine, keyword, prev, nxt, n, config=config, coverage=coverage, cues=cues)
         assert len(ranked) == n
         assert all(0.0 <= score <= 1.0 for _, score, _ in ranked)
+        # Sharing the session's best score reorders below the first result, never it.
+        alone = dataclasses.replace(config, session_weight=0.0)
+        first = fuse(cosine, keyword, prev, nxt, 1, config=alone, coverage=coverage, cues=cues)
+        assert ranked[0][0] == first[0][0]
+
+
+def test_named_periods_of_queries() -> None:
+    def start(query: str) -> datetime | None:
+        period = named_period(query)
+        assert period is not None and period.month is None
+        return datetime.fromtimestamp(period.start / 1e6, UTC)
+
+    day = datetime(2023, 5, 8, tzinfo=UTC)
+    assert start("What did Caroline do on 8 May 2023?") == day
+    assert start("What did Caroline do on May 8th, 2023?") == day
+    assert start("Where was Mel in July 2023?") == datetime(2023, 7, 1, tzinfo=UTC)
+    july = named_period("in July 2023")
+    assert july is not None and (july.end - july.start) == 31 * 86_400_000_000
+    assert start("What happened back in 2019?") == datetime(2019, 1, 1, tzinfo=UTC)
+    assert start("Plans for 31 February 2023?") == datetime(2023, 2, 1, tzinfo=UTC)  # no such day
+    october = named_period("What did she bake in October?")
+    assert october is not None and october.month == 10
+    assert named_period("May I ask what you like?") is None  # "may" as a month needs a year
+    assert named_period("What is her cat called?") is None
+
+
+def test_the_date_cue_favours_blocks_created_on_or_just_after_the_date() -> None:
+    period = named_period("What happened on 8 May 2023?")
+    assert period is not None
+    day_us, hour_us = 86_400_000_000, 3_600_000_000
+    created = np.array([-day_us, 5 * hour_us, day_us + 3 * day_us, 40 * day_us]) + period.start
+    closeness = period.closeness(created, decay_days=3.0)
+    assert closeness[0] == 0.0 and closeness[1] == 1.0  # before the day; on it
+    assert closeness[2] == pytest.approx(np.exp(-1.0), abs=1e-6)  # three days after
+    assert closeness[3] < 1e-4
+    months = named_period("in October")
+    assert months is not None
+    october = datetime(2021, 10, 20, tzinfo=UTC).timestamp() * 1e6
+    november = datetime(2021, 11, 2, tzinfo=UTC).timestamp() * 1e6
+    assert months.closeness(np.array([october, november], np.int64), 3.0).tolist() == [1.0, 0.0]
+
+
+def test_a_turn_shares_its_sessions_best_score_and_edges_inherit_a_typical_neighbour() -> None:
+    none = np.full(3, -1, np.int64)
+    plain = {"question": np.zeros(3, np.bool_), "author_named": np.zeros(3, np.bool_)}
+    plain["timely"] = np.zeros(3, np.bool_)
+    cosine = np.array([0.9, 0.40, 0.45], np.float32)  # 0 and 1 share a session, 2 is alone
+    shared = PoolCues(**plain, session=np.array([0, 0, 1]))
+    ranked = [i for i, _, _ in fuse(cosine, None, none, none, 3, cues=shared)]
+    assert ranked == [0, 1, 2]
+    alone = [i for i, _, _ in fuse(cosine, None, none, none, 3, cues=PoolCues(**plain))]
+    assert alone == [0, 2, 1]
+    # Equal turns 1 and 2: 2 opens its session, 1 follows an irrelevant turn (0).
+    cosine = np.array([0.1, 0.6, 0.6], np.float32)
+    prev = np.array([-1, 0, -1])
+    opens = np.array([True, False, True])
+    edges = PoolCues(**plain, opens=opens, closes=np.ones(3, np.bool_))
+    ranked = [i for i, _, _ in fuse(cosine, None, prev, none, 3, cues=edges)]
+    assert ranked[0] == 2
+
+
+def test_a_query_naming_a_date_finds_what_was_said_then(db_path: Any) -> None:
+    with AgentMemoryClient(db_path) as client:
+        user = client.create_user("cook", "Cook")
+        said = {
+            "may": ("I cooked a lentil curry tonight.", datetime(2023, 5, 8, 19, tzinfo=UTC)),
+            "june": ("I cooked a mushroom risotto tonight.", datetime(2023, 6, 20, 19, tzinfo=UTC)),
+        }
+        for session_id, (text, when) in said.items():
+            turns = ["Hi Mel, how was your week?", text, "Work was busy, I need a holiday."]
+            user.create_session(session_id).add_memory(
+                messages=[ChatMessage(role=MessageRole.USER, content=t, name="Ana") for t in turns],
+                created_at=when,
+                async_processing=False,
+            )
+
+        def top(query: str) -> str | None:
+            found = user.search_memory(query, {"relevant_k": 2})
+            assert found[0].message is not None
+            return found[0].message.content
+
+        assert top("What did Ana cook on 8 May 2023?") == said["may"][0]
+        assert top("What did Ana cook on 20 June, 2023?") == said["june"][0]

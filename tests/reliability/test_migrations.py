@@ -75,12 +75,25 @@ def _rows_with_generation(cur: Any, vector: Any) -> None:
     cur.execute("UPDATE mi_users SET generation = 'g-old' WHERE user_id = 'old-user'")
 
 
+CHUNK_TEXT = "Allergic to peanuts"  # the second window of the ready block, from step 4
+
+
+def _rows_with_chunks(cur: Any, vector: Any) -> None:
+    _rows_with_generation(cur, vector)
+    chunk = EMBEDDER.embed_documents([CHUNK_TEXT])[0]
+    cur.execute(
+        "INSERT INTO mi_block_chunks (seq, chunk, embedding) "
+        "SELECT seq, 1, ? FROM mi_blocks WHERE block_id = 'b-ready'",
+        (chunk if isinstance(vector, np.ndarray) else chunk.tobytes(),),
+    )
+
+
 # Per dialect and schema version, how that release wrote rows. Step 2 only added a
 # generated column and indexes (on PostgreSQL; nothing on SQLite), so its rows are written
-# as in step 1; the user generation came with step 3.
+# as in step 1; the user generation came with step 3, long blocks' chunks with step 4.
 ROWS_AT = {
-    "sqlite": {1: _rows_v1, 2: _rows_v1, 3: _rows_with_generation},
-    "postgres": {1: _rows_v1, 2: _rows_v1, 3: _rows_with_generation},
+    "sqlite": {1: _rows_v1, 2: _rows_v1, 3: _rows_with_generation, 4: _rows_with_chunks},
+    "postgres": {1: _rows_v1, 2: _rows_v1, 3: _rows_with_generation, 4: _rows_with_chunks},
 }
 SCRIPTS = {d: render_migrations(ENGINE_MIGRATIONS, d) for d in ("sqlite", "postgres")}
 
@@ -124,3 +137,7 @@ def _open_store_written_at(db_path: Any, storage: str, version: int) -> None:
         assert found[0].block_id == "b-ready"
         exact = session.search_memory(query="Prefers window seats").memory_blocks[0]
         assert np.isclose(exact.similarity, 1.0, atol=1e-5)  # the stored vector is intact
+        if version >= 4:  # a stored chunk is searched as the block's
+            by_chunk = session.search_memory(query=CHUNK_TEXT).memory_blocks[0]
+            assert by_chunk.block_id == "b-ready"
+            assert np.isclose(by_chunk.similarity, 1.0, atol=1e-5)
