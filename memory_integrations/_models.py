@@ -131,6 +131,8 @@ class MemoryBlock(BaseModel):
     similarity: float | None = None
     summary: str | None = None
     contexts: list[str] | None = None
+    prompt_id: str | None = None  # the extraction prompt (None: the base prompt)
+    prompt_vid: int | None = None
 
     @property
     def kind(self) -> Literal["fact", "message"]:

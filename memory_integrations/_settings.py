@@ -45,6 +45,24 @@ class Settings(BaseSettings):
         "embedded in overlapping windows, at most this many, and matches by its best one; "
         "the rest of a longer block is found by its keywords only.",
     )
+    extraction_model: str | None = Field(
+        default=None,
+        description="Semantic extraction (summary and contexts per block): "
+        "'openai-compatible:<model>' (HTTP, base URL from "
+        "MEMORY_INTEGRATIONS_EXTRACTION_BASE_URL or OPENAI_BASE_URL) or a LangChain "
+        "init_chat_model spec such as 'openai:gpt-4o-mini'. Unset: no extraction, nothing "
+        "reaches for the network.",
+    )
+    extraction_max_input_tokens: int = Field(
+        default=2000,
+        ge=16,
+        le=200_000,
+        description="Longest block text sent to the extraction model, in estimated tokens "
+        "(about 4 characters each); a longer block is cut there for extraction only.",
+    )
+    extraction_max_tokens: int = Field(
+        default=300, ge=16, le=8192, description="Most tokens an extraction answer may use."
+    )
     exit_timeout: float = Field(
         default=30.0,
         ge=0,

@@ -207,6 +207,17 @@ class EmbeddingError(ServiceUnavailableError):
         super().__init__(message, **kwargs)
 
 
+class ExtractionError(ServiceUnavailableError):
+    """The extraction model failed, timed out or answered something that is not the
+    expected summary and contexts (one failed try of a block's processing)."""
+
+    default_code = "EXTRACTION_UNAVAILABLE"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("service", "extraction")
+        super().__init__(message, **kwargs)
+
+
 class UpstreamError(TransientError):
     """An upstream service answered 502."""
 
@@ -255,6 +266,7 @@ __all__ = [
     "EmbedderMismatchError",
     "EmbeddingError",
     "ErrorCategory",
+    "ExtractionError",
     "LogicalError",
     "MethodNotAllowedError",
     "NotFoundError",

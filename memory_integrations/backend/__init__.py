@@ -39,8 +39,10 @@ def open_embedded(
     embedder: Embedder | str | Any | None = None,
     settings: Settings | None = None,
     clock: Callable[[], float] | None = None,
+    extractor: Any = None,
 ) -> Backend:
-    """The embedded engine on a SQLite file, ``:memory:``, or a PostgreSQL database."""
+    """The embedded engine on a SQLite file, ``:memory:``, or a PostgreSQL database;
+    ``extractor`` (or ``settings.extraction_model``) turns on semantic extraction."""
     import time
 
     from ..engine import Engine
@@ -51,7 +53,13 @@ def open_embedded(
     chosen = resolve_embedder(embedder if embedder is not None else settings.embedder)
     database = open_database(location)
     try:
-        return Engine(database, embedder=chosen, settings=settings, clock=clock or time.time)
+        return Engine(
+            database,
+            embedder=chosen,
+            settings=settings,
+            clock=clock or time.time,
+            extractor=extractor,
+        )
     except BaseException:
         database.close()
         raise

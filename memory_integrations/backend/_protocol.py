@@ -80,6 +80,9 @@ class Backend(Protocol):
         created_at: datetime | str | Sequence[datetime | str | None] | None = ...,
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = ...,
         agent_id: str | None = ...,
+        prompt_id: str | None = ...,
+        prompt_vid: int | None = ...,
+        context_required: bool | None = ...,
     ) -> AddMemoryResponse: ...
     def get_memory_block(self, user_id: str, session_id: str, block_id: str) -> MemoryBlock: ...
     def update_memory(
@@ -93,6 +96,9 @@ class Backend(Protocol):
         memory_block_ttl: int | None = ...,
         async_processing: bool = ...,
         metadata: Mapping[str, Any] | None = ...,
+        prompt_id: str | None = ...,
+        prompt_vid: int | None = ...,
+        context_required: bool | None = ...,
     ) -> UpdateMemoryResponse: ...
     def delete_memory(
         self, user_id: str, session_id: str, block_ids: Sequence[str] | str

@@ -522,6 +522,9 @@ class RemoteBackend:
         created_at: datetime | str | Sequence[datetime | str | None] | None = None,
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
+        prompt_id: str | None = None,
+        prompt_vid: int | None = None,
+        context_required: bool | None = None,
     ) -> AddMemoryResponse:
         request = normalise_add(
             messages,
@@ -544,6 +547,9 @@ class RemoteBackend:
                 "created_at": _shared_or_each(request.created_at, iso),
                 "metadata": _shared_or_each(request.metadata, dict),
                 "agent_id": request.agent_id,
+                "prompt_id": prompt_id,
+                "prompt_vid": prompt_vid,
+                "context_required": context_required,
             }
         )
         path = f"{self._session_path(user_id, session_id)}/memory"
@@ -576,6 +582,9 @@ class RemoteBackend:
         memory_block_ttl: int | None = None,
         async_processing: bool = True,
         metadata: Mapping[str, Any] | None = None,
+        prompt_id: str | None = None,
+        prompt_vid: int | None = None,
+        context_required: bool | None = None,
     ) -> UpdateMemoryResponse:
         body = _drop_none(
             {
@@ -585,6 +594,9 @@ class RemoteBackend:
                 "annotations": annotations,
                 "memory_block_ttl": memory_block_ttl,
                 "metadata": metadata,
+                "prompt_id": prompt_id,
+                "prompt_vid": prompt_vid,
+                "context_required": context_required,
             }
         )
         path = f"{self._session_path(user_id, session_id)}/memory/{segment(block_id)}"

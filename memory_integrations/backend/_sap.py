@@ -411,6 +411,13 @@ class SapBackend:
     def _unsupported(what: str) -> MethodNotAllowedError:
         return MethodNotAllowedError(f"SAP Agent Memory has no {what}")
 
+    def _refuse_extraction(self, *choices: object) -> None:
+        if any(choice is not None for choice in choices):
+            raise self._unsupported(
+                "semantic extraction or prompt registry (extraction is the caller's job there); "
+                "leave prompt_id, prompt_vid and context_required out"
+            )
+
     def _meta(
         self,
         metadata: Mapping[str, Any] | None,
@@ -523,6 +530,9 @@ class SapBackend:
         created_at: datetime | str | Sequence[datetime | str | None] | None = None,
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
+        prompt_id: str | None = None,
+        prompt_vid: int | None = None,
+        context_required: bool | None = None,
     ) -> AddMemoryResponse:
         check_id(user_id, "user_id")
         check_id(session_id, "session_id")
@@ -538,6 +548,7 @@ class SapBackend:
         )
         if request.ttl:
             raise self._unsupported("per-block TTL; use update_retention_config(...)")
+        self._refuse_extraction(prompt_id, prompt_vid, context_required)
         items: list[str | ChatMessage] = [*request.facts, *request.messages]
         metas, notes = request.metadata, request.annotations
         times = [None if t is None else iso(t) for t in request.created_at]
@@ -606,9 +617,13 @@ class SapBackend:
         memory_block_ttl: int | None = None,
         async_processing: bool = True,
         metadata: Mapping[str, Any] | None = None,
+        prompt_id: str | None = None,
+        prompt_vid: int | None = None,
+        context_required: bool | None = None,
     ) -> UpdateMemoryResponse:
         if memory_block_ttl:
             raise self._unsupported("per-block TTL; use update_retention_config(...)")
+        self._refuse_extraction(prompt_id, prompt_vid, context_required)
         if all(x is None for x in (message, fact, annotations, metadata)):
             raise ValidationError("update_memory needs message, fact, annotations or metadata")
         block = self.get_memory_block(user_id, session_id, block_id)

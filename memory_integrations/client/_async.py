@@ -150,6 +150,7 @@ class AsyncAgentMemoryClient:
         memory_block_ttl: int | None = None,
         clock: Callable[[], float] | None = None,
         backend: Backend | None = None,
+        extractor: Any = None,
     ) -> None:
         self._sync = AgentMemoryClient(
             path,
@@ -161,6 +162,7 @@ class AsyncAgentMemoryClient:
             memory_block_ttl=memory_block_ttl,
             clock=clock,
             backend=backend,
+            extractor=extractor,
         )
 
     @classmethod

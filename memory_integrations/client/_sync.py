@@ -54,6 +54,10 @@ class AgentMemoryClient:
         memory_block_ttl: the default TTL of blocks in seconds (0 = never).
         clock: returns epoch seconds (tests).
         backend: a ready ``Backend`` (e.g. ``SapBackend``) instead of the above.
+        extractor: a model for semantic extraction (summary and contexts per block): a
+            LangChain chat model, an ``Extractor``, or a spec such as
+            ``"openai-compatible:<model>"``; default ``MEMORY_INTEGRATIONS_EXTRACTION_MODEL``,
+            else none (see docs/extraction.md).
 
     Example:
         ```python
@@ -79,6 +83,7 @@ class AgentMemoryClient:
         memory_block_ttl: int | None = None,
         clock: Callable[[], float] | None = None,
         backend: Backend | None = None,
+        extractor: Any = None,
     ) -> None:
         settings = settings or Settings()
         remote = base_url or (url if url and url.startswith(("http://", "https://")) else None)
@@ -86,10 +91,12 @@ class AgentMemoryClient:
             env_url = settings.url or ""
             remote = env_url if env_url.startswith(("http://", "https://")) else None
         if remote is not None or token is not None:
-            if remote is None or path is not None or embedder is not None or backend is not None:
+            local = (path, embedder, backend, extractor)
+            if remote is None or any(option is not None for option in local):
                 raise ConfigurationError(
-                    "a remote server takes base_url= (and token=) only: it embeds and stores "
-                    "server-side, so path=, embedder= and backend= do not apply"
+                    "a remote server takes base_url= (and token=) only: it embeds, extracts "
+                    "and stores server-side, so path=, embedder=, extractor= and backend= do "
+                    "not apply"
                 )
             from ..backend import RemoteBackend
 
@@ -97,7 +104,7 @@ class AgentMemoryClient:
         if memory_block_ttl is not None:
             settings = settings.model_copy(update={"memory_block_ttl": memory_block_ttl})
         self._backend: Backend = backend or open_embedded(
-            path, url=url, embedder=embedder, settings=settings, clock=clock
+            path, url=url, embedder=embedder, settings=settings, clock=clock, extractor=extractor
         )
         self._closed = False
 
@@ -361,13 +368,17 @@ class SessionResource:
         created_at: datetime | str | Sequence[datetime | str | None] | None = None,
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
+        prompt_id: str | None = None,
+        prompt_vid: int | None = None,
+        context_required: bool | None = None,
     ) -> AddMemoryResponse:
         """Store messages or facts (not both), one block each.
 
         With ``async_processing=True`` (default) it returns at once and the blocks become
         searchable when embedded; ``False`` returns when they are searchable. ``annotations``,
         ``metadata`` and ``created_at`` are each one value for every item, or a list with one
-        entry per item.
+        entry per item. ``prompt_id`` / ``prompt_vid`` pick the registry prompt semantic
+        extraction uses; ``context_required=False`` skips extraction for these blocks.
         """
         return self._backend.add_memory(
             self.user_id,
@@ -380,6 +391,9 @@ class SessionResource:
             created_at,
             metadata,
             agent_id,
+            prompt_id=prompt_id,
+            prompt_vid=prompt_vid,
+            context_required=context_required,
         )
 
     def update_memory(
@@ -391,8 +405,12 @@ class SessionResource:
         memory_block_ttl: int | None = None,
         async_processing: bool = True,
         metadata: Mapping[str, Any] | None = None,
+        prompt_id: str | None = None,
+        prompt_vid: int | None = None,
+        context_required: bool | None = None,
     ) -> UpdateMemoryResponse:
-        """Change a ready block: content (same kind), annotations, metadata or TTL."""
+        """Change a ready block: content (same kind), annotations, metadata, TTL or its
+        extraction prompt (``prompt_id="default"``: the base prompt)."""
         return self._backend.update_memory(
             self.user_id,
             self.session_id,
@@ -403,6 +421,9 @@ class SessionResource:
             memory_block_ttl,
             async_processing,
             metadata,
+            prompt_id=prompt_id,
+            prompt_vid=prompt_vid,
+            context_required=context_required,
         )
 
     def get_memory(self, query: str | None = None, filters: Filters = None) -> MemoryList:

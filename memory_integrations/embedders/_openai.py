@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import os
 import random
 import threading
@@ -13,6 +12,9 @@ from typing import Any
 import httpx
 import numpy as np
 
+from .._http import error_message as _error_message
+from .._http import parse_retry_after as _parse_retry_after
+from .._http import snippet as _snippet
 from ..errors import ConfigurationError, EmbeddingError, ValidationError
 from ._base import Vectors, check_texts, normalize_rows
 
@@ -260,36 +262,3 @@ class OpenAICompatibleEmbedder:
 def _sleep(seconds: float) -> None:
     # Indirection so tests can record the waits instead of sleeping.
     time.sleep(seconds)
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return _snippet(response.text) or response.reason_phrase
-    if isinstance(body, dict):
-        error = body.get("error", body.get("detail", body.get("message")))
-        if isinstance(error, dict):
-            error = error.get("message", error)
-        if error is not None:
-            return _snippet(str(error))
-    return _snippet(str(body))
-
-
-def _snippet(text: str, limit: int = 300) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -36,6 +36,7 @@ from ..storage import (
 from ._processing import ProcessingWorker
 from ._rows import (
     stored_annotations,
+    stored_contexts,
     stored_message,
     stored_metadata,
     stored_status,
@@ -178,6 +179,10 @@ class EngineBase:
             fail_count=row.fail_count if isinstance(row.fail_count, int) else 0,
             rel_score=rel_score,
             similarity=similarity,
+            summary=row.summary,
+            contexts=stored_contexts(row.contexts),
+            prompt_id=row.prompt_id,
+            prompt_vid=row.prompt_vid,
         )
         try:
             return MemoryBlock(**fields)

@@ -30,6 +30,7 @@ from ..errors import (
     NotFoundError,
     ValidationError,
 )
+from ..extraction import Extractor, resolve_extractor
 from ..retrieval import (
     IndexCache,
 )
@@ -41,9 +42,11 @@ from ..storage import (
     to_us_or_none,
 )
 from ._base import further_windows
+from ._extraction import stored_extraction, wants_extraction
 from ._maintenance import Maintenance
 from ._processing import ProcessingWorker
-from ._rows import message_columns
+from ._prompts import PromptRegistry
+from ._rows import message_columns, stored_annotations
 from ._search import Search
 
 log = logging.getLogger("memory_integrations.engine")
@@ -68,11 +71,18 @@ class Engine(Search, Maintenance):
         clock: Callable[[], float] = time.time,
         start_worker: bool = True,
         check_embedder: bool = True,
+        extractor: Extractor | Any = None,
     ) -> None:
         self.settings = settings or Settings()
         self.database = database
         self._store = EngineStore(database)
         self.embedder = embedder
+        self.prompts = PromptRegistry(database, clock=clock)
+        self._move_prompt_stamps()
+        self.extractor = resolve_extractor(
+            extractor if extractor is not None else self.settings.extraction_model,
+            max_tokens=self.settings.extraction_max_tokens,
+        )
         self._clock = clock
         self._started = time.monotonic()
         if check_embedder:
@@ -295,15 +305,21 @@ class Engine(Search, Maintenance):
         created_at: datetime | str | Sequence[datetime | str | None] | None = None,
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         agent_id: str | None = None,
+        prompt_id: str | None = None,
+        prompt_vid: int | None = None,
+        context_required: bool | None = None,
     ) -> AddMemoryResponse:
         """Store one block per message or fact; see the class docs for the rules.
 
         Blocks whose estimated size exceeds ``settings.per_block_token_limit`` are dropped
         before processing and reported in ``rejected_count`` / ``rejected_details``; the call
-        still succeeds for the others.
+        still succeeds for the others. ``prompt_id`` / ``prompt_vid`` name the registry
+        prompt extraction uses (its current version when no ``prompt_vid``);
+        ``context_required=False`` keeps the blocks away from extraction.
         """
         validation.check_id(user_id, "user_id")
         validation.check_id(session_id, "session_id")
+        prompt = self._prompt_choice(prompt_id, prompt_vid, context_required)
         request = validation.normalise_add(
             messages,
             facts,
@@ -317,7 +333,16 @@ class Engine(Search, Maintenance):
         request, rejected = request.without_oversized(self.settings.per_block_token_limit)
         texts, count = request.texts, request.count
         vectors = None
+        extracted: dict[int, tuple[str, str]] = {}
         if count and not request.async_processing:
+            if self.extractor is not None:
+                wanted = [
+                    i
+                    for i in range(count)
+                    if wants_extraction(context_required, request.annotations[i])
+                ]
+                results = self._extract_now([texts[i] for i in wanted], *prompt[:2])
+                extracted = {i: stored_extraction(r) for i, r in zip(wanted, results, strict=True)}
             vectors = self._embed(texts)
         if count and request.async_processing and self._worker is not None:
             self._worker.reserve(count)
@@ -359,6 +384,11 @@ class Engine(Search, Maintenance):
                     "fail_count": 0,
                     "embedding": None if vectors is None else vectors[i][0].tobytes(),
                     "index_version": version,
+                    "summary": extracted[i][0] if i in extracted else None,
+                    "contexts": extracted[i][1] if i in extracted else None,
+                    "prompt_id": prompt[0],
+                    "prompt_vid": prompt[1],
+                    "context_required": prompt[2],
                 }
                 for i in range(count)
             ]
@@ -406,8 +436,15 @@ class Engine(Search, Maintenance):
         memory_block_ttl: int | None = None,
         async_processing: bool = True,
         metadata: Mapping[str, Any] | None = None,
+        prompt_id: str | None = None,
+        prompt_vid: int | None = None,
+        context_required: bool | None = None,
     ) -> UpdateMemoryResponse:
-        """Change a ready block's content, annotations, metadata or TTL."""
+        """Change a ready block's content, annotations, metadata, TTL or extraction prompt.
+
+        New content is embedded (and, with a model, extracted) again. ``prompt_id`` switches
+        the block's prompt (``"default"``: back to the base prompt) and, with a model,
+        extracts it again under the new one."""
         validation.check_id(user_id, "user_id")
         validation.check_id(session_id, "session_id")
         validation.check_id(block_id, "block_id", allow_percent=True)
@@ -416,11 +453,14 @@ class Engine(Search, Maintenance):
             and fact is None
             and annotations is None
             and (memory_block_ttl is None and metadata is None)
+            and (prompt_id is None and context_required is None)
         ):
             raise ValidationError(
                 "update_memory needs at least one of message, fact, annotations, "
-                "memory_block_ttl or metadata"
+                "memory_block_ttl, metadata, prompt_id or context_required"
             )
+        if prompt_vid is not None and prompt_id in (None, "default"):
+            raise ValidationError("prompt_vid needs a prompt_id (not 'default')")
         if message is not None and fact is not None:
             raise ValidationError("pass message or fact, not both: a block holds one of them")
         new_message = None if message is None else validation.to_message(message)
@@ -445,10 +485,29 @@ class Engine(Search, Maintenance):
         with self.database.read() as cur:
             row = self._store.get_block(cur, user_id, session_id, block_id)
         self._check_updatable(row, user_id, session_id, block_id, now, new_fact, new_message)
-        vectors = None
+        assert row is not None
+        # The block's prompt after the update, and whether it is to be extracted again.
+        choice = (row.prompt_id, row.prompt_vid, row.context_required)
+        if prompt_id is not None or context_required is not None:
+            same = prompt_id is None
+            stored = None if row.context_required is None else bool(row.context_required)
+            choice = self._prompt_choice(
+                row.prompt_id if same else prompt_id,
+                row.prompt_vid if same else prompt_vid,
+                stored if context_required is None else context_required,
+                check=not same,
+            )
+        final_notes = notes if notes is not None else stored_annotations(row.annotations)
+        extract = self.extractor is not None and wants_extraction(choice[2], final_notes)
+        again = extract and (new_text is not None or choice[:2] != (row.prompt_id, row.prompt_vid))
+        text = new_text if new_text is not None else row.text
+        vectors, extraction = None, None
+        if again and not async_processing:
+            extraction = stored_extraction(self._extract_now([text], *choice[:2])[0])
         if new_text is not None and not async_processing:
             vectors = self._embed([new_text])
-        if new_text is not None and async_processing and self._worker is not None:
+        requeue = async_processing and (new_text is not None or again)
+        if requeue and self._worker is not None:
             self._worker.reserve(1)
         with self.database.transaction() as cur:
             row = self._store.get_block(cur, user_id, session_id, block_id)
@@ -457,6 +516,11 @@ class Engine(Search, Maintenance):
             if new_text is not None:
                 self._require_stored_embedder(cur)
             fields: dict[str, Any] = {"updated_at": now}
+            fields.update(prompt_id=choice[0], prompt_vid=choice[1], context_required=choice[2])
+            if new_text is not None or again:  # what was extracted no longer holds
+                fields.update(summary=None, contexts=None)
+            if extraction is not None:
+                fields.update(summary=extraction[0], contexts=extraction[1])
             if notes is not None:
                 fields["annotations"] = dumps(notes)
             if meta is not None:
@@ -480,10 +544,12 @@ class Engine(Search, Maintenance):
                     cur, row.seq, [] if vectors is None else further_windows(vectors[0])
                 )
                 reset = True
-            elif row.status == "extraction_failed" and async_processing:
-                # The guide's retry path for a permanently failed block.
+            elif (row.status == "extraction_failed" or again) and async_processing:
+                # The guide's retry path for a permanently failed block, and a new prompt.
                 fields.update(status="processing", fail_count=0, last_queued_at=now)
                 reset = True
+            elif extraction is not None:
+                reset = True  # the keyword index holds summary and contexts
             if reset:
                 fields["index_version"] = self._store.bump_index_version(cur, user_id, reset=True)
             self._store.update_block(cur, row.seq, fields)

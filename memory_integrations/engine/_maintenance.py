@@ -38,18 +38,21 @@ from ..storage import (
     from_us,
 )
 from . import _transfer
-from ._base import EngineBase, further_windows, log
+from ._base import further_windows, log
+from ._extraction import ExtractionJob, ExtractionStage, stored_extraction, wants_extraction
 
 _US = 1_000_000
 _MIN_FREE_BYTES = 1 << 20  # below this, health reports the disk as full
 
 
-class Maintenance(EngineBase):
+class Maintenance(ExtractionStage):
     """Everything but the per-call reads and writes of blocks (a part of :class:`Engine`)."""
 
     # --- processing ---------------------------------------------------------------------
 
-    def _process_batch(self, seqs: list[int]) -> list[int]:
+    def _process_batch(self, seqs: list[int]) -> list[tuple[int, float | None]]:
+        """Extract (with a model configured) and embed claimed blocks; returns the blocks to
+        try again, each with its wait."""
         worker = self._worker_ref
         now = self._now()
         lease_until = now + int(self.settings.lease_seconds * _US)
@@ -57,6 +60,7 @@ class Maintenance(EngineBase):
             with self.database.transaction() as cur:
                 self._require_stored_embedder(cur)
                 claimed = self._store.claim(cur, seqs, worker.owner, now, lease_until)
+                inputs = self._store.extraction_inputs(cur, [c[0] for c in claimed])
         except EmbedderMismatchError as exc:
             # Another process re-embedded the store: leave these blocks queued in storage for
             # a process with the store's embedder, rather than writing foreign vectors.
@@ -66,8 +70,18 @@ class Maintenance(EngineBase):
             return []
         if not claimed:
             return []
+        extracted = self._extract(
+            [
+                ExtractionJob(seq, text, *inputs[seq][:2])
+                for seq, _, text, _ in claimed
+                if self.extractor is not None and wants_extraction(*inputs[seq][2:])
+            ]
+        )
+        waiting = [(seq, wait) for seq, wait in extracted.rate_limited.items()]
+        failed = [c for c in claimed if c[0] in extracted.failed]
+        claimed = [c for c in claimed if c[0] not in extracted.failed]
+        claimed = [c for c in claimed if c[0] not in extracted.rate_limited]
         done: list[tuple[int, str, np.ndarray]] = []
-        failed: list[tuple[int, str, str, int]] = []
         try:
             vectors = self._embed([text for _, _, text, _ in claimed])
             done = [
@@ -82,25 +96,33 @@ class Maintenance(EngineBase):
                 except Exception:
                     failed.append(item)
             if len(claimed) == 1:
-                failed = list(claimed)
+                failed += claimed
         if done:
             with self.database.transaction() as cur:
                 self._store.lock_users(cur, [user_id for _, user_id, _ in done])
                 for seq, user_id, windows in done:
                     version = self._store.bump_index_version(cur, user_id, reset=False)
                     owner, first = worker.owner, windows[0].tobytes()
-                    if self._store.complete(cur, seq, owner, first, version, now):
+                    extraction = extracted.done.get(seq)
+                    summary = None if extraction is None else stored_extraction(extraction)
+                    if self._store.complete(cur, seq, owner, first, version, now, summary):
                         self._store.set_chunks(cur, seq, further_windows(windows))
-        return self._record_failures(failed) if failed else []
+        retry: list[tuple[int, float | None]] = list(waiting)  # rate limited: no try lost
+        if failed:
+            retry += self._record_failures(failed)
+        return retry
 
-    def _record_failures(self, claimed: list[tuple[int, str, str, int]]) -> list[int]:
+    def _record_failures(
+        self, claimed: list[tuple[int, str, str, int]]
+    ) -> list[tuple[int, float | None]]:
+        """Count a failed try of each block; returns those to try again, backing off."""
         worker = self._worker_ref
-        retry: list[int] = []
+        retry: list[tuple[int, float | None]] = []
         with self.database.transaction() as cur:
-            for seq, _, _, _ in claimed:
+            for seq, _, _, fail_count in claimed:
                 status = self._store.fail(cur, seq, worker.owner, self.settings.max_attempts)
                 if status == "processing":
-                    retry.append(seq)
+                    retry.append((seq, worker.RETRY_SECONDS * 2**fail_count))
                 elif status == "extraction_failed":
                     worker.stats.total_failed += 1
         return retry

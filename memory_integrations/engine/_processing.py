@@ -31,7 +31,8 @@ class ProcessorStats:
 class ProcessingWorker:
     """One daemon thread per engine: drains the queue, retries failures, runs sweeps.
 
-    ``process(seqs)`` does the work and returns the seqs to retry later; ``recover()``
+    ``process(seqs)`` does the work and returns the seqs to retry later, each with the
+    seconds to wait first (``None``: ``RETRY_SECONDS``); ``recover()``
     returns processing blocks nobody holds (e.g. left by a crash) and ``sweep()`` runs
     TTL/retention clean-up. The queue is bounded: ``reserve`` raises ``RateLimitError``
     with a retry-after estimate when it is full, before anything is written.
@@ -43,7 +44,7 @@ class ProcessingWorker:
     def __init__(
         self,
         *,
-        process: Callable[[list[int]], list[int]],
+        process: Callable[[list[int]], list[tuple[int, float | None]]],
         recover: Callable[[], list[int]],
         sweep: Callable[[], object],
         max_size: int,
@@ -202,13 +203,14 @@ class ProcessingWorker:
 
     def _run_batch(self, batch: list[int]) -> None:
         started = time.monotonic()
-        retry: list[int] = []
-        delay = self.RETRY_SECONDS
+        retry: list[tuple[int, float | None]] = []
         try:
             retry = self._process(batch)
+        except ClientClosedError:  # closed without draining: the blocks wait in storage
+            pass
         except AgentMemoryError as exc:  # storage trouble (busy, full disk): wait as it says
-            retry = batch
-            delay = max(delay, float(getattr(exc, "retry_after", None) or delay))
+            delay = max(self.RETRY_SECONDS, float(getattr(exc, "retry_after", None) or 0))
+            retry = [(seq, delay) for seq in batch]
             log.warning(
                 "processing a batch of %d blocks failed (%s); retrying in %.1f s",
                 len(batch),
@@ -217,15 +219,16 @@ class ProcessingWorker:
             )
         except Exception:  # unexpected: keep the traceback, try the whole batch again
             log.exception("processing a batch of %d blocks failed; will retry", len(batch))
-            retry = batch
+            retry = [(seq, None) for seq in batch]
         finally:
             elapsed = time.monotonic() - started
             with self._cond:
                 self.stats.batches += 1
                 self.stats.seconds_busy += elapsed
                 self.stats.total_completed += len(batch) - len(retry)
-                due = time.monotonic() + delay
-                for seq in retry:
+                now = time.monotonic()
+                for seq, wait in retry:
+                    due = now + (self.RETRY_SECONDS if wait is None else wait)
                     heapq.heappush(self._retry, (due, seq))
                 self._in_flight -= len(batch)
                 self._cond.notify_all()
@@ -233,5 +236,7 @@ class ProcessingWorker:
     def _guarded(self, action: Callable[[], object]) -> None:
         try:
             action()
+        except ClientClosedError:
+            pass  # closed while this ran; the next open picks up where it stopped
         except Exception:
             log.exception("background maintenance failed; will try again")

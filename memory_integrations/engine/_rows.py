@@ -65,6 +65,11 @@ def stored_metadata(value: Any) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
+def stored_contexts(value: Any) -> list[str] | None:
+    loaded = loads_stored(value)
+    return [str(c) for c in loaded] if isinstance(loaded, list) else None
+
+
 def stored_status(value: Any) -> MemoryBlockStatus:
     try:
         return MemoryBlockStatus(value)

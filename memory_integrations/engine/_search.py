@@ -285,8 +285,9 @@ class Search(EngineBase):
                         name,
                         tuple(c for c in chunks.get(seq, ()) if self._usable_vector(seq, c)),
                         created,
+                        extracted,
                     )
-                    for seq, session, expires, kind, text, name, created, blob in (
+                    for seq, session, expires, kind, text, name, created, extracted, blob in (
                         self._store.indexed_blocks(cur, user_id, after)
                     )
                     if self._usable_vector(seq, blob)

@@ -35,6 +35,7 @@ class IndexEntry:
     author: str | None = None  # a message's name
     chunks: tuple[bytes, ...] = ()  # vectors of the further windows of a long block
     created_at: int = 0  # epoch microseconds
+    extracted: str = ""  # words of the block's summary and contexts, keyword-indexed too
 
 
 class SearchIndex:
@@ -100,7 +101,8 @@ class SearchIndex:
         self.states_time[self.size : needed] = [states_time(b.text) for b in blocks]
         self.authors[self.size : needed] = [self._author(b.author) for b in blocks]
         for block in blocks:
-            self.keywords.add(block.text)
+            extracted = block.extracted.strip()
+            self.keywords.add(f"{block.text} {extracted}" if extracted else block.text)
         self._append_chunks(blocks)
         self.size = needed
         self._neighbours = None

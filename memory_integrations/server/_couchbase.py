@@ -19,15 +19,14 @@ from ..backend import (
     session_to_wire,
     user_to_wire,
 )
+from ..engine import PromptRecord, VersionRecord
 from ..errors import ValidationError
 from ..storage import from_us
 from ..validation import parse_filters
 from . import _schemas as schemas
 from ._json import StrictJSONRoute
-from ._prompts import PromptRecord, VersionRecord
 from ._tenancy import MemoryTenant, TenantRegistry
 
-RESERVED_KEY = "_agentmemory"  # block metadata key holding prompt stamps; never on the wire
 EXT = "memory-integrations extensions"
 
 
@@ -60,40 +59,11 @@ def _docs(model: type[Any], status: int = 200) -> dict[str, Any]:
     }
 
 
-# --- prompt stamps in block metadata ----------------------------------------------------
-
-
-def _check_user_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
-    if metadata is not None and RESERVED_KEY in metadata:
-        raise ValidationError(f"metadata key {RESERVED_KEY!r} is reserved; rename it")
-    return metadata
-
-
-def _stamp(prompt_id: str | None, vid: int | None, context: bool | None) -> dict[str, Any]:
-    stamp: dict[str, Any] = {"context_required": context}
-    if prompt_id is not None:
-        stamp["prompt"] = f"{prompt_id}@{vid}"
-    return stamp
-
-
-def _split(block: MemoryBlock) -> tuple[dict[str, Any] | None, str | None, int | None]:
-    """(user metadata, prompt_id, prompt_vid) of a stored block."""
-    metadata = block.metadata
-    if not metadata or RESERVED_KEY not in metadata:
-        return metadata, None, None
-    user = {k: v for k, v in metadata.items() if k != RESERVED_KEY}
-    stamp = metadata.get(RESERVED_KEY) or {}
-    prompt_id, vid = None, None
-    raw = stamp.get("prompt") if isinstance(stamp, dict) else None
-    if isinstance(raw, str) and "@" in raw:
-        name, _, number = raw.rpartition("@")
-        prompt_id, vid = name, int(number) if number.isdigit() else None
-    return user or None, prompt_id, vid
+# --- blocks -----------------------------------------------------------------------------
 
 
 def render_block(block: MemoryBlock) -> dict[str, Any]:
-    metadata, prompt_id, vid = _split(block)
-    return block_to_wire(block, prompt_id=prompt_id, prompt_vid=vid, metadata=metadata)
+    return block_to_wire(block, prompt_id=block.prompt_id, prompt_vid=block.prompt_vid)
 
 
 def _message(raw: schemas.WireMessage) -> ChatMessage | dict[str, Any]:
@@ -126,13 +96,9 @@ def _search_filters(
     parse_filters(filters)  # validate the rest now: a 400 names the bad key
     if prompt_id is None:
         return filters, None
-    fragment = f'"prompt":"{prompt_id}@' + ("" if vid is None else f'{vid}"')
-    if not filters.get("metadata_contains"):
-        filters["metadata_contains"] = fragment
 
     def keep(block: MemoryBlock) -> bool:
-        _, pid, pvid = _split(block)
-        return pid == prompt_id and (vid is None or pvid == vid)
+        return block.prompt_id == prompt_id and (vid is None or block.prompt_vid == vid)
 
     return filters, keep
 
@@ -334,22 +300,6 @@ def build_router() -> APIRouter:
     ) -> Response:
         """Store messages or facts (not both), one block each; 429 + Retry-After when the
         processing queue is full."""
-        metadata: Any = body.metadata
-        for item in metadata if isinstance(metadata, list) else [metadata]:
-            _check_user_metadata(item)
-        if body.prompt_vid is not None and body.prompt_id is None:
-            raise ValidationError("prompt_vid needs prompt_id")
-        if body.context_required is False and body.prompt_id is not None:
-            raise ValidationError("context_required=False cannot be combined with prompt_id")
-        if body.prompt_id is not None or body.context_required is not None:
-            vid = None
-            if body.prompt_id is not None:
-                vid = tenant.prompts.check_usable(body.prompt_id, body.prompt_vid)
-            stamp = _stamp(body.prompt_id, vid, body.context_required)
-            if isinstance(metadata, list):
-                metadata = [{**(m or {}), RESERVED_KEY: stamp} for m in metadata]
-            else:
-                metadata = {**(metadata or {}), RESERVED_KEY: stamp}
         response = tenant.engine.add_memory(
             user_id,
             session_id,
@@ -359,8 +309,11 @@ def build_router() -> APIRouter:
             async_processing=body.async_processing,
             memory_block_ttl=body.memory_block_ttl,
             created_at=body.created_at,
-            metadata=metadata,
+            metadata=body.metadata,
             agent_id=body.agent_id,
+            prompt_id=body.prompt_id,
+            prompt_vid=body.prompt_vid,
+            context_required=body.context_required,
         )
         return ok(response.model_dump(mode="json"), 201)
 
@@ -374,31 +327,6 @@ def build_router() -> APIRouter:
     ) -> Response:
         """Change a ready block's content (same kind), annotations, TTL or prompt."""
         engine = tenant.engine
-        metadata = _check_user_metadata(body.metadata)
-        if body.prompt_vid is not None and body.prompt_id in (None, "default"):
-            raise ValidationError("prompt_vid needs a prompt_id (not 'default')")
-        restamp = body.prompt_id is not None or body.context_required is not None
-        if restamp:
-            current = engine.get_memory_block(user_id, session_id, block_id)
-            user_meta, prompt_id, vid = _split(current)
-            old = (current.metadata or {}).get(RESERVED_KEY) or {}
-            context = body.context_required
-            if context is None and isinstance(old, dict):
-                context = old.get("context_required")
-            if body.prompt_id == "default":
-                prompt_id, vid = None, None
-            elif body.prompt_id is not None:
-                prompt_id = body.prompt_id
-                vid = tenant.prompts.check_usable(body.prompt_id, body.prompt_vid)
-            if context is False and prompt_id is not None:
-                raise ValidationError("context_required=False cannot be combined with prompt_id")
-            base = metadata if metadata is not None else (user_meta or {})
-            metadata = {**base, RESERVED_KEY: _stamp(prompt_id, vid, context)}
-        elif metadata is not None:
-            current = engine.get_memory_block(user_id, session_id, block_id)
-            stamp = (current.metadata or {}).get(RESERVED_KEY)
-            if stamp is not None:
-                metadata = {**metadata, RESERVED_KEY: stamp}
         response = engine.update_memory(
             user_id,
             session_id,
@@ -408,7 +336,10 @@ def build_router() -> APIRouter:
             annotations=body.annotations,
             memory_block_ttl=body.memory_block_ttl,
             async_processing=body.async_processing,
-            metadata=metadata,
+            metadata=body.metadata,
+            prompt_id=body.prompt_id,
+            prompt_vid=body.prompt_vid,
+            context_required=body.context_required,
         )
         block = None if response.block is None else render_block(response.block)
         return ok({"message": response.message, "block": block})

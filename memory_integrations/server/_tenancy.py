@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ..embedders import Embedder
-from ..engine import Engine
+from ..engine import Engine, PromptRegistry
 from ..errors import (
     AgentMemoryError,
     CapacityError,
@@ -26,7 +26,6 @@ from ..errors import (
 from ..storage import SQLiteDatabase, has_pending_blocks
 from ._config import DEFAULT_TENANT, TENANT_NAME, ServerConfig, check_tenant
 from ._errors import DatabaseError, storage_error
-from ._prompts import PromptRegistry
 from ._sap_store import SapStore
 
 log = logging.getLogger("memory_integrations.server")
@@ -147,7 +146,7 @@ class TenantRegistry:
     def _open_memory(self, tenant: str) -> MemoryTenant:
         engine = self._open_engine(self.memory_path(tenant))
         try:
-            return MemoryTenant(tenant, engine, PromptRegistry(engine.database, clock=self._clock))
+            return MemoryTenant(tenant, engine, engine.prompts)
         except BaseException:
             engine.close(drain=False)
             raise

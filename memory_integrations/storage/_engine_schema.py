@@ -105,4 +105,44 @@ CREATE TABLE mi_block_chunks (
     PRIMARY KEY (seq, chunk)
 );
 """,
+    # 5: semantic extraction. A block's summary and contexts (a JSON list), the prompt that
+    # extracted it (or is to), and whether extraction must run; these replace the server's
+    # reserved "_agentmemory" metadata key, whose stamps the engine moves at open. The
+    # prompt registry's tables (created by the server's "prompts" component before) become
+    # the engine's. On PostgreSQL the keyword vector also covers summary and contexts.
+    (
+        """
+ALTER TABLE mi_blocks ADD COLUMN summary TEXT;
+ALTER TABLE mi_blocks ADD COLUMN contexts TEXT;
+ALTER TABLE mi_blocks ADD COLUMN prompt_id TEXT;
+ALTER TABLE mi_blocks ADD COLUMN prompt_vid INTEGER;
+ALTER TABLE mi_blocks ADD COLUMN context_required INTEGER;
+CREATE TABLE IF NOT EXISTS mi_prompts (
+    prompt_id TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    annotations TEXT,
+    current_vid INTEGER NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0,
+    last_updated_at {bigint} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mi_prompt_versions (
+    prompt_id TEXT NOT NULL REFERENCES mi_prompts(prompt_id) ON DELETE CASCADE,
+    vid INTEGER NOT NULL,
+    prompt TEXT NOT NULL,
+    updated_at {bigint} NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (prompt_id, vid)
+);
+""",
+        {
+            "postgres": """
+ALTER TABLE mi_blocks DROP COLUMN tsv;
+ALTER TABLE mi_blocks ADD COLUMN tsv tsvector GENERATED ALWAYS AS (
+    to_tsvector('english'::regconfig,
+        text || ' ' || coalesce(summary, '') || ' ' || coalesce(contexts, ''))
+) STORED;
+CREATE INDEX mi_blocks_tsv ON mi_blocks USING gin (tsv);
+"""
+        },
+    ),
 ]

@@ -251,19 +251,23 @@ class EngineStore:
     # --- blocks -------------------------------------------------------------------------
 
     def insert_blocks(self, cur: Cursor, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert rows (the extraction columns may be left out) and return their seqs."""
         seqs: list[int] = []
         for row in rows:
+            row = {**_EXTRACTION_COLUMNS, **row}
             if self.postgres:
                 row = {**row, "embedding": self._vector_param(row["embedding"])}
             cur.execute(
                 "INSERT INTO mi_blocks (block_id, user_id, session_id, kind, fact, user_content, "
                 "assistant_content, role, content, name, text, annotations, metadata, agent_id, "
                 "created_at, ingested_at, updated_at, last_queued_at, expires_at, status, "
-                "fail_count, embedding, index_version) VALUES "
+                "fail_count, embedding, index_version, summary, contexts, prompt_id, prompt_vid, "
+                "context_required) VALUES "
                 "(:block_id, :user_id, :session_id, :kind, :fact, :user_content, "
                 ":assistant_content, :role, :content, :name, :text, :annotations, :metadata, "
                 ":agent_id, :created_at, :ingested_at, :updated_at, :last_queued_at, "
-                ":expires_at, :status, :fail_count, :embedding, :index_version) RETURNING seq",
+                ":expires_at, :status, :fail_count, :embedding, :index_version, :summary, "
+                ":contexts, :prompt_id, :prompt_vid, :context_required) RETURNING seq",
                 row,
             )
             seqs.append(int(cur.fetchone()[0]))
@@ -509,15 +513,84 @@ class EngineStore:
         return [int(r[0]) for r in rows]
 
     def complete(
-        self, cur: Cursor, seq: int, owner: str, embedding: bytes, version: int, now: int
+        self,
+        cur: Cursor,
+        seq: int,
+        owner: str,
+        embedding: bytes,
+        version: int,
+        now: int,
+        extracted: tuple[str, str] | None = None,
     ) -> bool:
+        """Make a leased block ready with its vector and, when ``extracted``, its summary and
+        contexts (JSON); False when the lease was lost (another process took the block)."""
+        summary, contexts = extracted or (None, None)
         cur.execute(
             "UPDATE mi_blocks SET embedding = ?, status = 'ready', lease_owner = NULL, "
-            "lease_until = NULL, index_version = ?, updated_at = ? "
+            "lease_until = NULL, index_version = ?, updated_at = ?, "
+            "summary = coalesce(?, summary), contexts = coalesce(?, contexts) "
             "WHERE seq = ? AND status = 'processing' AND lease_owner = ?",
-            (self._vector_param(embedding), version, now, seq, owner),
+            (self._vector_param(embedding), version, now, summary, contexts, seq, owner),
         )
         return cur.rowcount == 1
+
+    def extraction_inputs(
+        self, cur: Cursor, seqs: Sequence[int]
+    ) -> dict[int, tuple[str | None, int | None, int | None, str]]:
+        """(prompt_id, prompt_vid, context_required, annotations) of the given blocks."""
+        found: dict[int, tuple[str | None, int | None, int | None, str]] = {}
+        for chunk in chunks(seqs, 500):
+            for r in cur.execute(
+                "SELECT seq, prompt_id, prompt_vid, context_required, annotations FROM mi_blocks "
+                f"WHERE seq IN ({placeholders(len(chunk))})",
+                list(chunk),
+            ):
+                found[int(r[0])] = (r[1], r[2], r[3], str(r[4] or "{}"))
+        return found
+
+    def move_prompt_stamps(self, cur: Cursor, after_seq: int, limit: int) -> int | None:
+        """Move prompt stamps that servers before schema step 5 kept in block metadata (key
+        "_agentmemory") into the prompt columns, ``limit`` candidate rows after
+        ``after_seq``; returns the last seq seen, or None when no rows are left."""
+        rows = cur.execute(
+            f"SELECT seq, metadata FROM mi_blocks WHERE seq > ? AND {self._contains('metadata')} "
+            "ORDER BY seq LIMIT ?",
+            (after_seq, '"_agentmemory"', limit),
+        ).fetchall()
+        for seq, text in rows:
+            try:
+                metadata = json.loads(text)
+            except ValueError:
+                continue
+            if not isinstance(metadata, dict) or "_agentmemory" not in metadata:
+                continue  # the words only occur in a value
+            stamp = metadata.pop("_agentmemory")
+            stamp = stamp if isinstance(stamp, dict) else {}
+            name, _, number = str(stamp.get("prompt") or "").rpartition("@")
+            required = stamp.get("context_required")
+            cur.execute(
+                "UPDATE mi_blocks SET metadata = ?, prompt_id = ?, prompt_vid = ?, "
+                "context_required = ? WHERE seq = ?",
+                (
+                    dumps(metadata) if metadata else None,
+                    name or None,
+                    int(number) if name and number.isdigit() else None,
+                    None if not isinstance(required, bool) else int(required),
+                    seq,
+                ),
+            )
+        return int(rows[-1][0]) if rows else None
+
+    def prompt_text(self, cur: Cursor, prompt_id: str, vid: int | None) -> str | None:
+        """The text of a registry prompt's version ``vid`` (its current one when None), or
+        None when it was purged."""
+        row = cur.execute(
+            "SELECT v.prompt FROM mi_prompt_versions v JOIN mi_prompts p "
+            "ON p.prompt_id = v.prompt_id WHERE v.prompt_id = ? "
+            "AND v.vid = coalesce(?, p.current_vid)",
+            (prompt_id, vid),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def fail(self, cur: Cursor, seq: int, owner: str, max_attempts: int) -> str | None:
         row = cur.execute(
@@ -538,10 +611,11 @@ class EngineStore:
 
     def indexed_blocks(
         self, cur: Cursor, user_id: str, after_version: int
-    ) -> list[tuple[int, str, int | None, str, str, str | None, int, bytes]]:
+    ) -> list[tuple[int, str, int | None, str, str, str | None, int, str, bytes]]:
         """Ready blocks of a user changed after ``after_version``, for the search index:
-        (seq, session_id, expires_at, kind, text, name, created, embedding); ``created`` is
-        created_at, or ingested_at for blocks added without one."""
+        (seq, session_id, expires_at, kind, text, name, created, extracted, embedding);
+        ``created`` is created_at, or ingested_at for blocks added without one; ``extracted``
+        the words of the block's summary and contexts ("" when not extracted)."""
         return [
             (
                 int(r[0]),
@@ -551,11 +625,13 @@ class EngineStore:
                 str(r[4]),
                 r[5] if isinstance(r[5], str) else None,
                 int(r[6]),
-                self._vector_bytes(r[7]),
+                str(r[7]),
+                self._vector_bytes(r[8]),
             )
             for r in cur.execute(
                 "SELECT seq, session_id, expires_at, kind, text, name, "
-                "coalesce(created_at, ingested_at), embedding FROM mi_blocks "
+                "coalesce(created_at, ingested_at), "
+                "coalesce(summary, '') || ' ' || coalesce(contexts, ''), embedding FROM mi_blocks "
                 "WHERE user_id = ? AND status = 'ready' AND embedding IS NOT NULL "
                 "AND index_version > ? ORDER BY seq",
                 (user_id, after_version),
@@ -740,6 +816,15 @@ def _prefixed(columns: str, alias: str = "b") -> str:
 
 def new_generation() -> str:
     return uuid.uuid4().hex
+
+
+_EXTRACTION_COLUMNS: dict[str, Any] = {
+    "summary": None,
+    "contexts": None,
+    "prompt_id": None,
+    "prompt_vid": None,
+    "context_required": None,
+}
 
 
 def dumps(value: Any) -> str:

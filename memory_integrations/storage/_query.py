@@ -61,7 +61,8 @@ class TenantQuery:
 BLOCK_COLUMNS = (
     "seq, block_id, user_id, session_id, kind, fact, user_content, assistant_content, role, "
     "content, name, text, annotations, metadata, agent_id, created_at, ingested_at, updated_at, "
-    "last_queued_at, expires_at, status, fail_count"
+    "last_queued_at, expires_at, status, fail_count, summary, contexts, prompt_id, prompt_vid, "
+    "context_required"
 )
 
 
@@ -91,6 +92,11 @@ class BlockRow:
     expires_at: int | None
     status: str
     fail_count: int
+    summary: str | None = None
+    contexts: str | None = None  # a JSON list
+    prompt_id: str | None = None
+    prompt_vid: int | None = None
+    context_required: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> BlockRow:

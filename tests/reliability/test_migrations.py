@@ -21,6 +21,10 @@ from memory_integrations.storage._engine_schema import ENGINE_MIGRATIONS
 from ..conftest import store_location
 
 US = 1_000_000
+# Before step 5 the server kept a block's prompt in a reserved metadata key.
+OLD_STAMPED_METADATA = (
+    '{"_agentmemory":{"context_required":null,"prompt":"old-prompt@2"},"tier":"x"}'
+)
 EMBEDDER = HashingEmbedder()
 
 
@@ -40,8 +44,8 @@ def _rows_v1(cur: Any, vector: Any) -> None:
     )
     cur.execute(
         "INSERT INTO mi_blocks (block_id, user_id, session_id, kind, fact, text, annotations, "
-        "ingested_at, updated_at, status, embedding, index_version) "
-        "VALUES (?, ?, ?, 'fact', ?, ?, ?, ?, ?, 'ready', ?, 1)",
+        "metadata, ingested_at, updated_at, status, embedding, index_version) "
+        "VALUES (?, ?, ?, 'fact', ?, ?, ?, ?, ?, ?, 'ready', ?, 1)",
         (
             "b-ready",
             "old-user",
@@ -49,6 +53,7 @@ def _rows_v1(cur: Any, vector: Any) -> None:
             "Prefers window seats",
             "Prefers window seats",
             '{"k":"v"}',
+            OLD_STAMPED_METADATA,
             1_600_000_001 * US,
             1_600_000_001 * US,
             vector,
@@ -88,12 +93,34 @@ def _rows_with_chunks(cur: Any, vector: Any) -> None:
     )
 
 
+def _rows_with_extraction(cur: Any, vector: Any) -> None:
+    _rows_with_chunks(cur, vector)
+    cur.execute(
+        "UPDATE mi_blocks SET metadata = ?, prompt_id = 'old-prompt', prompt_vid = 2, "
+        "summary = 'Likes to sit by the window.', contexts = '[\"seating\"]' "
+        "WHERE block_id = 'b-ready'",
+        ('{"tier":"x"}',),
+    )
+
+
 # Per dialect and schema version, how that release wrote rows. Step 2 only added a
 # generated column and indexes (on PostgreSQL; nothing on SQLite), so its rows are written
 # as in step 1; the user generation came with step 3, long blocks' chunks with step 4.
 ROWS_AT = {
-    "sqlite": {1: _rows_v1, 2: _rows_v1, 3: _rows_with_generation, 4: _rows_with_chunks},
-    "postgres": {1: _rows_v1, 2: _rows_v1, 3: _rows_with_generation, 4: _rows_with_chunks},
+    "sqlite": {
+        1: _rows_v1,
+        2: _rows_v1,
+        3: _rows_with_generation,
+        4: _rows_with_chunks,
+        5: _rows_with_extraction,
+    },
+    "postgres": {
+        1: _rows_v1,
+        2: _rows_v1,
+        3: _rows_with_generation,
+        4: _rows_with_chunks,
+        5: _rows_with_extraction,
+    },
 }
 SCRIPTS = {d: render_migrations(ENGINE_MIGRATIONS, d) for d in ("sqlite", "postgres")}
 
@@ -132,6 +159,12 @@ def _open_store_written_at(db_path: Any, storage: str, version: int) -> None:
         blocks = {b.block_id: b for b in session.list_memories().memory_blocks}
         assert blocks["b-ready"].fact == "Prefers window seats"
         assert blocks["b-ready"].annotations == {"k": "v"}
+        ready = blocks["b-ready"]  # an old prompt stamp moved out of the metadata
+        assert (ready.metadata, ready.prompt_id, ready.prompt_vid) == (
+            {"tier": "x"},
+            "old-prompt",
+            2,
+        )
         assert blocks["b-pending"].message.content == "I am vegetarian"
         found = session.search_memory(query="window seats").memory_blocks
         assert found[0].block_id == "b-ready"
@@ -141,3 +174,6 @@ def _open_store_written_at(db_path: Any, storage: str, version: int) -> None:
             by_chunk = session.search_memory(query=CHUNK_TEXT).memory_blocks[0]
             assert by_chunk.block_id == "b-ready"
             assert np.isclose(by_chunk.similarity, 1.0, atol=1e-5)
+        if version >= 5:  # summary and contexts are shown and keyword-searched
+            assert ready.summary == "Likes to sit by the window." and ready.contexts == ["seating"]
+            assert session.search_memory(query="seating")[0].block_id == "b-ready"

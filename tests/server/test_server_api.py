@@ -88,7 +88,7 @@ def test_get_prompt_has_two_shapes(live: Live) -> None:
     )
 
 
-def test_prompt_stamps_stay_out_of_metadata(live: Live) -> None:
+def test_a_blocks_prompt_is_its_own_field_not_metadata(live: Live) -> None:
     uid = _user(live)
     pid = f"p-{uuid.uuid4().hex[:8]}"
     live.http.post("/prompts", json={"prompt_id": pid, "prompt": "x", "description": "d"})
@@ -99,8 +99,14 @@ def test_prompt_stamps_stay_out_of_metadata(live: Live) -> None:
     ).json()
     block = live.http.get(f"{base}/{added['block_ids'][0]}").json()
     assert (block["prompt_id"], block["prompt_vid"], block["metadata"]) == (pid, 0, {"a": 1})
-    reserved = live.http.post(base, json={"facts": ["f"], "metadata": {"_agentmemory": 1}})
-    assert_envelope(reserved, 400)
+    # The key older servers reserved for prompt stamps is plain metadata now.
+    plain = live.http.post(
+        base, json={"facts": ["g"], "metadata": {"_agentmemory": 1}, "async_processing": False}
+    ).json()
+    kept = live.http.get(f"{base}/{plain['block_ids'][0]}").json()
+    assert (kept["metadata"], kept["prompt_id"]) == ({"_agentmemory": 1}, None)
+    live.http.put(f"/prompts/{pid}/archive", params={"vid": "all"})
+    assert_envelope(live.http.post(base, json={"facts": ["f"], "prompt_id": pid}), 409)
     assert_envelope(live.http.post(base, json={"facts": ["f"], "prompt_id": "nope"}), 404)
     assert_envelope(live.http.post(base, json={"facts": ["f"], "prompt_vid": 0}), 400)
 

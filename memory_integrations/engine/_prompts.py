@@ -1,8 +1,10 @@
-"""The Couchbase-style prompt registry: immutable prompt versions, kept per tenant.
+"""The prompt registry (Couchbase semantics): extraction prompts with immutable versions.
 
-We do no LLM extraction, so prompts change nothing about how blocks are stored or searched;
-the registry exists so clients that manage prompts (and stamp blocks with ``prompt_id`` /
-``prompt_vid``) work unchanged. Its tables live in the tenant's memory database.
+A block names the prompt its extraction uses (``prompt_id`` and ``prompt_vid``; none or
+"default" is the base prompt). Creating a prompt makes version 0; changing its text adds
+the next version; archiving freezes a prompt (or one old version) and keeps its id
+reserved; purging deletes (a queued block of a purged prompt falls back to the base
+prompt). The tables are the engine's (schema step 5).
 """
 
 from __future__ import annotations
@@ -19,27 +21,6 @@ from ..storage import SqlDatabase
 PROMPT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_DESCRIPTION = 200
 RESERVED_PROMPT_IDS = frozenset({"default"})
-
-PROMPT_MIGRATIONS = [
-    """
-CREATE TABLE mi_prompts (
-    prompt_id TEXT PRIMARY KEY,
-    description TEXT NOT NULL,
-    annotations TEXT,
-    current_vid INTEGER NOT NULL,
-    archived INTEGER NOT NULL DEFAULT 0,
-    last_updated_at INTEGER NOT NULL
-);
-CREATE TABLE mi_prompt_versions (
-    prompt_id TEXT NOT NULL REFERENCES mi_prompts(prompt_id) ON DELETE CASCADE,
-    vid INTEGER NOT NULL,
-    prompt TEXT NOT NULL,
-    updated_at INTEGER NOT NULL,
-    archived INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (prompt_id, vid)
-);
-""",
-]
 
 
 @dataclass(frozen=True)
@@ -96,7 +77,6 @@ class PromptRegistry:
     def __init__(self, database: SqlDatabase, clock: Any = time.time) -> None:
         self.database = database
         self._clock = clock
-        database.migrate("prompts", PROMPT_MIGRATIONS)
 
     def _now(self) -> int:
         return int(self._clock() * 1_000_000)
@@ -126,8 +106,8 @@ class PromptRegistry:
         record = self._record(cur, prompt_id)
         if record is None:
             raise NotFoundError(
-                f"prompt {prompt_id!r} does not exist; create it with POST /prompts, or list "
-                "prompts with GET /prompts"
+                f"prompt {prompt_id!r} does not exist; create it first (create_prompt, or "
+                "POST /prompts), or list the prompts"
             )
         return record
 
