@@ -160,7 +160,9 @@ def test_opting_out_keeps_blocks_away_from_the_model(db_path: Any) -> None:
     with AgentMemoryClient(db_path, embedder=HashingEmbedder(), extractor=extractor) as client:
         engine: Any = client.backend
         _session(client)
-        engine.add_memory("u", "s", facts=["secret"], async_processing=False, context_required=False)
+        engine.add_memory(
+            "u", "s", facts=["secret"], async_processing=False, context_required=False
+        )
         engine.add_memory(
             "u", "s", facts=["private"], annotations={"extraction": "off"}, async_processing=False
         )
