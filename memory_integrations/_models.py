@@ -348,3 +348,51 @@ class HealthPingResponse(BaseModel):
     async_batch_processor: ProcessorHealth
     overall_status: HealthStatus
     checked_entities: list[str] = Field(default_factory=list)
+
+
+class Prompt(BaseModel):
+    """An extraction prompt of the registry, at its current version."""
+
+    prompt_id: str
+    prompt: str
+    description: str
+    annotations: dict[str, str] | None = None
+    current_vid: int
+    version_count: int
+    last_updated_at: datetime
+    archived: bool = False
+
+
+class PromptVersion(BaseModel):
+    """One immutable version of a prompt."""
+
+    prompt_id: str
+    vid: int
+    prompt: str
+    updated_at: datetime
+    archived: bool = False
+    is_current: bool = False
+
+
+class PromptList(_Page[Prompt]):
+    """One page of prompts; iterating it goes over ``prompts``."""
+
+    prompts: list[Prompt]
+    count: int
+    total: int
+    limit: int
+    offset: int
+
+    _items: ClassVar[str] = "prompts"
+
+
+class PromptVersionList(_Page[PromptVersion]):
+    """One page of a prompt's versions; iterating it goes over ``versions``."""
+
+    versions: list[PromptVersion]
+    count: int
+    total: int
+    limit: int
+    offset: int
+
+    _items: ClassVar[str] = "versions"

@@ -34,6 +34,10 @@ from .._models import (
     MemoryList,
     ModelsHealth,
     ProcessorHealth,
+    Prompt,
+    PromptList,
+    PromptVersion,
+    PromptVersionList,
     QueueStats,
     RetentionConfig,
     Session,
@@ -685,6 +689,67 @@ class RemoteBackend:
         return int(self._call("POST", f"{base}/memory/count", json=body, idempotent=True)["count"])
 
     # --- lifecycle --------------------------------------------------------------------
+
+    # --- prompt registry --------------------------------------------------------------
+
+    def create_prompt(
+        self,
+        prompt_id: str,
+        prompt: str,
+        description: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Prompt:
+        body = _drop_none(
+            {
+                "prompt_id": prompt_id,
+                "prompt": prompt,
+                "description": description,
+                "annotations": None if annotations is None else dict(annotations),
+            }
+        )
+        return Prompt.model_validate(self._call("POST", "/prompts", json=body))
+
+    def get_prompt(self, prompt_id: str, vid: int | None = None) -> Prompt | PromptVersion:
+        path = f"/prompts/{segment(prompt_id, 'prompt_id')}"
+        if vid is None:
+            return Prompt.model_validate(self._call("GET", path))
+        found = self._call("GET", path, params={"vid": vid})
+        return PromptVersion.model_validate(found)
+
+    def list_prompts(self, limit: int = 100, offset: int = 0) -> PromptList:
+        found = self._call("GET", "/prompts", params={"limit": limit, "offset": offset})
+        return PromptList.model_validate(found)
+
+    def update_prompt(
+        self,
+        prompt_id: str,
+        prompt: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Prompt:
+        body = _drop_none(
+            {
+                "prompt": prompt,
+                "description": description,
+                "annotations": None if annotations is None else dict(annotations),
+            }
+        )
+        path = f"/prompts/{segment(prompt_id, 'prompt_id')}"
+        return Prompt.model_validate(self._call("PUT", path, json=body))
+
+    def list_prompt_versions(
+        self, prompt_id: str, limit: int = 100, offset: int = 0
+    ) -> PromptVersionList:
+        path = f"/prompts/{segment(prompt_id, 'prompt_id')}/versions"
+        found = self._call("GET", path, params={"limit": limit, "offset": offset})
+        return PromptVersionList.model_validate(found)
+
+    def archive_prompt(self, prompt_id: str, vid: int | str = "all") -> None:
+        path = f"/prompts/{segment(prompt_id, 'prompt_id')}/archive"
+        self._call("PUT", path, params={"vid": vid})
+
+    def purge_prompt(self, prompt_id: str, vid: int | str = "all") -> None:
+        self._call("DELETE", f"/prompts/{segment(prompt_id, 'prompt_id')}", params={"vid": vid})
 
     def get_retention(self) -> RetentionConfig:
         self._require_ours("the retention policy")

@@ -47,6 +47,10 @@ from .._models import (
     MessageRole,
     ModelsHealth,
     ProcessorHealth,
+    Prompt,
+    PromptList,
+    PromptVersion,
+    PromptVersionList,
     RetentionConfig,
     Session,
     SessionList,
@@ -784,6 +788,46 @@ class SapBackend:
         if body:
             self._call("PATCH", "/v1/admin/retentionConfig", json=body)
         return self.get_retention()
+
+    # --- prompt registry: none on SAP ------------------------------------------------------
+
+    def create_prompt(
+        self,
+        prompt_id: str,
+        prompt: str,
+        description: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Prompt:
+        raise self._no_prompts()
+
+    def get_prompt(self, prompt_id: str, vid: int | None = None) -> Prompt | PromptVersion:
+        raise self._no_prompts()
+
+    def list_prompts(self, limit: int = 100, offset: int = 0) -> PromptList:
+        raise self._no_prompts()
+
+    def update_prompt(
+        self,
+        prompt_id: str,
+        prompt: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Prompt:
+        raise self._no_prompts()
+
+    def list_prompt_versions(
+        self, prompt_id: str, limit: int = 100, offset: int = 0
+    ) -> PromptVersionList:
+        raise self._no_prompts()
+
+    def archive_prompt(self, prompt_id: str, vid: int | str = "all") -> None:
+        raise self._no_prompts()
+
+    def purge_prompt(self, prompt_id: str, vid: int | str = "all") -> None:
+        raise self._no_prompts()
+
+    def _no_prompts(self) -> MethodNotAllowedError:
+        return self._unsupported("prompt registry (it does not extract)")
 
     def sweep(self) -> dict[str, int]:
         """Nothing to do here: the SAP service applies retention in its nightly sweep."""

@@ -62,14 +62,7 @@ def message_from_wire(data: Mapping[str, Any]) -> ChatMessage:
     )
 
 
-def block_to_wire(
-    block: MemoryBlock,
-    *,
-    prompt_id: str | None = None,
-    prompt_vid: int | None = None,
-    metadata: dict[str, Any] | bool | None = True,
-) -> dict[str, Any]:
-    """``metadata=True`` keeps the block's own; pass a dict (or None) to replace it."""
+def block_to_wire(block: MemoryBlock) -> dict[str, Any]:
     return {
         "block_id": block.block_id,
         "user_id": block.user_id,
@@ -85,9 +78,9 @@ def block_to_wire(
         "contexts": block.contexts,
         "status": block.status.value,
         "rel_score": block.rel_score,
-        "prompt_id": prompt_id,
-        "prompt_vid": prompt_vid,
-        "metadata": block.metadata if metadata is True else metadata,
+        "prompt_id": block.prompt_id,
+        "prompt_vid": block.prompt_vid,
+        "metadata": block.metadata,
         "agent_id": block.agent_id,
         "updated_at": iso(block.updated_at),
         "expires_at": iso(block.expires_at),
@@ -114,6 +107,8 @@ def block_from_wire(data: Mapping[str, Any]) -> MemoryBlock:
             "similarity",
             "summary",
             "contexts",
+            "prompt_id",
+            "prompt_vid",
         )
         if data.get(key) is not None
     }

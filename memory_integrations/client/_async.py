@@ -212,6 +212,13 @@ class AsyncAgentMemoryClient:
     close = _run_in_thread(AgentMemoryClient.close)
     aclose = close
     health_ping = _run_in_thread(AgentMemoryClient.health_ping)
+    create_prompt = _run_in_thread(AgentMemoryClient.create_prompt)
+    get_prompt = _run_in_thread(AgentMemoryClient.get_prompt)
+    list_prompts = _run_in_thread(AgentMemoryClient.list_prompts)
+    update_prompt = _run_in_thread(AgentMemoryClient.update_prompt)
+    list_prompt_versions = _run_in_thread(AgentMemoryClient.list_prompt_versions)
+    archive_prompt = _run_in_thread(AgentMemoryClient.archive_prompt)
+    purge_prompt = _run_in_thread(AgentMemoryClient.purge_prompt)
     create_user = _run_and_wrap(AgentMemoryClient.create_user, AsyncUserResource)
     get_user = _run_and_wrap(AgentMemoryClient.get_user, AsyncUserResource)
     get_or_create_user = _run_and_wrap(AgentMemoryClient.get_or_create_user, AsyncUserResource)

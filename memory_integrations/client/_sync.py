@@ -17,6 +17,10 @@ from .._models import (
     ListMemoriesResponse,
     MemoryBlock,
     MemoryList,
+    Prompt,
+    PromptList,
+    PromptVersion,
+    PromptVersionList,
     RetentionConfig,
     Session,
     SessionList,
@@ -202,6 +206,48 @@ class AgentMemoryClient:
     def delete_user(self, user_id: str) -> None:
         """Delete a user with all its sessions and memory blocks."""
         self._backend.delete_user(user_id)
+
+    # --- prompt registry (extraction prompts, global to the store or server) -----------
+
+    def create_prompt(
+        self,
+        prompt_id: str,
+        prompt: str,
+        description: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Prompt:
+        """Register an extraction prompt (version 0); blocks name it with ``prompt_id``."""
+        return self._backend.create_prompt(prompt_id, prompt, description, annotations)
+
+    def get_prompt(self, prompt_id: str, vid: int | None = None) -> Prompt | PromptVersion:
+        """A prompt at its current version, or its version ``vid``."""
+        return self._backend.get_prompt(prompt_id, vid)
+
+    def list_prompts(self, limit: int = 100, offset: int = 0) -> PromptList:
+        return self._backend.list_prompts(limit, offset)
+
+    def update_prompt(
+        self,
+        prompt_id: str,
+        prompt: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Prompt:
+        """New ``prompt`` text adds an immutable version (blocks keep theirs)."""
+        return self._backend.update_prompt(prompt_id, prompt, description, annotations)
+
+    def list_prompt_versions(
+        self, prompt_id: str, limit: int = 100, offset: int = 0
+    ) -> PromptVersionList:
+        return self._backend.list_prompt_versions(prompt_id, limit, offset)
+
+    def archive_prompt(self, prompt_id: str, vid: int | str = "all") -> None:
+        """Archive a prompt (``"all"``) or one old version: no new block may use it."""
+        self._backend.archive_prompt(prompt_id, vid)
+
+    def purge_prompt(self, prompt_id: str, vid: int | str = "all") -> None:
+        """Delete a prompt (``"all"``, freeing its id) or one old version."""
+        self._backend.purge_prompt(prompt_id, vid)
 
     def get_retention_config(self) -> RetentionConfig:
         return self._backend.get_retention()

@@ -45,7 +45,7 @@ from ._base import further_windows
 from ._extraction import stored_extraction, wants_extraction
 from ._maintenance import Maintenance
 from ._processing import ProcessingWorker
-from ._prompts import PromptRegistry
+from ._prompts import PromptRegistry, Prompts
 from ._rows import message_columns, stored_annotations
 from ._search import Search
 
@@ -56,7 +56,7 @@ _US = 1_000_000
 _MIN_FREE_BYTES = 1 << 20  # below this, health reports the disk as full
 
 
-class Engine(Search, Maintenance):
+class Engine(Search, Maintenance, Prompts):
     """The bundled memory engine. Thread-safe; one per process and store is typical.
 
     Every public method validates its input first and writes nothing when it raises.

@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import validation
+from .._models import Prompt, PromptList, PromptVersion, PromptVersionList
 from ..errors import ConflictError, NotFoundError, ValidationError
-from ..storage import SqlDatabase
+from ..storage import EPOCH, SqlDatabase, from_us
 
 PROMPT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_DESCRIPTION = 200
@@ -322,3 +325,98 @@ class PromptRegistry:
         if row[0]:
             raise ConflictError(f"version {vid} of prompt {prompt_id!r} is archived")
         return vid
+
+
+def prompt_model(record: PromptRecord) -> Prompt:
+    return Prompt(
+        prompt_id=record.prompt_id,
+        prompt=record.prompt,
+        description=record.description,
+        annotations=record.annotations,
+        current_vid=record.current_vid,
+        version_count=record.version_count,
+        last_updated_at=from_us(record.last_updated_at) or EPOCH,
+        archived=record.archived,
+    )
+
+
+def version_model(record: VersionRecord) -> PromptVersion:
+    return PromptVersion(
+        prompt_id=record.prompt_id,
+        vid=record.vid,
+        prompt=record.prompt,
+        updated_at=from_us(record.updated_at) or EPOCH,
+        archived=record.archived,
+        is_current=record.is_current,
+    )
+
+
+def _vid(vid: int | str, what: str) -> int | None:
+    """``"all"`` as None, else a version number."""
+    if vid == "all":
+        return None
+    return validation.check_int(vid, what, 0, 2**31 - 1)
+
+
+class Prompts:
+    """The registry's public methods on the engine (a part of :class:`Engine`)."""
+
+    prompts: PromptRegistry
+
+    def create_prompt(
+        self,
+        prompt_id: str,
+        prompt: str,
+        description: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Prompt:
+        """Register an extraction prompt at version 0 (409 if the id is taken or archived)."""
+        notes = None if annotations is None else dict(annotations)
+        return prompt_model(self.prompts.create(prompt_id, prompt, description, notes))
+
+    def get_prompt(self, prompt_id: str, vid: int | None = None) -> Prompt | PromptVersion:
+        """A prompt (its current version), or one version of it when ``vid`` is given."""
+        if vid is None:
+            return prompt_model(self.prompts.get(prompt_id))
+        number = validation.check_int(vid, "vid", 0, 2**31 - 1)
+        return version_model(self.prompts.version(prompt_id, number))
+
+    def list_prompts(self, limit: int = 100, offset: int = 0) -> PromptList:
+        validation.check_limit(limit, "limit", 1, 1000)
+        validation.check_offset(offset)
+        records, total = self.prompts.page(limit, offset)
+        found = [prompt_model(r) for r in records]
+        return PromptList(prompts=found, count=len(found), total=total, limit=limit, offset=offset)
+
+    def update_prompt(
+        self,
+        prompt_id: str,
+        prompt: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Prompt:
+        """New ``prompt`` text makes a new immutable version; description and annotations
+        change the prompt itself (409 when archived)."""
+        notes = None if annotations is None else dict(annotations)
+        return prompt_model(self.prompts.update(prompt_id, prompt, description, notes))
+
+    def list_prompt_versions(
+        self, prompt_id: str, limit: int = 100, offset: int = 0
+    ) -> PromptVersionList:
+        validation.check_limit(limit, "limit", 1, 1000)
+        validation.check_offset(offset)
+        records, total = self.prompts.versions(prompt_id, limit, offset)
+        found = [version_model(r) for r in records]
+        return PromptVersionList(
+            versions=found, count=len(found), total=total, limit=limit, offset=offset
+        )
+
+    def archive_prompt(self, prompt_id: str, vid: int | str = "all") -> None:
+        """Archive the prompt (``"all"``: it can no longer be used or changed, its id stays
+        reserved) or one old version."""
+        self.prompts.archive(prompt_id, _vid(vid, "vid"))
+
+    def purge_prompt(self, prompt_id: str, vid: int | str = "all") -> None:
+        """Delete the prompt (``"all"``: its id becomes free) or one old version; blocks
+        that named it are extracted with the base prompt from then on."""
+        self.prompts.purge(prompt_id, _vid(vid, "vid"))

@@ -7,21 +7,19 @@ sweep); the remote backend uses them when it talks to this server.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, overload
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from .._models import ChatMessage, MemoryBlock
+from .._models import ChatMessage, MemoryBlock, Prompt, PromptVersion
 from ..backend import (
     block_to_wire,
     iso,
     session_to_wire,
     user_to_wire,
 )
-from ..engine import PromptRecord, VersionRecord
 from ..errors import ValidationError
-from ..storage import from_us
 from ..validation import parse_filters
 from . import _schemas as schemas
 from ._json import StrictJSONRoute
@@ -57,13 +55,6 @@ def _docs(model: type[Any], status: int = 200) -> dict[str, Any]:
         "responses": {status: {"model": model}},
         "status_code": status,
     }
-
-
-# --- blocks -----------------------------------------------------------------------------
-
-
-def render_block(block: MemoryBlock) -> dict[str, Any]:
-    return block_to_wire(block, prompt_id=block.prompt_id, prompt_vid=block.prompt_vid)
 
 
 def _message(raw: schemas.WireMessage) -> ChatMessage | dict[str, Any]:
@@ -109,7 +100,7 @@ def _run_search(
     filters, keep = _search_filters(body.filters)
     found = tenant.engine.search_memory(user_id, session_id, body.query, filters)
     blocks = [b for b in found.memory_blocks if keep is None or keep(b)]
-    return ok({"memory_blocks": [render_block(b) for b in blocks], "count": len(blocks)})
+    return ok({"memory_blocks": [block_to_wire(b) for b in blocks], "count": len(blocks)})
 
 
 def _clamp(value: int, high: int) -> int:
@@ -121,43 +112,26 @@ def _clamp(value: int, high: int) -> int:
 # --- prompt rendering -------------------------------------------------------------------
 
 
-def _prompt(record: PromptRecord) -> dict[str, Any]:
-    return {
-        "prompt_id": record.prompt_id,
-        "prompt": record.prompt,
-        "description": record.description,
-        "annotations": record.annotations,
-        "current_vid": record.current_vid,
-        "version_count": record.version_count,
-        "last_updated_at": _us_iso(record.last_updated_at),
-        "archived": record.archived,
-    }
+def _prompt(prompt: Prompt) -> dict[str, Any]:
+    return {**prompt.model_dump(mode="json"), "last_updated_at": iso(prompt.last_updated_at)}
 
 
-def _version(record: VersionRecord) -> dict[str, Any]:
-    return {
-        "prompt_id": record.prompt_id,
-        "vid": record.vid,
-        "prompt": record.prompt,
-        "updated_at": _us_iso(record.updated_at),
-        "archived": record.archived,
-        "is_current": record.is_current,
-    }
+def _version(version: PromptVersion) -> dict[str, Any]:
+    return {**version.model_dump(mode="json"), "updated_at": iso(version.updated_at)}
 
 
-def _us_iso(us: int) -> str:
-    moment = from_us(us)
-    return "" if moment is None else iso(moment) or ""
-
-
-def _vid(raw: str | None, *, allow_all: bool) -> int | None:
-    """Parse ``vid``: an integer >= 0, or ``all`` (returned as None) where allowed."""
+@overload
+def _vid(raw: str | None) -> int: ...
+@overload
+def _vid(raw: str | None, *, allow_all: Literal[True]) -> int | Literal["all"]: ...
+def _vid(raw: str | None, *, allow_all: bool = False) -> int | Literal["all"]:
+    """Parse ``vid``: an integer >= 0, or ``all`` where allowed."""
     if raw is None:
         raise ValidationError(
             "vid is required: an integer >= 0" + (" or 'all'" if allow_all else "")
         )
     if allow_all and raw == "all":
-        return None
+        return "all"
     if not raw.isdigit() or len(raw) > 9:
         raise ValidationError(
             f"vid must be an integer >= 0{' or all' if allow_all else ''}, got {raw!r}"
@@ -341,7 +315,7 @@ def build_router() -> APIRouter:
             prompt_vid=body.prompt_vid,
             context_required=body.context_required,
         )
-        block = None if response.block is None else render_block(response.block)
+        block = None if response.block is None else block_to_wire(response.block)
         return ok({"message": response.message, "block": block})
 
     @router.get(
@@ -351,7 +325,7 @@ def build_router() -> APIRouter:
     )
     def get_memory_block(user_id: str, session_id: str, block_id: str, tenant: Tenant) -> Response:
         """*Extension*: one block by id, whatever its status."""
-        return ok(render_block(tenant.engine.get_memory_block(user_id, session_id, block_id)))
+        return ok(block_to_wire(tenant.engine.get_memory_block(user_id, session_id, block_id)))
 
     @router.post(
         "/users/{user_id}/sessions/{session_id}/memory/search",
@@ -403,7 +377,7 @@ def build_router() -> APIRouter:
         )
         return ok(
             {
-                "memory_blocks": [render_block(b) for b in page.memory_blocks],
+                "memory_blocks": [block_to_wire(b) for b in page.memory_blocks],
                 "count": page.count,
                 "total": page.total,
                 "limit": page.limit,
@@ -427,10 +401,10 @@ def build_router() -> APIRouter:
 
     @router.post("/prompts", tags=["prompts"], **_docs(schemas.PromptOut, 201))
     def create_prompt(body: schemas.CreatePromptBody, tenant: Tenant) -> Response:
-        record = tenant.prompts.create(
+        created = tenant.engine.create_prompt(
             body.prompt_id, body.prompt, body.description, body.annotations
         )
-        return ok(_prompt(record), 201)
+        return ok(_prompt(created), 201)
 
     @router.get("/prompts", tags=["prompts"], **_docs(schemas.PromptListOut))
     def list_prompts(
@@ -438,17 +412,8 @@ def build_router() -> APIRouter:
         limit: Annotated[int, Query(le=schemas.BIG)] = 100,
         offset: Annotated[int, Query(ge=0, le=schemas.BIG)] = 0,
     ) -> Response:
-        limit = _clamp(limit, 1000)
-        records, total = tenant.prompts.page(limit, offset)
-        return ok(
-            {
-                "prompts": [_prompt(r) for r in records],
-                "count": len(records),
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        page = tenant.engine.list_prompts(_clamp(limit, 1000), offset)
+        return ok({**page.model_dump(mode="json"), "prompts": [_prompt(p) for p in page]})
 
     @router.get(
         "/prompts/{prompt_id}",
@@ -472,17 +437,16 @@ def build_router() -> APIRouter:
     )
     def get_prompt(prompt_id: str, tenant: Tenant, vid: str | None = None) -> Response:
         """The prompt (head), or with ``vid=N`` that immutable version."""
-        if vid is None:
-            return ok(_prompt(tenant.prompts.get(prompt_id)))
-        number = _vid(vid, allow_all=False)
-        assert number is not None
-        return ok(_version(tenant.prompts.version(prompt_id, number)))
+        found = tenant.engine.get_prompt(prompt_id, None if vid is None else _vid(vid))
+        return ok(_prompt(found) if isinstance(found, Prompt) else _version(found))
 
     @router.put("/prompts/{prompt_id}", tags=["prompts"], **_docs(schemas.PromptOut))
     def update_prompt(prompt_id: str, body: schemas.UpdatePromptBody, tenant: Tenant) -> Response:
         """A new ``prompt`` text makes a new version; description/annotations change the head."""
-        record = tenant.prompts.update(prompt_id, body.prompt, body.description, body.annotations)
-        return ok(_prompt(record))
+        updated = tenant.engine.update_prompt(
+            prompt_id, body.prompt, body.description, body.annotations
+        )
+        return ok(_prompt(updated))
 
     @router.get(
         "/prompts/{prompt_id}/versions", tags=["prompts"], **_docs(schemas.PromptVersionListOut)
@@ -493,30 +457,21 @@ def build_router() -> APIRouter:
         limit: Annotated[int, Query(le=schemas.BIG)] = 100,
         offset: Annotated[int, Query(ge=0, le=schemas.BIG)] = 0,
     ) -> Response:
-        limit = _clamp(limit, 1000)
-        versions, total = tenant.prompts.versions(prompt_id, limit, offset)
-        return ok(
-            {
-                "versions": [_version(v) for v in versions],
-                "count": len(versions),
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        page = tenant.engine.list_prompt_versions(prompt_id, _clamp(limit, 1000), offset)
+        return ok({**page.model_dump(mode="json"), "versions": [_version(v) for v in page]})
 
     @router.put(
         "/prompts/{prompt_id}/archive", tags=["prompts"], status_code=204, response_model=None
     )
     def archive_prompt(prompt_id: str, tenant: Tenant, vid: str | None = None) -> Response:
         """Archive every version (``vid=all``) or one non-current version; 409 if archived."""
-        tenant.prompts.archive(prompt_id, _vid(vid, allow_all=True))
+        tenant.engine.archive_prompt(prompt_id, _vid(vid, allow_all=True))
         return no_content()
 
     @router.delete("/prompts/{prompt_id}", tags=["prompts"], status_code=204, response_model=None)
     def purge_prompt(prompt_id: str, tenant: Tenant, vid: str | None = None) -> Response:
         """Delete every version (``vid=all``, freeing the id) or one non-current version."""
-        tenant.prompts.purge(prompt_id, _vid(vid, allow_all=True))
+        tenant.engine.purge_prompt(prompt_id, _vid(vid, allow_all=True))
         return no_content()
 
     # administration (extensions) ------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ..embedders import Embedder
-from ..engine import Engine, PromptRegistry
+from ..engine import Engine
 from ..errors import (
     AgentMemoryError,
     CapacityError,
@@ -35,11 +35,10 @@ T = TypeVar("T", "MemoryTenant", "SapTenant")
 
 @dataclass
 class MemoryTenant:
-    """The Couchbase-style tree of one tenant: its engine and prompt registry."""
+    """The Couchbase-style tree of one tenant: its engine (which holds the prompt registry)."""
 
     name: str
     engine: Engine
-    prompts: PromptRegistry
 
 
 @dataclass
@@ -146,7 +145,7 @@ class TenantRegistry:
     def _open_memory(self, tenant: str) -> MemoryTenant:
         engine = self._open_engine(self.memory_path(tenant))
         try:
-            return MemoryTenant(tenant, engine, engine.prompts)
+            return MemoryTenant(tenant, engine)
         except BaseException:
             engine.close(drain=False)
             raise
