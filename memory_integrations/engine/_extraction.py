@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import validation
+from .._models import ComponentHealth
 from ..errors import ExtractionError, RateLimitError, ValidationError
 from ..extraction import ANSWER_FORMAT, BASE_PROMPT, Extraction, Extractor
 from ..storage import dumps
@@ -97,6 +98,12 @@ class ExtractionStage(EngineBase):
             if check:
                 prompt_vid = self.prompts.check_usable(prompt_id, prompt_vid)
         return prompt_id, prompt_vid, None if context_required is None else int(context_required)
+
+    def _llm_health(self) -> ComponentHealth:
+        """The extraction model's part of the health report (not called: it costs money)."""
+        if self.extractor is None:
+            return ComponentHealth(status="not_used", details={"reason": "no extraction model"})
+        return ComponentHealth(status="configured", model=self.extractor.name)
 
     def _move_prompt_stamps(self) -> None:
         """Once per store: move prompt stamps an older server kept in block metadata into

@@ -264,7 +264,7 @@ class Maintenance(ExtractionStage):
             if embedding.status == "healthy"
             else HealthStatus.UNHEALTHY,
             embedding=embedding,
-            llm=ComponentHealth(status="not_used", details={"reason": "no LLM extraction"}),
+            llm=self._llm_health(),
         )
         processor = self.processing_status()
         checked.append("async-batch-processor")

@@ -93,9 +93,12 @@ class _Health:
     FULL_HOLD = 60.0
     PROBE_BYTES = 4096
 
-    def __init__(self, embedder: Embedder, registry: TenantRegistry) -> None:
+    def __init__(
+        self, embedder: Embedder, registry: TenantRegistry, extraction_model: str | None = None
+    ) -> None:
         self.embedder = embedder
         self.registry = registry
+        self.extraction_model = extraction_model
         self.started = time.monotonic()
         self._checked = 0.0
         self._embedding: dict[str, Any] = {}
@@ -111,6 +114,12 @@ class _Health:
             with self._lock:
                 self._full_at = time.monotonic()
                 self._full_error = exc.message
+
+    def llm(self) -> dict[str, Any]:
+        """The extraction model, as configured (not called: a probe would cost money)."""
+        if not self.extraction_model:
+            return {"status": "not_used", "model": None, "note": "no extraction model"}
+        return {"status": "configured", "model": self.extraction_model}
 
     def embedding(self) -> dict[str, Any]:
         with self._lock:
@@ -255,7 +264,7 @@ def _health_router(health: _Health) -> APIRouter:
             {
                 "status": status,
                 "embedding": embedding,
-                "llm": {"status": "healthy", "model": None, "note": "no LLM is used"},
+                "llm": health.llm(),
             }
         )
 
@@ -391,7 +400,7 @@ def create_app(
     )
     registry = TenantRegistry(config, embedder, clock=clock)
     authority = TokenAuthority(config.auth)
-    health = _Health(embedder, registry)
+    health = _Health(embedder, registry, config.settings.extraction_model)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
