@@ -13,6 +13,7 @@ from crewai.memory.unified_memory import Memory
 from crewai.memory.utils import sanitize_scope_name
 from pydantic import Field
 
+from .._settings import Settings
 from ..client import AgentMemoryClient, AsyncAgentMemoryClient
 from ..errors import ConfigurationError
 from ..offline import crewai_llm_from_env, is_offline, offline_crewai_class
@@ -82,7 +83,11 @@ class CrewMemory(Memory):
             super().__init__(**data)
 
     def model_post_init(self, __context: Any) -> None:
-        if (
+        extraction = Settings().extraction_model
+        if self.analysis and "llm" not in self.model_fields_set and extraction:
+            # The model the memory engine extracts with analyses CrewAI's memories too.
+            self.llm = crewai_llm_for_extraction(extraction)
+        elif (
             self.analysis
             and "llm" not in self.model_fields_set
             and not os.environ.get("OPENAI_API_KEY")
@@ -271,3 +276,27 @@ def agent_memory_for_crew(
     except BaseException:
         storage.close()  # refused: do not leave a client it opened behind
         raise
+
+
+def crewai_llm_for_extraction(spec: str) -> Any:
+    """CrewAI's ``LLM`` for a ``MEMORY_INTEGRATIONS_EXTRACTION_MODEL`` spec:
+    ``openai-compatible:<model>`` at ``MEMORY_INTEGRATIONS_EXTRACTION_BASE_URL`` (else
+    ``OPENAI_BASE_URL``), or ``<provider>:<model>`` as CrewAI's ``<provider>/<model>``."""
+    from crewai import LLM as CrewLLM
+
+    provider, _, model = spec.partition(":")
+    if not model:
+        raise ConfigurationError(
+            f"MEMORY_INTEGRATIONS_EXTRACTION_MODEL={spec!r} is not '<provider>:<model>' or "
+            "'openai-compatible:<model>'"
+        )
+    if provider != "openai-compatible":
+        return CrewLLM(model=f"{provider}/{model}")
+    base_url = os.environ.get("MEMORY_INTEGRATIONS_EXTRACTION_BASE_URL") or os.environ.get(
+        "OPENAI_BASE_URL"
+    )
+    return CrewLLM(
+        model=f"openai/{model}",
+        base_url=base_url,
+        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+    )

@@ -223,6 +223,24 @@ def test_a_given_model_or_key_is_still_used(
     memory.close()
 
 
+def test_memory_analysis_uses_the_configured_extraction_model(
+    client: AgentMemoryClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # even then: not CrewAI's OpenAI default
+    monkeypatch.setenv("MEMORY_INTEGRATIONS_EXTRACTION_MODEL", "openai-compatible:local-model")
+    monkeypatch.setenv("MEMORY_INTEGRATIONS_EXTRACTION_BASE_URL", "http://127.0.0.1:9/v1")
+    memory = agent_memory_for_crew(client)
+    assert memory.analysing
+    assert (memory.llm.model, memory.llm.base_url) == ("local-model", "http://127.0.0.1:9/v1")
+    memory.close()
+    monkeypatch.setenv("MEMORY_INTEGRATIONS_EXTRACTION_MODEL", "ollama:llama3")
+    other = agent_memory_for_crew(client)
+    assert other.llm.model == "llama3" and other.analysing
+    other.close()
+    given = ScriptedLLM(model="mine")  # a model given by the caller still wins
+    assert agent_memory_for_crew(client, llm=given).llm is given
+
+
 def test_an_offline_kickoff_with_crewais_opt_outs_is_quick_and_quiet(tmp_path: Path) -> None:
     """A fresh process, packets to the outside dropped, CrewAI's telemetry and tracing
     switched off as docs/crewai.md says: the kickoff opens no connection and logs nothing."""
