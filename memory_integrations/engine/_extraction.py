@@ -15,7 +15,7 @@ from typing import Any
 from .. import validation
 from .._models import ComponentHealth
 from ..errors import ExtractionError, RateLimitError, ValidationError
-from ..extraction import ANSWER_FORMAT, BASE_PROMPT, Extraction, Extractor
+from ..extraction import ANSWER_FORMAT, BASE_PROMPT, Extraction, Extractor, extract
 from ..storage import dumps
 from ._base import EngineBase, log
 from ._prompts import PromptRegistry
@@ -143,7 +143,7 @@ class ExtractionStage(EngineBase):
                 continue
             try:
                 prompt = prompts[(job.prompt_id, job.prompt_vid)]
-                outcome.done[job.seq] = extractor.extract(job.text[:limit], prompt)
+                outcome.done[job.seq] = extract(extractor, job.text[:limit], prompt)
             except RateLimitError as exc:
                 outcome.rate_limited[job.seq] = float(exc.retry_after or RATE_LIMIT_WAIT)
             except Exception as exc:  # any model failure is one failed try of this block

@@ -15,11 +15,16 @@ from ..errors import ConfigurationError
 from ._base import (
     ANSWER_FORMAT,
     BASE_PROMPT,
+    DECISION_PROMPT,
+    FACTS_INSTRUCTION,
     MAX_CONTEXT_CHARS,
     MAX_CONTEXTS,
     MAX_SUMMARY_CHARS,
     Extraction,
     Extractor,
+    FactDecision,
+    decide,
+    extract,
     parse_extraction,
 )
 from ._chat import ChatModelExtractor
@@ -33,7 +38,7 @@ _ACCEPTED = (
 
 
 def _is_extractor(obj: object) -> bool:
-    for attr in ("name", "extract"):
+    for attr in ("name", "answer"):
         try:
             inspect.getattr_static(obj, attr)
         except AttributeError:
@@ -85,6 +90,8 @@ def resolve_extractor(spec: Any, *, max_tokens: int = 300) -> Extractor | None:
 __all__ = [
     "ANSWER_FORMAT",
     "BASE_PROMPT",
+    "DECISION_PROMPT",
+    "FACTS_INSTRUCTION",
     "MAX_CONTEXTS",
     "MAX_CONTEXT_CHARS",
     "MAX_SUMMARY_CHARS",
@@ -92,7 +99,10 @@ __all__ = [
     "ChatModelExtractor",
     "Extraction",
     "Extractor",
+    "FactDecision",
     "OpenAICompatibleExtractor",
+    "decide",
+    "extract",
     "parse_extraction",
     "resolve_extractor",
 ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from .._http import parse_retry_after
 from ..errors import AgentMemoryError, ExtractionError, RateLimitError
-from ._base import Extraction, parse_extraction
+from ._base import Extraction, extract
 
 
 class ChatModelExtractor:
@@ -35,6 +35,10 @@ class ChatModelExtractor:
         return self._model
 
     def extract(self, text: str, prompt: str) -> Extraction:
+        """``text``'s summary and contexts under ``prompt`` (which ends with the format)."""
+        return extract(self, text, prompt)
+
+    def answer(self, prompt: str, text: str) -> str:
         from langchain_core.messages import HumanMessage, SystemMessage
 
         try:
@@ -55,7 +59,7 @@ class ChatModelExtractor:
                 for part in content
                 if isinstance(part, (str, dict))
             )
-        return parse_extraction(str(content), f"extraction model {self._name}")
+        return str(content)
 
 
 def _model_label(model: Any) -> str:

@@ -9,7 +9,7 @@ import httpx
 
 from .._http import error_message, parse_retry_after, snippet
 from ..errors import ConfigurationError, ExtractionError, RateLimitError
-from ._base import Extraction, parse_extraction
+from ._base import Extraction, extract
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -74,6 +74,10 @@ class OpenAICompatibleExtractor:
             self._client.close()
 
     def extract(self, text: str, prompt: str) -> Extraction:
+        """``text``'s summary and contexts under ``prompt`` (which ends with the format)."""
+        return extract(self, text, prompt)
+
+    def answer(self, prompt: str, text: str) -> str:
         payload: dict[str, Any] = {
             "model": self._model,
             "messages": [
@@ -122,4 +126,4 @@ class OpenAICompatibleExtractor:
             ) from None
         if not isinstance(content, str):
             raise ExtractionError(f"the extraction endpoint {url} returned no message content")
-        return parse_extraction(content, f"extraction model {self._model!r}")
+        return content

@@ -79,6 +79,12 @@ def _minmax(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return out
 
 
+def _middle(values: npt.NDArray[np.floating]) -> float:
+    """The (lower) median, without np.median's overhead on a small pool."""
+    middle = (values.size - 1) // 2
+    return float(np.partition(values, middle)[middle])
+
+
 def _top(values: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.int64]:
     if values.size <= count:
         return np.arange(values.size)
@@ -173,7 +179,7 @@ def fuse(
         fused += config.author_weight * cues.author_named + config.time_weight * cues.timely
     final = fused - config.question_penalty * question
     # A turn with no neighbour on one side inherits from a typical candidate there.
-    typical, typical_dense = float(np.median(fused)), float(np.median(dense))
+    typical, typical_dense = _middle(fused), _middle(dense)
     opens = closes = np.zeros(cosine.size, np.bool_)
     if cues is not None and cues.opens is not None and cues.closes is not None:
         opens, closes = cues.opens, cues.closes
@@ -188,10 +194,10 @@ def fuse(
     if cues is not None and cues.dated is not None:
         final += config.date_weight * cues.dated
     if cues is not None and cues.session is not None and config.session_weight:
-        codes, members = np.unique(cues.session, return_inverse=True)
-        best = np.full(codes.size, -np.inf)
-        np.maximum.at(best, members, final)
-        final += config.session_weight * best[members]
+        session = cues.session  # small non-negative codes
+        best = np.full(int(session.max()) + 1, -np.inf)
+        np.maximum.at(best, session, final)
+        final += config.session_weight * best[session]
     final /= config.ceiling
     if threshold is not None:
         final[cosine < threshold] = -np.inf

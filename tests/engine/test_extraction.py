@@ -49,7 +49,7 @@ class RecordingExtractor:
         self.rate_limit_first = rate_limit_first
         self._lock = threading.Lock()
 
-    def extract(self, text: str, prompt: str) -> Extraction:
+    def answer(self, prompt: str, text: str) -> str:
         with self._lock:
             self.prompts.append(prompt)
             self.texts.append(text)
@@ -59,7 +59,7 @@ class RecordingExtractor:
             if self.fail_first:
                 self.fail_first -= 1
                 raise ExtractionError("the model timed out")
-        return Extraction(summary=f"About: {text}", contexts=["recorded"])
+        return answer(f"About: {text}", "recorded")
 
 
 def _session(client: AgentMemoryClient) -> Any:
@@ -229,9 +229,9 @@ def test_a_failure_of_a_call_that_waits_writes_nothing(db_path: Any) -> None:
 
 def test_blocks_left_by_a_stopped_process_are_extracted_after_a_restart(db_path: Any) -> None:
     class Slow(RecordingExtractor):
-        def extract(self, text: str, prompt: str) -> Extraction:
+        def answer(self, prompt: str, text: str) -> str:
             time.sleep(3)
-            return super().extract(text, prompt)
+            return super().answer(prompt, text)
 
     client = AgentMemoryClient(db_path, embedder=HashingEmbedder(), extractor=Slow(), settings=FAST)
     session = _session(client)
@@ -252,11 +252,11 @@ def test_model_answers_are_parsed_strictly() -> None:
     assert parse_extraction('Here: {"summary": "B."}', "m").contexts == []
     for bad, reason in (
         ("plain words", "without a JSON object"),
-        ('{"summary": ""}', "not a summary"),
-        ('{"summary": "A.", "contexts": "x"}', "not a summary"),
-        ('{"summary": "A.", "contexts": ["' + "x" * 65 + '"]}', "not a summary"),
-        ('{"summary": "A.", "contexts": [' + ",".join(['"t"'] * 11) + "]}", "not a summary"),
-        ("{not json}", "not a summary"),
+        ('{"summary": ""}', "not a valid Extraction"),
+        ('{"summary": "A.", "contexts": "x"}', "not a valid Extraction"),
+        ('{"summary": "A.", "contexts": ["' + "x" * 65 + '"]}', "not a valid Extraction"),
+        ('{"summary": "A.", "contexts": [' + ",".join(['"t"'] * 11) + "]}", "not a valid Extraction"),
+        ("{not json}", "not a valid Extraction"),
     ):
         with pytest.raises(ExtractionError, match=reason):
             parse_extraction(bad, "m")

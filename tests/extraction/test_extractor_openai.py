@@ -82,7 +82,7 @@ def test_success_parses_summary_and_contexts(
     assert results[1].summary == "Summary: The CFO approved the Q3 budget."
     assert results[1].contexts == ["approved", "budget"]
     for text, result in zip(TEXTS, results, strict=True):
-        assert result.model_dump() == stub_llm.extraction(text)
+        assert result.model_dump(exclude={"facts"}) == stub_llm.extraction(text)
 
 
 def test_success_request_body(cassette: Any, extractor_for: Factory) -> None:
@@ -159,7 +159,7 @@ def test_content_that_is_not_json_is_an_extraction_error(
     message = str(caught.value)
     assert "without a JSON object" in message
     assert "I cannot do that" in message
-    assert "'stub-chatty'" in message
+    assert "stub-chatty" in message
 
 
 def test_a_body_that_is_not_a_chat_completion_is_an_extraction_error(
