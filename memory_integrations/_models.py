@@ -133,6 +133,7 @@ class MemoryBlock(BaseModel):
     contexts: list[str] | None = None
     prompt_id: str | None = None  # the extraction prompt (None: the base prompt)
     prompt_vid: int | None = None
+    source_block_id: str | None = None  # the message a managed fact was extracted from
 
     @property
     def kind(self) -> Literal["fact", "message"]:
@@ -396,3 +397,15 @@ class PromptVersionList(_Page[PromptVersion]):
     offset: int
 
     _items: ClassVar[str] = "versions"
+
+
+class FactChange(BaseModel):
+    """One change made to a user's facts by fact management: who, when, from which source."""
+
+    block_id: str  # the fact block added, updated or deleted
+    action: Literal["add", "update", "delete"]
+    old_text: str | None = None
+    new_text: str | None = None
+    source_block_id: str | None = None  # the message (or added fact) that caused it
+    actor: str  # the model that decided, or "engine" for a change made without one
+    at: datetime

@@ -63,6 +63,26 @@ class Settings(BaseSettings):
     extraction_max_tokens: int = Field(
         default=300, ge=16, le=8192, description="Most tokens an extraction answer may use."
     )
+    manage_facts: bool = Field(
+        default=False,
+        description="Manage facts by default: with an extraction model, messages yield fact "
+        "blocks and each new fact is added, merged into a known one, or dropped; without a "
+        "model, facts that repeat a known one are not stored twice (per call: manage_facts=).",
+    )
+    fact_match_similarity: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Known facts at least this similar (cosine) to a new fact are shown to the "
+        "model, which decides whether the new one adds, updates, deletes or repeats one.",
+    )
+    fact_duplicate_similarity: float = Field(
+        default=0.95,
+        ge=0,
+        le=1,
+        description="Without a model, a new fact at least this similar (cosine) to a known one "
+        "is a near-duplicate and not stored.",
+    )
     exit_timeout: float = Field(
         default=30.0,
         ge=0,

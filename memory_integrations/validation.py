@@ -490,16 +490,17 @@ class AddRequest:
             )
         if not rejected:
             return self, []
-        return (
-            replace(
-                self,
-                facts=[self.facts[i] for i in keep] if self.kind == "fact" else [],
-                messages=[self.messages[i] for i in keep] if self.kind == "message" else [],
-                annotations=[self.annotations[i] for i in keep],
-                metadata=[self.metadata[i] for i in keep],
-                created_at=[self.created_at[i] for i in keep],
-            ),
-            rejected,
+        return self.only(keep), rejected
+
+    def only(self, keep: list[int], facts: list[str] | None = None) -> AddRequest:
+        """The request for the blocks at ``keep`` (with these fact texts, when given)."""
+        return replace(
+            self,
+            facts=(facts or [self.facts[i] for i in keep]) if self.kind == "fact" else [],
+            messages=[self.messages[i] for i in keep] if self.kind == "message" else [],
+            annotations=[self.annotations[i] for i in keep],
+            metadata=[self.metadata[i] for i in keep],
+            created_at=[self.created_at[i] for i in keep],
         )
 
 

@@ -10,6 +10,7 @@ from .._models import (
     AddMemoryResponse,
     ChatMessage,
     DeleteMemoryResponse,
+    FactChange,
     FilterOptions,
     HealthPingResponse,
     ListMemoriesResponse,
@@ -87,6 +88,7 @@ class Backend(Protocol):
         prompt_id: str | None = ...,
         prompt_vid: int | None = ...,
         context_required: bool | None = ...,
+        manage_facts: bool | None = ...,
     ) -> AddMemoryResponse: ...
     def get_memory_block(self, user_id: str, session_id: str, block_id: str) -> MemoryBlock: ...
     def update_memory(
@@ -128,6 +130,7 @@ class Backend(Protocol):
         session_id: str | None = ...,
         filters: FilterOptions | Mapping[str, Any] | None = ...,
     ) -> int: ...
+    def fact_history(self, user_id: str, block_id: str | None = ...) -> list[FactChange]: ...
     def create_prompt(
         self,
         prompt_id: str,

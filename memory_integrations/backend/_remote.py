@@ -25,6 +25,7 @@ from .._models import (
     ChatMessage,
     ComponentHealth,
     DeleteMemoryResponse,
+    FactChange,
     FilterOptions,
     HealthPingResponse,
     HealthResponse,
@@ -529,6 +530,7 @@ class RemoteBackend:
         prompt_id: str | None = None,
         prompt_vid: int | None = None,
         context_required: bool | None = None,
+        manage_facts: bool | None = None,
     ) -> AddMemoryResponse:
         request = normalise_add(
             messages,
@@ -554,6 +556,7 @@ class RemoteBackend:
                 "prompt_id": prompt_id,
                 "prompt_vid": prompt_vid,
                 "context_required": context_required,
+                "manage_facts": manage_facts,
             }
         )
         path = f"{self._session_path(user_id, session_id)}/memory"
@@ -689,6 +692,12 @@ class RemoteBackend:
         return int(self._call("POST", f"{base}/memory/count", json=body, idempotent=True)["count"])
 
     # --- lifecycle --------------------------------------------------------------------
+
+    def fact_history(self, user_id: str, block_id: str | None = None) -> list[FactChange]:
+        self._require_ours("fact history")
+        params = {} if block_id is None else {"block_id": block_id}
+        found = self._call("GET", f"{self._user_path(user_id)}/fact-history", params=params)
+        return [FactChange.model_validate(c) for c in found.get("changes", [])]
 
     # --- prompt registry --------------------------------------------------------------
 

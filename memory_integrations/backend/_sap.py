@@ -36,6 +36,7 @@ from .._models import (
     ChatMessage,
     ComponentHealth,
     DeleteMemoryResponse,
+    FactChange,
     FilterOptions,
     HealthPingResponse,
     HealthResponse,
@@ -537,6 +538,7 @@ class SapBackend:
         prompt_id: str | None = None,
         prompt_vid: int | None = None,
         context_required: bool | None = None,
+        manage_facts: bool | None = None,
     ) -> AddMemoryResponse:
         check_id(user_id, "user_id")
         check_id(session_id, "session_id")
@@ -552,7 +554,7 @@ class SapBackend:
         )
         if request.ttl:
             raise self._unsupported("per-block TTL; use update_retention_config(...)")
-        self._refuse_extraction(prompt_id, prompt_vid, context_required)
+        self._refuse_extraction(prompt_id, prompt_vid, context_required, manage_facts)
         items: list[str | ChatMessage] = [*request.facts, *request.messages]
         metas, notes = request.metadata, request.annotations
         times = [None if t is None else iso(t) for t in request.created_at]
@@ -788,6 +790,9 @@ class SapBackend:
         if body:
             self._call("PATCH", "/v1/admin/retentionConfig", json=body)
         return self.get_retention()
+
+    def fact_history(self, user_id: str, block_id: str | None = None) -> list[FactChange]:
+        raise self._unsupported("fact management (extraction is the caller's job there)")
 
     # --- prompt registry: none on SAP ------------------------------------------------------
 

@@ -106,6 +106,7 @@ class AsyncUserResource:
     def __repr__(self) -> str:
         return f"Async{self._sync!r}"
 
+    fact_history = _run_in_thread(UserResource.fact_history)
     update = _run_and_wrap(UserResource.update, lambda u: AsyncUserResource(u))
     delete = _run_in_thread(UserResource.delete)
     modify_ttl = _run_in_thread(UserResource.modify_ttl)

@@ -12,6 +12,7 @@ from .._models import (
     AddMemoryResponse,
     ChatMessage,
     DeleteMemoryResponse,
+    FactChange,
     FilterOptions,
     HealthPingResponse,
     ListMemoriesResponse,
@@ -308,6 +309,11 @@ class UserResource:
         """Set the TTL (seconds from now, 0 = never) of all, one session's, or some blocks."""
         return self._backend.modify_ttl(self.user_id, new_ttl, session_id, block_ids)
 
+    def fact_history(self, block_id: str | None = None) -> list[FactChange]:
+        """What fact management changed in this user's facts (or one fact), oldest first:
+        each addition, update and deletion with its model, time and source block."""
+        return self._backend.fact_history(self.user_id, block_id)
+
     def create_session(
         self,
         session_id: str,
@@ -417,6 +423,7 @@ class SessionResource:
         prompt_id: str | None = None,
         prompt_vid: int | None = None,
         context_required: bool | None = None,
+        manage_facts: bool | None = None,
     ) -> AddMemoryResponse:
         """Store messages or facts (not both), one block each.
 
@@ -425,6 +432,9 @@ class SessionResource:
         ``metadata`` and ``created_at`` are each one value for every item, or a list with one
         entry per item. ``prompt_id`` / ``prompt_vid`` pick the registry prompt semantic
         extraction uses; ``context_required=False`` skips extraction for these blocks.
+        ``manage_facts=True`` keeps the user's facts current: messages yield facts (with an
+        extraction model) and a fact that repeats, revises or contradicts a known one
+        updates it instead of piling up (see docs/extraction.md).
         """
         return self._backend.add_memory(
             self.user_id,
@@ -440,6 +450,7 @@ class SessionResource:
             prompt_id=prompt_id,
             prompt_vid=prompt_vid,
             context_required=context_required,
+            manage_facts=manage_facts,
         )
 
     def update_memory(

@@ -21,6 +21,7 @@ from ..errors import (
     EmbeddingError,
     NotFoundError,
 )
+from ..extraction import Extractor
 from ..retrieval import (
     IndexCache,
 )
@@ -34,6 +35,7 @@ from ..storage import (
     from_us,
 )
 from ._processing import ProcessingWorker
+from ._prompts import PromptRegistry
 from ._rows import (
     stored_annotations,
     stored_contexts,
@@ -65,6 +67,8 @@ class EngineBase:
     _database_search: PostgresSearch | None
     _warned_mismatch: bool
     _worker: ProcessingWorker | None
+    extractor: Extractor | None
+    prompts: PromptRegistry
     _worker_ref: ProcessingWorker
 
     # --- helpers ------------------------------------------------------------------------
@@ -183,6 +187,7 @@ class EngineBase:
             contexts=stored_contexts(row.contexts),
             prompt_id=row.prompt_id,
             prompt_vid=row.prompt_vid,
+            source_block_id=row.source_block_id,
         )
         try:
             return MemoryBlock(**fields)

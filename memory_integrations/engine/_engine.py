@@ -308,6 +308,7 @@ class Engine(Search, Maintenance, Prompts):
         prompt_id: str | None = None,
         prompt_vid: int | None = None,
         context_required: bool | None = None,
+        manage_facts: bool | None = None,
     ) -> AddMemoryResponse:
         """Store one block per message or fact; see the class docs for the rules.
 
@@ -315,7 +316,11 @@ class Engine(Search, Maintenance, Prompts):
         before processing and reported in ``rejected_count`` / ``rejected_details``; the call
         still succeeds for the others. ``prompt_id`` / ``prompt_vid`` name the registry
         prompt extraction uses (its current version when no ``prompt_vid``);
-        ``context_required=False`` keeps the blocks away from extraction.
+        ``context_required=False`` keeps the blocks away from extraction. With
+        ``manage_facts`` (default ``settings.manage_facts``) messages yield facts (given an
+        extraction model), and each added fact is first compared with the user's known ones:
+        a repeat is not stored, and with a model a fact may update or delete a known one
+        instead (reported in ``rejected_details``; see :meth:`fact_history`).
         """
         validation.check_id(user_id, "user_id")
         validation.check_id(session_id, "session_id")
@@ -330,8 +335,15 @@ class Engine(Search, Maintenance, Prompts):
             metadata,
             agent_id,
         )
+        manage = self.settings.manage_facts if manage_facts is None else manage_facts
+        validation.check_bool(manage, "manage_facts")
         request, rejected = request.without_oversized(self.settings.per_block_token_limit)
+        if manage and request.kind == "fact" and request.count:
+            with self.database.read() as cur:
+                self._require_session(cur, user_id, session_id)
+            request, rejected = self._manage_added_facts(user_id, request, rejected)
         texts, count = request.texts, request.count
+        block_ids = [str(uuid.uuid4()) for _ in range(count)]
         vectors = None
         extracted: dict[int, tuple[str, str]] = {}
         if count and not request.async_processing:
@@ -341,13 +353,16 @@ class Engine(Search, Maintenance, Prompts):
                     for i in range(count)
                     if wants_extraction(context_required, request.annotations[i])
                 ]
-                results = self._extract_now([texts[i] for i in wanted], *prompt[:2])
+                derive = manage and request.kind == "message"
+                results = self._extract_now([texts[i] for i in wanted], *prompt[:2], derive)
                 extracted = {i: stored_extraction(r) for i, r in zip(wanted, results, strict=True)}
+                for i, result in zip(wanted, results, strict=True):
+                    if derive and result.facts:
+                        self._derive_facts(user_id, session_id, list(result.facts), block_ids[i])
             vectors = self._embed(texts)
         if count and request.async_processing and self._worker is not None:
             self._worker.reserve(count)
         now = self._now()
-        block_ids = [str(uuid.uuid4()) for _ in range(count)]
         with self.database.transaction() as cur:
             session = self._require_session(cur, user_id, session_id)
             self._require_stored_embedder(cur)
@@ -389,10 +404,18 @@ class Engine(Search, Maintenance, Prompts):
                     "prompt_id": prompt[0],
                     "prompt_vid": prompt[1],
                     "context_required": prompt[2],
+                    "manage_facts": int(manage) if request.kind == "message" else None,
                 }
                 for i in range(count)
             ]
             seqs = self._store.insert_blocks(cur, rows)
+            if manage and request.kind == "fact":
+                actor = "engine" if self.extractor is None else self.extractor.name
+                for block_id, text in zip(block_ids, texts, strict=True):
+                    change = (None, text)
+                    self._store.add_fact_change(
+                        cur, user_id, block_id, "add", change, None, actor, now
+                    )
             for seq, windows in zip(seqs, vectors or [], strict=False):
                 if len(windows) > 1:
                     self._store.set_chunks(cur, seq, further_windows(windows))

@@ -15,10 +15,15 @@ from typing import Any
 from .. import validation
 from .._models import ComponentHealth
 from ..errors import ExtractionError, RateLimitError, ValidationError
-from ..extraction import ANSWER_FORMAT, BASE_PROMPT, Extraction, Extractor, extract
+from ..extraction import (
+    ANSWER_FORMAT,
+    BASE_PROMPT,
+    FACTS_INSTRUCTION,
+    Extraction,
+    extract,
+)
 from ..storage import dumps
 from ._base import EngineBase, log
-from ._prompts import PromptRegistry
 
 OPT_OUT_ANNOTATION = ("extraction", "off")
 """An annotation that keeps a block away from the extraction model."""
@@ -32,6 +37,7 @@ class ExtractionJob:
     text: str
     prompt_id: str | None
     prompt_vid: int | None
+    facts: bool = False  # also ask for the facts the text states
 
 
 @dataclass
@@ -52,6 +58,11 @@ def wants_extraction(context_required: Any, annotations: Any) -> bool:
     return notes.get(key) != value
 
 
+def derives_facts(manage_facts: Any, kind: str) -> bool:
+    """Whether extraction also asks a block for the facts it states (managed messages)."""
+    return bool(manage_facts) and kind == "message"
+
+
 def _notes(stored: Any) -> dict[str, Any]:
     try:
         loaded = json.loads(stored) if isinstance(stored, str) else {}
@@ -67,9 +78,6 @@ def stored_extraction(extraction: Extraction) -> tuple[str, str]:
 
 class ExtractionStage(EngineBase):
     """Runs the configured extractor over blocks (a part of :class:`Engine`)."""
-
-    extractor: Extractor | None
-    prompts: PromptRegistry
 
     def _prompt_choice(
         self,
@@ -118,13 +126,13 @@ class ExtractionStage(EngineBase):
         with self.database.transaction() as cur:
             self._store.set_meta(cur, "prompt_stamps_moved", "1")
 
-    def _prompt(self, cur: Any, prompt_id: str | None, vid: int | None) -> str:
+    def _prompt(self, cur: Any, prompt_id: str | None, vid: int | None, facts: bool) -> str:
         """The full prompt of a job: its registry text (the base prompt for none, for
-        "default", and for a purged prompt) and the answer format."""
+        "default", and for a purged prompt) and the answer format (asking for facts too)."""
         text = None
         if prompt_id is not None and prompt_id != "default":
             text = self._store.prompt_text(cur, prompt_id, vid)
-        return f"{text or BASE_PROMPT}\n\n{ANSWER_FORMAT}"
+        return f"{text or BASE_PROMPT}\n\n{FACTS_INSTRUCTION if facts else ANSWER_FORMAT}"
 
     def _extract(self, jobs: Sequence[ExtractionJob]) -> ExtractionOutcome:
         """Extract each job; a failure of one never fails the others."""
@@ -133,7 +141,7 @@ class ExtractionStage(EngineBase):
         if extractor is None or not jobs:
             return outcome
         with self.database.read() as cur:
-            prompts = {(j.prompt_id, j.prompt_vid): "" for j in jobs}
+            prompts = {(j.prompt_id, j.prompt_vid, j.facts): "" for j in jobs}
             for key in prompts:
                 prompts[key] = self._prompt(cur, *key)
         limit = 4 * self.settings.extraction_max_input_tokens
@@ -142,7 +150,7 @@ class ExtractionStage(EngineBase):
                 outcome.rate_limited[job.seq] = max(outcome.rate_limited.values())
                 continue
             try:
-                prompt = prompts[(job.prompt_id, job.prompt_vid)]
+                prompt = prompts[(job.prompt_id, job.prompt_vid, job.facts)]
                 outcome.done[job.seq] = extract(extractor, job.text[:limit], prompt)
             except RateLimitError as exc:
                 outcome.rate_limited[job.seq] = float(exc.retry_after or RATE_LIMIT_WAIT)
@@ -152,10 +160,16 @@ class ExtractionStage(EngineBase):
         return outcome
 
     def _extract_now(
-        self, texts: Sequence[str], prompt_id: str | None, prompt_vid: int | None
+        self,
+        texts: Sequence[str],
+        prompt_id: str | None,
+        prompt_vid: int | None,
+        facts: bool = False,
     ) -> list[Extraction]:
         """Extract blocks of a call that waits for processing; raises what failed."""
-        jobs = [ExtractionJob(i, text, prompt_id, prompt_vid) for i, text in enumerate(texts)]
+        jobs = [
+            ExtractionJob(i, text, prompt_id, prompt_vid, facts) for i, text in enumerate(texts)
+        ]
         outcome = self._extract(jobs)
         if outcome.rate_limited:
             raise RateLimitError(

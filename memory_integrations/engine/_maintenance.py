@@ -28,6 +28,7 @@ from ..embedders import Embedder
 from ..errors import (
     AgentMemoryError,
     EmbedderMismatchError,
+    RateLimitError,
 )
 from ..retrieval import (
     IndexCache,
@@ -39,13 +40,21 @@ from ..storage import (
 )
 from . import _transfer
 from ._base import further_windows, log
-from ._extraction import ExtractionJob, ExtractionStage, stored_extraction, wants_extraction
+from ._extraction import (
+    RATE_LIMIT_WAIT,
+    ExtractionJob,
+    ExtractionStage,
+    derives_facts,
+    stored_extraction,
+    wants_extraction,
+)
+from ._facts import FactManager
 
 _US = 1_000_000
 _MIN_FREE_BYTES = 1 << 20  # below this, health reports the disk as full
 
 
-class Maintenance(ExtractionStage):
+class Maintenance(ExtractionStage, FactManager):
     """Everything but the per-call reads and writes of blocks (a part of :class:`Engine`)."""
 
     # --- processing ---------------------------------------------------------------------
@@ -72,11 +81,32 @@ class Maintenance(ExtractionStage):
             return []
         extracted = self._extract(
             [
-                ExtractionJob(seq, text, *inputs[seq][:2])
+                ExtractionJob(
+                    seq,
+                    text,
+                    row.prompt_id,
+                    row.prompt_vid,
+                    derives_facts(row.manage_facts, row.kind),
+                )
                 for seq, _, text, _ in claimed
-                if self.extractor is not None and wants_extraction(*inputs[seq][2:])
+                for row in [inputs[seq]]
+                if self.extractor is not None
+                and wants_extraction(row.context_required, row.annotations)
             ]
         )
+        for seq, result in list(extracted.done.items()):
+            row = inputs[seq]
+            if not (result.facts and derives_facts(row.manage_facts, row.kind)):
+                continue
+            try:
+                self._derive_facts(row.user_id, row.session_id, list(result.facts), row.block_id)
+            except RateLimitError as exc:
+                extracted.rate_limited[seq] = float(exc.retry_after or RATE_LIMIT_WAIT)
+                del extracted.done[seq]
+            except Exception as exc:  # a failed decision is a failed try of the message
+                log.warning("managing the facts of block seq %d failed: %s", seq, exc)
+                extracted.failed[seq] = str(exc)
+                del extracted.done[seq]
         waiting = [(seq, wait) for seq, wait in extracted.rate_limited.items()]
         failed = [c for c in claimed if c[0] in extracted.failed]
         claimed = [c for c in claimed if c[0] not in extracted.failed]

@@ -288,8 +288,15 @@ def build_router() -> APIRouter:
             prompt_id=body.prompt_id,
             prompt_vid=body.prompt_vid,
             context_required=body.context_required,
+            manage_facts=body.manage_facts,
         )
         return ok(response.model_dump(mode="json"), 201)
+
+    @router.get("/users/{user_id}/fact-history", tags=[EXT], **_docs(schemas.FactHistoryOut))
+    def fact_history(user_id: str, tenant: Tenant, block_id: str | None = None) -> Response:
+        """*Extension*: what fact management changed in the user's facts, oldest first."""
+        changes = tenant.engine.fact_history(user_id, block_id)
+        return ok({"changes": [{**c.model_dump(mode="json"), "at": iso(c.at)} for c in changes]})
 
     @router.put(
         "/users/{user_id}/sessions/{session_id}/memory/{block_id}",

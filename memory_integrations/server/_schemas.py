@@ -77,6 +77,23 @@ class AddMemoryBody(_Body):
         default=None, description="extension: one object for every item, or one per item"
     )
     agent_id: str | None = Field(default=None, description="extension")
+    manage_facts: bool | None = Field(
+        default=None, description="extension: keep the user's facts current (docs/extraction.md)"
+    )
+
+
+class FactChangeOut(BaseModel):
+    block_id: str
+    action: str
+    old_text: str | None = None
+    new_text: str | None = None
+    source_block_id: str | None = None
+    actor: str
+    at: str
+
+
+class FactHistoryOut(BaseModel):
+    changes: list[FactChangeOut]
 
 
 class UpdateMemoryBody(_Body):

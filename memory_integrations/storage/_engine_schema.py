@@ -145,4 +145,23 @@ CREATE INDEX mi_blocks_tsv ON mi_blocks USING gin (tsv);
 """
         },
     ),
+    # 6: managed facts. Whether a block's facts are managed (a message yields facts, a fact
+    # is reconciled with the user's known ones), the message a fact came from, and the
+    # history of every change made to the user's facts.
+    """
+ALTER TABLE mi_blocks ADD COLUMN manage_facts INTEGER;
+ALTER TABLE mi_blocks ADD COLUMN source_block_id TEXT;
+CREATE TABLE mi_fact_history (
+    id {serial},
+    user_id TEXT NOT NULL REFERENCES mi_users(user_id) ON DELETE CASCADE,
+    block_id TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('add', 'update', 'delete')),
+    old_text TEXT,
+    new_text TEXT,
+    source_block_id TEXT,
+    actor TEXT NOT NULL,
+    at {bigint} NOT NULL
+);
+CREATE INDEX mi_fact_history_user ON mi_fact_history(user_id, block_id);
+""",
 ]

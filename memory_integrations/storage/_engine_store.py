@@ -262,12 +262,13 @@ class EngineStore:
                 "assistant_content, role, content, name, text, annotations, metadata, agent_id, "
                 "created_at, ingested_at, updated_at, last_queued_at, expires_at, status, "
                 "fail_count, embedding, index_version, summary, contexts, prompt_id, prompt_vid, "
-                "context_required) VALUES "
+                "context_required, manage_facts, source_block_id) VALUES "
                 "(:block_id, :user_id, :session_id, :kind, :fact, :user_content, "
                 ":assistant_content, :role, :content, :name, :text, :annotations, :metadata, "
                 ":agent_id, :created_at, :ingested_at, :updated_at, :last_queued_at, "
                 ":expires_at, :status, :fail_count, :embedding, :index_version, :summary, "
-                ":contexts, :prompt_id, :prompt_vid, :context_required) RETURNING seq",
+                ":contexts, :prompt_id, :prompt_vid, :context_required, :manage_facts, "
+                ":source_block_id) RETURNING seq",
                 row,
             )
             seqs.append(int(cur.fetchone()[0]))
@@ -534,19 +535,58 @@ class EngineStore:
         )
         return cur.rowcount == 1
 
-    def extraction_inputs(
-        self, cur: Cursor, seqs: Sequence[int]
-    ) -> dict[int, tuple[str | None, int | None, int | None, str]]:
-        """(prompt_id, prompt_vid, context_required, annotations) of the given blocks."""
-        found: dict[int, tuple[str | None, int | None, int | None, str]] = {}
+    def extraction_inputs(self, cur: Cursor, seqs: Sequence[int]) -> dict[int, BlockRow]:
+        """The stored rows of the given blocks (their prompt and extraction choices)."""
+        found: dict[int, BlockRow] = {}
         for chunk in chunks(seqs, 500):
             for r in cur.execute(
-                "SELECT seq, prompt_id, prompt_vid, context_required, annotations FROM mi_blocks "
-                f"WHERE seq IN ({placeholders(len(chunk))})",
+                f"SELECT {BLOCK_COLUMNS} FROM mi_blocks WHERE seq IN ({placeholders(len(chunk))})",
                 list(chunk),
             ):
-                found[int(r[0])] = (r[1], r[2], r[3], str(r[4] or "{}"))
+                row = BlockRow.from_row(r)
+                found[row.seq] = row
         return found
+
+    def set_block_source(self, cur: Cursor, block_id: str, source_block_id: str) -> None:
+        cur.execute(
+            "UPDATE mi_blocks SET source_block_id = ? WHERE block_id = ?",
+            (source_block_id, block_id),
+        )
+
+    def add_fact_change(
+        self,
+        cur: Cursor,
+        user_id: str,
+        block_id: str,
+        action: str,
+        change: tuple[str | None, str | None],
+        source_block_id: str | None,
+        actor: str,
+        at: int,
+    ) -> None:
+        """Record one change of a user's facts: (old text, new text)."""
+        cur.execute(
+            "INSERT INTO mi_fact_history (user_id, block_id, action, old_text, new_text, "
+            "source_block_id, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (user_id, block_id, action, *change, source_block_id, actor, at),
+        )
+
+    def fact_changes(
+        self, cur: Cursor, user_id: str, block_id: str | None
+    ) -> list[tuple[str, str, str | None, str | None, str | None, str, int]]:
+        """A user's fact changes, oldest first: (block_id, action, old_text, new_text,
+        source_block_id, actor, at)."""
+        where, params = "user_id = ?", [user_id]
+        if block_id is not None:
+            where, params = where + " AND block_id = ?", [user_id, block_id]
+        return [
+            (str(r[0]), str(r[1]), r[2], r[3], r[4], str(r[5]), int(r[6]))
+            for r in cur.execute(
+                "SELECT block_id, action, old_text, new_text, source_block_id, actor, at "
+                f"FROM mi_fact_history WHERE {where} ORDER BY id",
+                params,
+            )
+        ]
 
     def move_prompt_stamps(self, cur: Cursor, after_seq: int, limit: int) -> int | None:
         """Move prompt stamps that servers before schema step 5 kept in block metadata (key
@@ -824,6 +864,8 @@ _EXTRACTION_COLUMNS: dict[str, Any] = {
     "prompt_id": None,
     "prompt_vid": None,
     "context_required": None,
+    "manage_facts": None,
+    "source_block_id": None,
 }
 
 

@@ -62,7 +62,7 @@ BLOCK_COLUMNS = (
     "seq, block_id, user_id, session_id, kind, fact, user_content, assistant_content, role, "
     "content, name, text, annotations, metadata, agent_id, created_at, ingested_at, updated_at, "
     "last_queued_at, expires_at, status, fail_count, summary, contexts, prompt_id, prompt_vid, "
-    "context_required"
+    "context_required, manage_facts, source_block_id"
 )
 
 
@@ -97,6 +97,8 @@ class BlockRow:
     prompt_id: str | None = None
     prompt_vid: int | None = None
     context_required: int | None = None
+    manage_facts: int | None = None
+    source_block_id: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> BlockRow:

@@ -255,7 +255,10 @@ def test_model_answers_are_parsed_strictly() -> None:
         ('{"summary": ""}', "not a valid Extraction"),
         ('{"summary": "A.", "contexts": "x"}', "not a valid Extraction"),
         ('{"summary": "A.", "contexts": ["' + "x" * 65 + '"]}', "not a valid Extraction"),
-        ('{"summary": "A.", "contexts": [' + ",".join(['"t"'] * 11) + "]}", "not a valid Extraction"),
+        (
+            '{"summary": "A.", "contexts": [' + ",".join(['"t"'] * 11) + "]}",
+            "not a valid Extraction",
+        ),
         ("{not json}", "not a valid Extraction"),
     ):
         with pytest.raises(ExtractionError, match=reason):

@@ -105,7 +105,9 @@ def _rows_with_extraction(cur: Any, vector: Any) -> None:
 
 # Per dialect and schema version, how that release wrote rows. Step 2 only added a
 # generated column and indexes (on PostgreSQL; nothing on SQLite), so its rows are written
-# as in step 1; the user generation came with step 3, long blocks' chunks with step 4.
+# as in step 1; the user generation came with step 3, long blocks' chunks with step 4,
+# extraction with step 5. Step 6 (managed facts) added columns and a table that rows of
+# earlier versions leave empty, so its rows are written as in step 5.
 ROWS_AT = {
     "sqlite": {
         1: _rows_v1,
@@ -113,6 +115,7 @@ ROWS_AT = {
         3: _rows_with_generation,
         4: _rows_with_chunks,
         5: _rows_with_extraction,
+        6: _rows_with_extraction,
     },
     "postgres": {
         1: _rows_v1,
@@ -120,6 +123,7 @@ ROWS_AT = {
         3: _rows_with_generation,
         4: _rows_with_chunks,
         5: _rows_with_extraction,
+        6: _rows_with_extraction,
     },
 }
 SCRIPTS = {d: render_migrations(ENGINE_MIGRATIONS, d) for d in ("sqlite", "postgres")}
