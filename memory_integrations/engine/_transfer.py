@@ -24,6 +24,7 @@ from .. import validation
 from ..embedders import Embedder
 from ..errors import AgentMemoryError, ConflictError, ValidationError
 from ..storage import EngineStore, SqlDatabase, dumps, from_us
+from ._prompts import check_prompt_id
 
 FORMAT = "memory-integrations/export-v1"
 _PAGE = 500
@@ -247,7 +248,7 @@ class _RecordReader:
         }
 
     def _block(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        _keys(record, _BLOCK_KEYS, "block", optional={"chunk_embeddings"})
+        _keys(record, _BLOCK_KEYS, "block", optional=_OPTIONAL_BLOCK_KEYS)
         user_id = self._owner(record)
         session_id = validation.check_id(record["session_id"], "session_id")
         if (user_id, session_id) not in self._sessions:
@@ -301,6 +302,7 @@ class _RecordReader:
             embedding=embedding,
             chunks=[v for v in vectors if v is not None] if embedding is not None else [],
         )
+        row.update(_extraction_columns(record))
         return row
 
     def _owner(self, record: Mapping[str, Any]) -> str:
@@ -330,6 +332,58 @@ class _RecordReader:
                 f"{4 * self.embedder.dim}"
             )
         return raw
+
+
+# Fields of exports written since extraction (schema step 5) and managed facts (step 6).
+_OPTIONAL_BLOCK_KEYS = {
+    "chunk_embeddings",
+    "summary",
+    "contexts",
+    "prompt_id",
+    "prompt_vid",
+    "context_required",
+    "manage_facts",
+    "source_block_id",
+}
+
+
+def _extraction_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The extraction and fact-management columns of a block record, checked."""
+
+    def flag(name: str) -> int | None:
+        value = record.get(name)
+        if value is None:
+            return None
+        return int(validation.check_bool(bool(value) if value in (0, 1) else value, name))
+
+    prompt_id = record.get("prompt_id")
+    source = record.get("source_block_id")
+    vid = record.get("prompt_vid")
+    return {
+        "summary": validation.check_optional_text(record.get("summary"), "summary"),
+        "contexts": _contexts(record.get("contexts")),
+        "prompt_id": None if prompt_id is None else check_prompt_id(prompt_id),
+        "prompt_vid": None if vid is None else validation.check_int(vid, "prompt_vid", 0, 2**31),
+        "context_required": flag("context_required"),
+        "manage_facts": flag("manage_facts"),
+        "source_block_id": None
+        if source is None
+        else validation.check_id(source, "source_block_id", allow_percent=True),
+    }
+
+
+def _contexts(value: object) -> str | None:
+    """Stored contexts: JSON text of a list of short strings (or None)."""
+    if value is None:
+        return None
+    text = validation.check_text(value, "contexts", allow_empty=True)
+    try:
+        decoded = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ValidationError("contexts is not valid JSON text") from None
+    if not isinstance(decoded, list) or not all(isinstance(c, str) for c in decoded):
+        raise ValidationError("contexts must hold a JSON list of strings")
+    return dumps(decoded)
 
 
 def _keys(

@@ -749,7 +749,8 @@ class EngineStore:
     EXPORT_BLOCK_COLUMNS = (
         "seq, block_id, user_id, session_id, kind, fact, user_content, assistant_content, role, "
         "content, name, text, annotations, metadata, agent_id, created_at, ingested_at, "
-        "updated_at, last_queued_at, expires_at, status, fail_count, embedding"
+        "updated_at, last_queued_at, expires_at, status, fail_count, embedding, summary, "
+        "contexts, prompt_id, prompt_vid, context_required, manage_facts, source_block_id"
     )
 
     def user_ids(self, cur: Cursor, after: str, limit: int) -> list[str]:

@@ -294,3 +294,29 @@ def test_extractor_specs() -> None:
         resolve_extractor("gpt-4o")
     with pytest.raises(Exception, match="must be one of"):
         resolve_extractor(42)
+
+
+def test_export_and_import_keep_what_extraction_and_fact_management_wrote(
+    db_path: Any, tmp_path: Any
+) -> None:
+    extractor = RecordingExtractor()
+    with AgentMemoryClient(db_path, embedder=HashingEmbedder(), extractor=extractor) as client:
+        client.create_prompt("trips", "Tag trips.", "travel")
+        session = _session(client)
+        session.add_memory(facts=["x"], prompt_id="trips", async_processing=False)
+        session.add_memory(facts=["y"], manage_facts=True, context_required=False)
+        records = json.loads(json.dumps(list(client.backend.export_records())))  # type: ignore[attr-defined]
+        before = {b.fact: b for b in session.list_memories().memory_blocks}
+    with AgentMemoryClient(tmp_path / "copy.sqlite3", embedder=HashingEmbedder()) as copy:
+        copy.backend.import_records(records)  # type: ignore[attr-defined]
+        after = {b.fact: b for b in copy.get_user("u").get_session("s").list_memories()}
+    keep = ("summary", "contexts", "prompt_id", "prompt_vid")
+    assert {f: [getattr(b, k) for k in keep] for f, b in after.items()} == {
+        f: [getattr(b, k) for k in keep] for f, b in before.items()
+    }
+    assert after["x"].summary == "About: x" and after["x"].prompt_id == "trips"
+    bad = [dict(r) for r in records]
+    next(r for r in bad if r["type"] == "block")["contexts"] = '{"not": "a list"}'
+    with AgentMemoryClient(tmp_path / "bad.sqlite3", embedder=HashingEmbedder()) as target:
+        with pytest.raises(ValidationError, match="contexts"):
+            target.backend.import_records(bad)  # type: ignore[attr-defined]
