@@ -109,8 +109,8 @@ class PromptRegistry:
         record = self._record(cur, prompt_id)
         if record is None:
             raise NotFoundError(
-                f"prompt {prompt_id!r} does not exist; create it first (create_prompt, or "
-                "POST /prompts), or list the prompts"
+                f"prompt {prompt_id!r} does not exist; create it with client.create_prompt(...), "
+                "or list prompts with client.list_prompts()"
             )
         return record
 

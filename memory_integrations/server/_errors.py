@@ -283,6 +283,15 @@ _HTTP_HINTS: tuple[tuple[re.Pattern[str], _Rewrite], ...] = (
         ),
     ),
     (
+        re.compile(
+            r"^(?P<head>prompt .* does not exist); create it with client\.create_prompt\(\.\.\.\), "
+            r"or list prompts with client\.list_prompts\(\)$"
+        ),
+        lambda m, sap: (
+            m["head"] + "; create it with POST /prompts, or list prompts with GET /prompts"
+        ),
+    ),
+    (
         re.compile(r"^the memory client is closed; open a new one$"),
         lambda m, sap: "the server is shutting down; retry against a running server",
     ),
