@@ -317,6 +317,8 @@ def test_export_and_import_keep_what_extraction_and_fact_management_wrote(
     assert after["x"].summary == "About: x" and after["x"].prompt_id == "trips"
     bad = [dict(r) for r in records]
     next(r for r in bad if r["type"] == "block")["contexts"] = '{"not": "a list"}'
-    with AgentMemoryClient(tmp_path / "bad.sqlite3", embedder=HashingEmbedder()) as target:
-        with pytest.raises(ValidationError, match="contexts"):
-            target.backend.import_records(bad)  # type: ignore[attr-defined]
+    with (
+        AgentMemoryClient(tmp_path / "bad.sqlite3", embedder=HashingEmbedder()) as target,
+        pytest.raises(ValidationError, match="contexts"),
+    ):
+        target.backend.import_records(bad)  # type: ignore[attr-defined]

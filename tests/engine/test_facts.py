@@ -176,3 +176,30 @@ def test_sap_has_no_fact_management() -> None:
     sap: Any = SapBackend("http://sap.invalid", agent_id="a", token="t")
     with pytest.raises(MethodNotAllowedError):
         sap.add_memory("u", "s", facts=["x"], manage_facts=True)
+
+
+def test_langchain_recall_finds_managed_facts_with_no_adapter_change(tmp_path: Any) -> None:
+    pytest.importorskip("langchain_core")
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from memory_integrations.langchain import (
+        AgentMemoryChatMessageHistory,
+        AgentMemoryRetriever,
+    )
+
+    model = ScriptedModel(
+        responses=[
+            said("Ana moved to Berlin.", "Ana lives in Berlin."),
+            said("The assistant congratulates her."),
+        ],
+        seen=[],
+    )
+    with AgentMemoryClient(tmp_path / "m.sqlite3", extractor=model, settings=MANAGED) as client:
+        history = AgentMemoryChatMessageHistory(client, user_id="ana", session_id="chat")
+        history.add_messages([HumanMessage("I moved to Berlin!"), AIMessage("Congratulations!")])
+        assert client.wait_until_processed(60)
+        retriever = AgentMemoryRetriever(client, user_id="ana", k=3)
+        documents = retriever.invoke("Which city does Ana live in?")
+        facts = [d.page_content for d in documents if d.metadata["kind"] == "fact"]
+        assert facts == ["Ana lives in Berlin."]
+        assert len(history.messages) == 2  # the chat history still shows the chat only
