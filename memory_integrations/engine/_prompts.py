@@ -268,13 +268,7 @@ class PromptRegistry:
                     "UPDATE mi_prompt_versions SET archived = 1 WHERE prompt_id = ?", (prompt_id,)
                 )
                 return
-            row = cur.execute(
-                "SELECT archived FROM mi_prompt_versions WHERE prompt_id = ? AND vid = ?",
-                (prompt_id, vid),
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"prompt {prompt_id!r} has no version {vid}")
-            if row[0]:
+            if self._version_archived(cur, prompt_id, vid):
                 raise ConflictError(f"version {vid} of prompt {prompt_id!r} is already archived")
             if vid == record.current_vid:
                 raise ConflictError(
@@ -316,15 +310,20 @@ class PromptRegistry:
                 raise ConflictError(f"prompt {prompt_id!r} is archived; pick an active prompt")
             if vid is None:
                 return record.current_vid
-            row = cur.execute(
-                "SELECT archived FROM mi_prompt_versions WHERE prompt_id = ? AND vid = ?",
-                (prompt_id, vid),
-            ).fetchone()
+            if self._version_archived(cur, prompt_id, vid):
+                raise ConflictError(f"version {vid} of prompt {prompt_id!r} is archived")
+        return vid
+
+    @staticmethod
+    def _version_archived(cur: Any, prompt_id: str, vid: int) -> bool:
+        """Whether version ``vid`` is archived; NotFoundError when there is no such version."""
+        row = cur.execute(
+            "SELECT archived FROM mi_prompt_versions WHERE prompt_id = ? AND vid = ?",
+            (prompt_id, vid),
+        ).fetchone()
         if row is None:
             raise NotFoundError(f"prompt {prompt_id!r} has no version {vid}")
-        if row[0]:
-            raise ConflictError(f"version {vid} of prompt {prompt_id!r} is archived")
-        return vid
+        return bool(row[0])
 
 
 def prompt_model(record: PromptRecord) -> Prompt:
