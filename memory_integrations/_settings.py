@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         description="Longest block text sent to the extraction model, in estimated tokens "
         "(about 4 characters each); a longer block is cut there for extraction only.",
     )
+    extraction_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Extraction model calls one process makes at a time (each block is one "
+        "call); lower it for a provider with tight rate limits.",
+    )
     extraction_max_tokens: int = Field(
         default=300, ge=16, le=8192, description="Most tokens an extraction answer may use."
     )

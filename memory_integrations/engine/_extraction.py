@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,7 +136,9 @@ class ExtractionStage(EngineBase):
         return f"{text or BASE_PROMPT}\n\n{FACTS_INSTRUCTION if facts else ANSWER_FORMAT}"
 
     def _extract(self, jobs: Sequence[ExtractionJob]) -> ExtractionOutcome:
-        """Extract each job; a failure of one never fails the others."""
+        """Extract each job, ``extraction_concurrency`` model calls at a time; a failure of
+        one never fails the others, and once the model says wait, the jobs not yet started
+        wait too."""
         outcome = ExtractionOutcome(done={}, failed={}, rate_limited={})
         extractor = self.extractor
         if extractor is None or not jobs:
@@ -145,10 +148,8 @@ class ExtractionStage(EngineBase):
             for key in prompts:
                 prompts[key] = self._prompt(cur, *key)
         limit = 4 * self.settings.extraction_max_input_tokens
-        for job in jobs:
-            if outcome.rate_limited:  # the model said wait: the rest waits too
-                outcome.rate_limited[job.seq] = max(outcome.rate_limited.values())
-                continue
+
+        def run(job: ExtractionJob) -> None:
             try:
                 prompt = prompts[(job.prompt_id, job.prompt_vid, job.facts)]
                 outcome.done[job.seq] = extract(extractor, job.text[:limit], prompt)
@@ -157,6 +158,16 @@ class ExtractionStage(EngineBase):
             except Exception as exc:  # any model failure is one failed try of this block
                 log.warning("extracting block seq %d failed: %s", job.seq, exc)
                 outcome.failed[job.seq] = str(exc)
+
+        width = self.settings.extraction_concurrency
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="extraction") as pool:
+            for start in range(0, len(jobs), width):
+                wave = jobs[start : start + width]
+                if outcome.rate_limited:  # the model said wait: the rest waits too
+                    wait = max(outcome.rate_limited.values())
+                    outcome.rate_limited.update({job.seq: wait for job in wave})
+                    continue
+                list(pool.map(run, wave))
         return outcome
 
     def _extract_now(

@@ -322,3 +322,30 @@ def test_export_and_import_keep_what_extraction_and_fact_management_wrote(
         pytest.raises(ValidationError, match="contexts"),
     ):
         target.backend.import_records(bad)  # type: ignore[attr-defined]
+
+
+def test_model_calls_run_at_most_extraction_concurrency_at_once(db_path: Any) -> None:
+    class Counting(RecordingExtractor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.now = self.most = 0
+
+        def answer(self, prompt: str, text: str) -> str:
+            with self._lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+            time.sleep(0.05)
+            with self._lock:
+                self.now -= 1
+            return super().answer(prompt, text)
+
+    counting = Counting()
+    settings = Settings(extraction_concurrency=2, processing_batch_size=8)
+    with AgentMemoryClient(
+        db_path, embedder=HashingEmbedder(), extractor=counting, settings=settings
+    ) as client:
+        session = _session(client)
+        session.add_memory(facts=[f"fact {i}" for i in range(8)])
+        assert client.wait_until_processed(30)
+        assert len(counting.texts) == 8 and counting.most == 2
+        assert all(b.summary for b in session.list_memories().memory_blocks)
