@@ -3,45 +3,31 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import vcr
+
+from tests._openai_stub import FAKE_API_KEY, FAKE_BASE_URL, replayer
 
 CASSETTE_DIR = Path(__file__).parent / "cassettes"
-FAKE_BASE_URL = "http://fake-openai.invalid/v1"
-"""The base URL every cassette is recorded under (the real fake server's address is rewritten)."""
-FAKE_API_KEY = "sk-test-not-a-secret"
 FAKE_DIM = 8
+# The inputs record_cassettes.py records with; test_embedder_openai.py replays the same.
+CORPUS = [
+    "Trains cross bridges",
+    "Clouds block sunlight",
+    "Rivers carve valleys",
+    "Wolves hunt deer",
+    "Engines power ships",
+]
 
 
 def fake_vector(text: str, dim: int = FAKE_DIM) -> list[float]:
     """The deterministic, deliberately unnormalised vector the fake server returns."""
     digest = hashlib.sha256(text.encode()).digest()
     return [round((byte - 127.5) / 42.5, 6) for byte in digest[:dim]]
-
-
-def _drop_date(response: dict[str, Any]) -> dict[str, Any]:
-    response["headers"].pop("date", None)
-    response["headers"].pop("Date", None)
-    return response
-
-
-def make_vcr(record_mode: str, before_record_request: Any = None) -> vcr.VCR:
-    """The VCR configuration used both to record and to replay the cassettes."""
-    return vcr.VCR(
-        cassette_library_dir=str(CASSETTE_DIR),
-        record_mode=record_mode,
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
-        # No credentials, and nothing that changes from one recording to the next.
-        filter_headers=["authorization", "host", "user-agent"],
-        before_record_request=before_record_request,
-        before_record_response=_drop_date,
-        decode_compressed_response=True,
-    )
 
 
 @dataclass(frozen=True)
@@ -64,14 +50,9 @@ def fake_openai() -> FakeOpenAI:
 
 
 @pytest.fixture
-def cassette() -> Iterator[Any]:
+def cassette() -> Callable[[str], Any]:
     """``with cassette("name"):`` replays ``cassettes/name.yaml``; unrecorded requests fail."""
-    replayer = make_vcr("none")
-
-    def use(name: str) -> Any:
-        return replayer.use_cassette(f"{name}.yaml", allow_playback_repeats=False)
-
-    yield use
+    return replayer(CASSETTE_DIR)
 
 
 @pytest.fixture

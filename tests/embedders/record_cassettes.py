@@ -2,53 +2,40 @@
 
 Run from the repository root::
 
-    python tests/embedders/record_cassettes.py
+    python tests/embedders/record_cassettes.py            # every scenario
+    python tests/embedders/record_cassettes.py malformed  # only the scenarios named
 
 It starts a small OpenAI-compatible ``/v1/embeddings`` server on 127.0.0.1 (random port),
 drives :class:`OpenAICompatibleEmbedder` through each scenario with vcrpy recording, and
 writes ``tests/embedders/cassettes/<scenario>.yaml``. Request URLs are rewritten to
 ``FAKE_BASE_URL`` so the cassettes do not depend on the port, and the Authorization header
-is filtered out. Nothing here needs the internet or a real API key.
+is filtered out. Nothing here needs the internet or a real API key. The server, the VCR
+setup and the recording loop are shared with the extractor's (``tests/_openai_stub.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
-from conftest import (
-    CASSETTE_DIR,
-    FAKE_API_KEY,
-    FAKE_BASE_URL,
-    fake_vector,
-    make_vcr,
-)
 from memory_integrations.embedders import OpenAICompatibleEmbedder, _openai
-from memory_integrations.errors import AgentMemoryError
-
-CORPUS = [
-    "Trains cross bridges",
-    "Clouds block sunlight",
-    "Rivers carve valleys",
-    "Wolves hunt deer",
-    "Engines power ships",
-]
-
-
-def _error(message: str, kind: str, code: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+from tests._openai_stub import (
+    FAKE_API_KEY,
+    Reply,
+    StubHandler,
+    model_not_found,
+    openai_error,
+    serve,
+)
+from tests._openai_stub import record as record_scenarios
+from tests.embedders.conftest import CASSETTE_DIR, CORPUS, fake_vector
 
 
-class _FakeOpenAI(BaseHTTPRequestHandler):
+class _FakeOpenAI(StubHandler):
     """Implements just enough of ``POST /v1/embeddings``; the model name picks a behaviour.
 
     ``fake-embed-8``: 8-d vectors, returned in reverse index order, ``dimensions`` honoured.
@@ -57,66 +44,29 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
     Any other model: 404. A key other than ``FAKE_API_KEY``: 401.
     """
 
-    rate_limited_seen = False
+    endpoint = "/v1/embeddings"
     server_version = "fake-openai/1.0"
-    sys_version = ""
+    rate_limited_seen = False
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    @classmethod
+    def reset(cls) -> None:
+        cls.rate_limited_seen = False
 
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        request = json.loads(self.rfile.read(length) or b"{}")
-        if self.path != "/v1/embeddings":
-            self._send(404, _error(f"Unknown path {self.path}", "invalid_request_error", None))
-            return
-        if self.headers.get("Authorization") != f"Bearer {FAKE_API_KEY}":
-            self._send(
-                401,
-                _error(
-                    "Incorrect API key provided: sk-wrong****. You can find your API key at "
-                    "https://platform.openai.com/account/api-keys.",
-                    "invalid_request_error",
-                    "invalid_api_key",
-                ),
-            )
-            return
+    def answer(self, request: dict[str, Any]) -> Reply:
         model = request.get("model")
         texts = request.get("input")
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            self._send(400, _error("'input' must be a list of strings", "invalid_request", None))
-            return
+            return Reply(400, openai_error("'input' must be a list of strings", "invalid_request"))
         if model == "fake-unavailable":
-            self._send(503, _error("The server is overloaded", "server_error", None))
-            return
+            return Reply(503, openai_error("The server is overloaded", "server_error"))
         if model == "fake-rate-limited" and not type(self).rate_limited_seen:
             type(self).rate_limited_seen = True
-            self._send(
-                429,
-                _error("Rate limit reached for requests", "requests", "rate_limit_exceeded"),
-                {"Retry-After": "2"},
+            error = openai_error(
+                "Rate limit reached for requests", "requests", "rate_limit_exceeded"
             )
-            return
+            return Reply(429, error, {"Retry-After": "2"})
         if model not in ("fake-embed-8", "fake-rate-limited", "fake-short"):
-            self._send(
-                404,
-                _error(
-                    f"The model `{model}` does not exist or you do not have access to it.",
-                    "invalid_request_error",
-                    "model_not_found",
-                ),
-            )
-            return
+            return model_not_found(model)
         dim = int(request.get("dimensions") or 8)
         data = [
             {"object": "embedding", "index": i, "embedding": fake_vector(text, dim)}
@@ -126,29 +76,8 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
             data = data[:-1]
         data.reverse()  # real servers may answer out of order; clients must sort by index
         tokens = sum(len(t.split()) for t in texts)
-        self._send(
-            200,
-            {
-                "object": "list",
-                "data": data,
-                "model": model,
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-            },
-        )
-
-
-@contextmanager
-def fake_server() -> Iterator[str]:
-    """Serve the fake API on 127.0.0.1; yields its base URL (``http://127.0.0.1:<port>/v1``)."""
-    _FakeOpenAI.rate_limited_seen = False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return Reply(200, {"object": "list", "data": data, "model": model, "usage": usage})
 
 
 # --- scenarios: each drives the embedder the way the matching test replays it ----------
@@ -217,31 +146,12 @@ SCENARIOS: list[Callable[[str], None]] = [
 
 def record(only: set[str] | None = None) -> list[Path]:
     """Record every scenario (or those named in ``only``); returns the written cassettes."""
-    CASSETTE_DIR.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
     original_sleep = _openai._sleep
     _openai._sleep = lambda seconds: None  # no real waiting while recording
     try:
-        for scenario in SCENARIOS:
-            name = scenario.__name__
-            if only and name not in only:
-                continue
-            path = CASSETTE_DIR / f"{name}.yaml"
-            path.unlink(missing_ok=True)
-            with fake_server() as base_url:
-
-                def canonical(request: Any, base_url: str = base_url) -> Any:
-                    request.uri = request.uri.replace(base_url, FAKE_BASE_URL)
-                    return request
-
-                recorder = make_vcr("all", before_record_request=canonical)
-                # The error scenarios are supposed to fail.
-                with recorder.use_cassette(path.name), contextlib.suppress(AgentMemoryError):
-                    scenario(base_url)
-            written.append(path)
+        return record_scenarios(CASSETTE_DIR, SCENARIOS, lambda: serve(_FakeOpenAI), only)
     finally:
         _openai._sleep = original_sleep
-    return written
 
 
 if __name__ == "__main__":

@@ -11,14 +11,7 @@ import pytest
 
 from memory_integrations.embedders import Embedder, OpenAICompatibleEmbedder
 from memory_integrations.errors import ConfigurationError, EmbeddingError, ValidationError
-
-CORPUS = [
-    "Trains cross bridges",
-    "Clouds block sunlight",
-    "Rivers carve valleys",
-    "Wolves hunt deer",
-    "Engines power ships",
-]
+from tests.embedders.conftest import CORPUS
 
 
 def _unit(values: list[float]) -> np.ndarray:

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import vcr  # type: ignore[import-untyped]
+
+from tests._openai_stub import FAKE_API_KEY, FAKE_BASE_URL, replayer
 
 CASSETTE_DIR = Path(__file__).parent / "cassettes"
-FAKE_BASE_URL = "http://fake-openai.invalid/v1"
-"""The base URL every cassette is recorded under (the stub server's real address is rewritten)."""
-FAKE_API_KEY = "sk-test-not-a-secret"
 STUB_MODEL = "stub-model"
 SUMMARY_CHARS = 60
+
+# The inputs record_cassettes.py records with; test_extractor_openai.py replays the same
+# (the cassettes match on the request body, so a different input is not replayed).
+PROMPT = (
+    "Summarise this memory item.\n\n"
+    'Answer with one JSON object and nothing else: {"summary": "...", "contexts": ["..."]}.'
+)
+TEXTS = [
+    "Ana flies to Lisbon in May and prefers a window seat on every long flight.",
+    "The CFO approved the Q3 budget.",
+]
+MAX_TOKENS = 120
+FACTS = [
+    "Marguerite collects vintage typewriters in Prague.",
+    "Desmond trains falcons near Inverness.",
+]
 
 
 def stub_extraction(text: str) -> dict[str, Any]:
@@ -29,27 +43,6 @@ def stub_extraction(text: str) -> dict[str, Any]:
         if len(contexts) == 2:
             break
     return {"summary": f"Summary: {text[:SUMMARY_CHARS]}".strip(), "contexts": contexts}
-
-
-def _drop_date(response: dict[str, Any]) -> dict[str, Any]:
-    response["headers"].pop("date", None)
-    response["headers"].pop("Date", None)
-    return response
-
-
-def make_vcr(record_mode: str, before_record_request: Any = None) -> vcr.VCR:
-    """The VCR configuration used both to record and to replay the cassettes."""
-    return vcr.VCR(
-        cassette_library_dir=str(CASSETTE_DIR),
-        record_mode=record_mode,
-        # The body is matched too: a request whose payload differs from the recorded one fails.
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
-        # No credentials, and nothing that changes from one recording to the next.
-        filter_headers=["authorization", "host", "user-agent"],
-        before_record_request=before_record_request,
-        before_record_response=_drop_date,
-        decode_compressed_response=True,
-    )
 
 
 @dataclass(frozen=True)
@@ -72,11 +65,6 @@ def stub_llm() -> StubLLM:
 
 
 @pytest.fixture
-def cassette() -> Iterator[Any]:
+def cassette() -> Callable[[str], Any]:
     """``with cassette("name"):`` replays ``cassettes/name.yaml``; unrecorded requests fail."""
-    replayer = make_vcr("none")
-
-    def use(name: str) -> Any:
-        return replayer.use_cassette(f"{name}.yaml", allow_playback_repeats=False)
-
-    yield use
+    return replayer(CASSETTE_DIR)

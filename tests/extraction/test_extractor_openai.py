@@ -22,22 +22,7 @@ from memory_integrations.extraction import (
     OpenAICompatibleExtractor,
     resolve_extractor,
 )
-
-# The inputs record_cassettes.py recorded with; a different request body is not replayed.
-PROMPT = (
-    "Summarise this memory item.\n\n"
-    'Answer with one JSON object and nothing else: {"summary": "...", "contexts": ["..."]}.'
-)
-TEXTS = [
-    "Ana flies to Lisbon in May and prefers a window seat on every long flight.",
-    "The CFO approved the Q3 budget.",
-]
-MAX_TOKENS = 120
-FACTS = [
-    "Marguerite collects vintage typewriters in Prague.",
-    "Desmond trains falcons near Inverness.",
-]
-CASSETTES = Path(__file__).parent / "cassettes"
+from tests.extraction.conftest import CASSETTE_DIR, FACTS, MAX_TOKENS, PROMPT, TEXTS
 
 Factory = Callable[..., OpenAICompatibleExtractor]
 
@@ -215,7 +200,7 @@ def test_engine_passes_the_rate_limit_on(cassette: Any, stub_llm: Any, tmp_path:
         session = client.create_user("u", "U").create_session("s")
         with cassette("engine_rate_limited") as recorded, pytest.raises(RateLimitError) as caught:
             session.add_memory(facts=FACTS, async_processing=False)
-        assert recorded.play_count == 1  # the second fact waits without asking
+        assert recorded.play_count == 2  # both facts asked at once (extraction_concurrency)
         assert caught.value.retry_after == 7.0
     extractor.close()
 
@@ -249,7 +234,7 @@ def test_resolve_base_url_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cassettes_hold_no_credentials() -> None:
-    cassettes = sorted(CASSETTES.glob("*.yaml"))
+    cassettes = sorted(CASSETTE_DIR.glob("*.yaml"))
     assert len(cassettes) == 8
     for cassette in cassettes:
         text = cassette.read_text()
