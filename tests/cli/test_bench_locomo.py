@@ -97,5 +97,36 @@ def test_the_command_prints_the_session_table(locomo_file: Path) -> None:
 
 
 def test_an_unknown_scope_is_refused() -> None:
-    with pytest.raises(ValueError, match="scope must be one of all, session"):
+    with pytest.raises(ValueError, match="scope must be one of all, session, documents"):
         bench_locomo(Path("unused.json"), scope="user")
+
+
+def test_documents_scope_finds_a_long_sessions_tail_with_windows(tmp_path: Path) -> None:
+    filler = [
+        _turn(f"D1:{i}", "Rosa", f"In week {i} we planted wheat and barley in long rows.")
+        for i in range(1, 41)
+    ]
+    tail = _turn("D1:41", "Ivo", "My sister Aiko adopted a golden retriever puppy named Biscuit.")
+    sample = {
+        "sample_id": "conv-long",
+        "conversation": {
+            "session_1": [*filler, tail],
+            "session_2": [
+                _turn("D2:1", "Rosa", "I started pottery classes on Tuesdays."),
+                _turn("D2:2", "Ivo", "Pottery sounds relaxing. What do you make?"),
+            ],
+        },
+        "qa": [{"question": "Which dog did his sibling bring home?", "evidence": ["D1:41"]}],
+    }
+    sample["qa"][0]["category"] = 4
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps([sample]))
+    figures = bench_locomo(path, scope="documents")
+    assert figures["scope"] == "documents" and figures["blocks"] == 2
+    assert figures["questions"] == 1 and figures["recall_at_1"] == 1.0
+    start_only = figures["baselines"]["start_only"]
+    assert 0.0 <= start_only["recall_at_1"] <= start_only["recall_at_3"] == 1.0
+    result = cli("bench", "locomo", "--data", path, "--scope", "documents")
+    assert result.exit_code == 0, result.output
+    assert "scope: documents  questions: 1  blocks: 2" in result.output
+    assert "start only" in result.output
