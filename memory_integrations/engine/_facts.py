@@ -19,6 +19,7 @@ from .._models import FactChange, MemoryBlock
 from ..errors import ConflictError, NotFoundError
 from ..extraction import decide
 from ..storage import EPOCH, from_us
+from .. import validation
 from ..validation import AddRequest
 from ._base import EngineBase, log
 
@@ -161,7 +162,9 @@ class FactManager(EngineBase):
     def fact_history(self, user_id: str, block_id: str | None = None) -> list[FactChange]:
         """What fact management changed in a user's facts (or one fact), oldest first."""
         engine: Any = self
-        engine.get_user(user_id)  # NotFoundError for an unknown user
+        if block_id is not None:
+            validation.check_id(block_id, "block_id", allow_percent=True)
+        engine.get_user(user_id)  # checks the id; NotFoundError for an unknown user
         with self.database.read() as cur:
             rows = self._store.fact_changes(cur, user_id, block_id)
         return [

@@ -57,21 +57,15 @@ def check_prompt_id(prompt_id: object) -> str:
 
 
 def _check_text(value: object, what: str, limit: int | None = None) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{what} must be a non-blank string")
-    if limit is not None and len(value) > limit:
-        raise ValidationError(f"{what} is {len(value)} characters; the maximum is {limit}")
-    return value
+    text = validation.check_text(value, what)
+    if limit is not None and len(text) > limit:
+        raise ValidationError(f"{what} is {len(text)} characters; the maximum is {limit}")
+    return text
 
 
 def _check_annotations(value: object) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ValidationError("prompt annotations must be a dict of str to str")
-    return dict(value)
+    """Prompt annotations: the same rules as a block's (string keys and values)."""
+    return None if value is None else validation.check_annotations(value)
 
 
 class PromptRegistry:

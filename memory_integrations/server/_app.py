@@ -116,10 +116,11 @@ class _Health:
                 self._full_error = exc.message
 
     def llm(self) -> dict[str, Any]:
-        """The extraction model, as configured (not called: a probe would cost money)."""
+        """The extraction model, as configured. It is not called (a probe would cost money),
+        and a model that is not used is healthy: SDKs derive the overall status from it."""
         if not self.extraction_model:
-            return {"status": "not_used", "model": None, "note": "no extraction model"}
-        return {"status": "configured", "model": self.extraction_model}
+            return {"status": "healthy", "model": None, "note": "no extraction model"}
+        return {"status": "healthy", "model": self.extraction_model, "note": "not probed"}
 
     def embedding(self) -> dict[str, Any]:
         with self._lock:

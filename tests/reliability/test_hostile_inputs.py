@@ -136,6 +136,18 @@ ID_POSITIONS = [
         TYPED,
         skip=NONE_IS_VALID,
     ),
+    Position("create_prompt(prompt_id)", lambda w, v: w.client.create_prompt(v, "p", "d"), REJECT),
+    Position("get_prompt(prompt_id)", lambda w, v: w.client.get_prompt(v), TYPED),
+    Position("archive_prompt(prompt_id)", lambda w, v: w.client.archive_prompt(v), TYPED),
+    Position(
+        "add_memory(prompt_id)",
+        lambda w, v: w.session.add_memory(facts=["x"], prompt_id=v),
+        REJECT,
+        skip=NONE_IS_VALID,
+    ),
+    Position(
+        "user.fact_history(block_id)", lambda w, v: w.eve.fact_history(v), TYPED, skip=NONE_IS_VALID
+    ),
     Position("user.create_session(session_id)", lambda w, v: w.eve.create_session(v), REJECT),
     Position("user.get_session(session_id)", lambda w, v: w.eve.get_session(v), TYPED),
     Position(
@@ -256,6 +268,16 @@ FILTER_TEXT_OK = frozenset({"None", "bytes"})
 
 TEXT_POSITIONS = [
     Position("create_user(name)", lambda w, v: w.client.create_user(fresh("u"), v), rule(set())),
+    Position(
+        "create_prompt(prompt)",
+        lambda w, v: w.client.create_prompt(fresh("p"), v, "d"),
+        rule(set()),
+    ),
+    Position(
+        "create_prompt(description)",
+        lambda w, v: w.client.create_prompt(fresh("p"), "p", v),
+        rule(set()),
+    ),
     Position("user.update(name)", lambda w, v: w.eve.update(name=v), rule(set())),
     Position("add_memory(facts=[text])", lambda w, v: w.session.add_memory(facts=[v]), rule(set())),
     Position(
@@ -370,6 +392,16 @@ def test_hostile_texts_are_refused_with_a_typed_error(
 HUGE = {"2**63", "2**64"}
 
 NUMBER_POSITIONS = [
+    Position(
+        "add_memory(prompt_vid)",
+        lambda w, v: w.session.add_memory(facts=["x"], prompt_id="nope", prompt_vid=v),
+        rule({"None", "0"}),
+    ),
+    Position(
+        "get_prompt(vid)",
+        lambda w, v: w.client.get_prompt("nope", vid=v),
+        rule({"None", "0"}),
+    ),
     Position(
         "add_memory(memory_block_ttl)",
         lambda w, v: w.session.add_memory(facts=["x"], memory_block_ttl=v),
@@ -920,6 +952,13 @@ CLOSED_CLIENT_CALLS: dict[str, Callable[[AgentMemoryClient], Any]] = {
     "get_retention_config": lambda c: c.get_retention_config(),
     "update_retention_config": lambda c: c.update_retention_config(memory_days=5),
     "sweep_expired": lambda c: c.sweep_expired(),
+    "create_prompt": lambda c: c.create_prompt("p", "x", "d"),
+    "get_prompt": lambda c: c.get_prompt("p"),
+    "list_prompts": lambda c: c.list_prompts(),
+    "update_prompt": lambda c: c.update_prompt("p", prompt="y"),
+    "list_prompt_versions": lambda c: c.list_prompt_versions("p"),
+    "archive_prompt": lambda c: c.archive_prompt("p"),
+    "purge_prompt": lambda c: c.purge_prompt("p"),
 }
 CLOSED_USER_CALLS: dict[str, Callable[[UserResource], Any]] = {
     "update": lambda u: u.update(name="New"),
@@ -932,6 +971,7 @@ CLOSED_USER_CALLS: dict[str, Callable[[UserResource], Any]] = {
     "list_memories": lambda u: u.list_memories(),
     "search_memory": lambda u: u.search_memory("tea"),
     "count_memories": lambda u: u.count_memories(),
+    "fact_history": lambda u: u.fact_history(),
 }
 CLOSED_SESSION_CALLS: dict[str, Callable[[SessionResource], Any]] = {
     "update": lambda s: s.update(annotations={"a": "b"}),
