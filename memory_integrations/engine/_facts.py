@@ -15,11 +15,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .. import validation
 from .._models import FactChange, MemoryBlock
 from ..errors import ConflictError, NotFoundError
 from ..extraction import decide
 from ..storage import EPOCH, from_us
-from .. import validation
 from ..validation import AddRequest
 from ._base import EngineBase, log
 

@@ -108,24 +108,15 @@ def _rows_with_extraction(cur: Any, vector: Any) -> None:
 # as in step 1; the user generation came with step 3, long blocks' chunks with step 4,
 # extraction with step 5. Step 6 (managed facts) added columns and a table that rows of
 # earlier versions leave empty, so its rows are written as in step 5.
-ROWS_AT = {
-    "sqlite": {
-        1: _rows_v1,
-        2: _rows_v1,
-        3: _rows_with_generation,
-        4: _rows_with_chunks,
-        5: _rows_with_extraction,
-        6: _rows_with_extraction,
-    },
-    "postgres": {
-        1: _rows_v1,
-        2: _rows_v1,
-        3: _rows_with_generation,
-        4: _rows_with_chunks,
-        5: _rows_with_extraction,
-        6: _rows_with_extraction,
-    },
+ROWS_BY_STEP = {
+    1: _rows_v1,
+    2: _rows_v1,
+    3: _rows_with_generation,
+    4: _rows_with_chunks,
+    5: _rows_with_extraction,
+    6: _rows_with_extraction,
 }
+ROWS_AT = {"sqlite": ROWS_BY_STEP, "postgres": ROWS_BY_STEP}
 SCRIPTS = {d: render_migrations(ENGINE_MIGRATIONS, d) for d in ("sqlite", "postgres")}
 
 
