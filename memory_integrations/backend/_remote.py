@@ -693,6 +693,12 @@ class RemoteBackend:
 
     # --- lifecycle --------------------------------------------------------------------
 
+    def metrics(self) -> dict[str, float]:
+        raise MethodNotAllowedError(
+            "a server's metrics are scraped from its /metrics route (Prometheus format), not "
+            "read through a client"
+        )
+
     def fact_history(self, user_id: str, block_id: str | None = None) -> list[FactChange]:
         self._require_ours("fact history")
         params = {} if block_id is None else {"block_id": block_id}

@@ -791,6 +791,9 @@ class SapBackend:
             self._call("PATCH", "/v1/admin/retentionConfig", json=body)
         return self.get_retention()
 
+    def metrics(self) -> dict[str, float]:
+        raise self._unsupported("processing metrics readable by a client")
+
     def fact_history(self, user_id: str, block_id: str | None = None) -> list[FactChange]:
         raise self._unsupported("fact management (extraction is the caller's job there)")
 

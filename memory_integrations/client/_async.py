@@ -213,6 +213,7 @@ class AsyncAgentMemoryClient:
     close = _run_in_thread(AgentMemoryClient.close)
     aclose = close
     health_ping = _run_in_thread(AgentMemoryClient.health_ping)
+    metrics = _run_in_thread(AgentMemoryClient.metrics)
     create_prompt = _run_in_thread(AgentMemoryClient.create_prompt)
     get_prompt = _run_in_thread(AgentMemoryClient.get_prompt)
     list_prompts = _run_in_thread(AgentMemoryClient.list_prompts)

@@ -208,6 +208,12 @@ class AgentMemoryClient:
         """Delete a user with all its sessions and memory blocks."""
         self._backend.delete_user(user_id)
 
+    def metrics(self) -> dict[str, float]:
+        """The embedded engine's processing counters by their Prometheus names (queue depth,
+        throughput, retries, ``agentmemory_async_batch_permanent_failures_total``): the
+        figures a server's ``/metrics`` reports, for this process."""
+        return self._backend.metrics()
+
     # --- prompt registry (extraction prompts, global to the store or server) -----------
 
     def create_prompt(

@@ -51,6 +51,37 @@ from ._extraction import (
 from ._facts import FactManager
 
 _US = 1_000_000
+
+ENGINE_METRICS: dict[str, tuple[str, str]] = {
+    "agentmemory_processing_queue_depth": ("gauge", "Blocks waiting to be processed."),
+    "agentmemory_processing_in_flight": ("gauge", "Blocks being processed now."),
+    "agentmemory_processing_enqueued_total": ("counter", "Blocks queued for processing."),
+    "agentmemory_processing_recovered_total": (
+        "counter",
+        "Blocks a stopped process left queued, picked up again.",
+    ),
+    "agentmemory_processing_completed_total": ("counter", "Blocks processed (ready)."),
+    "agentmemory_processing_retries_total": (
+        "counter",
+        "Failed tries (extraction or embedding) that will be tried again.",
+    ),
+    "agentmemory_processing_rate_limited_total": (
+        "counter",
+        "Blocks delayed by a rate-limited extraction model (no try lost).",
+    ),
+    "agentmemory_processing_queue_full_total": (
+        "counter",
+        "Adds refused because the processing queue was full.",
+    ),
+    "agentmemory_processing_batches_total": ("counter", "Processing batches run."),
+    "agentmemory_processing_busy_seconds_total": ("counter", "Seconds spent processing."),
+    "agentmemory_async_batch_permanent_failures_total": (
+        "counter",
+        "Blocks that failed every try (extraction_failed).",
+    ),
+}
+"""The engine's metrics: name -> (Prometheus type, help)."""
+
 _MIN_FREE_BYTES = 1 << 20  # below this, health reports the disk as full
 
 
@@ -138,6 +169,7 @@ class Maintenance(ExtractionStage, FactManager):
                     if self._store.complete(cur, seq, owner, first, version, now, summary):
                         self._store.set_chunks(cur, seq, further_windows(windows))
         retry: list[tuple[int, float | None]] = list(waiting)  # rate limited: no try lost
+        worker.stats.total_rate_limited += len(waiting)
         if failed:
             retry += self._record_failures(failed)
         return retry
@@ -152,6 +184,7 @@ class Maintenance(ExtractionStage, FactManager):
             for seq, _, _, fail_count in claimed:
                 status = self._store.fail(cur, seq, worker.owner, self.settings.max_attempts)
                 if status == "processing":
+                    worker.stats.total_retries += 1
                     retry.append((seq, worker.RETRY_SECONDS * 2**fail_count))
                 elif status == "extraction_failed":
                     worker.stats.total_failed += 1
@@ -319,6 +352,27 @@ class Maintenance(ExtractionStage, FactManager):
         """How many blocks in the store still wait to be embedded, by any process."""
         with self.database.read() as cur:
             return self._store.count_processing(cur)
+
+    def metrics(self) -> dict[str, float]:
+        """This engine's processing counters, by their Prometheus names (``ENGINE_METRICS``);
+        a server's ``/metrics`` sums them over its tenants."""
+        worker = self._worker
+        if worker is None:
+            return dict.fromkeys(ENGINE_METRICS, 0.0)
+        stats = worker.stats
+        return {
+            "agentmemory_processing_queue_depth": float(worker.size),
+            "agentmemory_processing_in_flight": float(worker.in_flight),
+            "agentmemory_processing_enqueued_total": float(stats.total_enqueued),
+            "agentmemory_processing_recovered_total": float(stats.total_recovered),
+            "agentmemory_processing_completed_total": float(stats.total_completed),
+            "agentmemory_processing_retries_total": float(stats.total_retries),
+            "agentmemory_processing_rate_limited_total": float(stats.total_rate_limited),
+            "agentmemory_processing_queue_full_total": float(stats.queue_full),
+            "agentmemory_processing_batches_total": float(stats.batches),
+            "agentmemory_processing_busy_seconds_total": stats.seconds_busy,
+            "agentmemory_async_batch_permanent_failures_total": float(stats.total_failed),
+        }
 
     def processing_status(self) -> ProcessorHealth:
         """The background processing worker: alive, queue sizes and counters."""

@@ -22,7 +22,9 @@ class ProcessorStats:
     total_enqueued: int = 0
     total_recovered: int = 0
     total_completed: int = 0
-    total_failed: int = 0
+    total_failed: int = 0  # permanently: extraction_failed
+    total_retries: int = 0  # failed tries that will be tried again
+    total_rate_limited: int = 0  # blocks delayed by a rate-limited model
     queue_full: int = 0
     batches: int = 0
     seconds_busy: float = 0.0

@@ -36,6 +36,7 @@ from ._errors import (
     request_id_of,
 )
 from ._guards import install_guards
+from ._metrics import HttpMetrics, ServerMetrics, metrics_router
 from ._sap import build_router as sap_router
 from ._tenancy import TenantRegistry
 
@@ -402,6 +403,7 @@ def create_app(
     registry = TenantRegistry(config, embedder, clock=clock)
     authority = TokenAuthority(config.auth)
     health = _Health(embedder, registry, config.settings.extraction_model)
+    metrics = ServerMetrics(lambda: [engine.metrics() for engine in registry.engines()])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -443,6 +445,7 @@ def create_app(
     guarded = [Depends(authenticate)]
     app.include_router(_liveness_router(health))
     app.include_router(_health_router(health), dependencies=guarded)
+    app.include_router(metrics_router(metrics), dependencies=guarded)
     app.include_router(_token_router())
     app.include_router(couchbase_router(), dependencies=guarded)
     app.include_router(sap_router(), dependencies=guarded)
@@ -488,6 +491,7 @@ def create_app(
         form_paths=frozenset({TOKEN_PATH}),
         observe=health.observe,
     )
+    app.add_middleware(HttpMetrics, metrics=metrics)
     if record_requests:
         app.add_middleware(RequestCounter, counts=app.state.requests)
     return app

@@ -181,6 +181,9 @@ def test_failed_tries_end_in_extraction_failed_and_update_retries(db_path: Any) 
         failed = session.get_memory_block(block_id)
         assert (failed.status.value, failed.fail_count) == ("extraction_failed", 3)
         assert session.search_memory(query="vegetarian").memory_blocks == []  # excluded
+        figures = client.metrics()
+        assert figures["agentmemory_async_batch_permanent_failures_total"] == 1
+        assert figures["agentmemory_processing_retries_total"] == 2
         session.update_memory(block_id, fact="Ana is vegetarian.", async_processing=True)
         assert client.wait_until_processed(30)
         ready = session.get_memory_block(block_id)
@@ -211,6 +214,7 @@ def test_a_rate_limited_model_delays_without_losing_a_try(db_path: Any) -> None:
         block = session.get_memory_block(block_id)
         assert (block.status.value, block.fail_count) == ("ready", 0)
         assert len(extractor.texts) == 4
+        assert client.metrics()["agentmemory_processing_rate_limited_total"] == 3
         with pytest.raises(RateLimitError) as limited:  # a call that waits is told to retry
             extractor.rate_limit_first = 1
             session.add_memory(facts=["y"], async_processing=False)

@@ -987,7 +987,7 @@ CLOSED_SESSION_CALLS: dict[str, Callable[[SessionResource], Any]] = {
     "count_memories": lambda s: s.count_memories(),
 }
 # Documented not to raise, or meaningful after close: never to be listed above.
-CLOSED_EXEMPT = {"health_ping", "close", "wait_until_processed", "for_sap"}
+CLOSED_EXEMPT = {"health_ping", "close", "wait_until_processed", "for_sap", "metrics"}
 
 
 def _public_methods(cls: type) -> set[str]:
