@@ -17,8 +17,9 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -302,8 +303,14 @@ def _health_router(health: _Health) -> APIRouter:
     return router
 
 
+DOCS_ASSETS = "/docs/assets"
+"""Where the API docs' scripts and styles are served from: the server's own files (the
+``fastapi-offline`` package's Swagger UI and ReDoc bundles), so the docs work offline."""
+
+
 def _docs_router(app: FastAPI) -> APIRouter:
-    """``/openapi.json`` and ``/docs`` (behind auth when auth is on)."""
+    """``/openapi.json``, ``/docs`` (Swagger UI) and ``/redoc`` (behind auth when auth is on),
+    with their assets served locally, never from a CDN."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/openapi.json")
@@ -312,9 +319,31 @@ def _docs_router(app: FastAPI) -> APIRouter:
 
     @router.get("/docs")
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    @router.get("/redoc")
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - docs",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
 
     return router
+
+
+def _docs_assets() -> StaticFiles:
+    from importlib.resources import files
+
+    return StaticFiles(directory=str(files("fastapi_offline") / "static"))
 
 
 def _token_router() -> APIRouter:
@@ -451,6 +480,7 @@ def create_app(
     app.include_router(sap_router(), dependencies=guarded)
     if config.open_docs:
         app.include_router(_docs_router(app), dependencies=guarded)
+        app.mount(DOCS_ASSETS, _docs_assets(), name="docs-assets")
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -146,7 +146,13 @@ def test_openapi_and_docs(live: Live) -> None:
     assert "/users/{user_id}/sessions/{session_id}/memory/search" in schema["paths"]
     assert "/v1/memories({memory_id})" in schema["paths"]
     assert "/health/async-batch-processor-stats" in schema["paths"]
-    assert "swagger" in live.http.get("/docs").text.lower()
+    page = live.http.get("/docs").text
+    assert "swagger" in page.lower()
+    assert "cdn" not in page and "https://" not in page  # works offline
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        assert f"/docs/assets/{asset}" in page + live.http.get("/redoc").text
+        served = live.http.get(f"/docs/assets/{asset}")
+        assert served.status_code == 200 and len(served.content) > 10_000
 
 
 def test_auth_tokens_health_and_oauth(secure: Live) -> None:
