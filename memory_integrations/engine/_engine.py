@@ -410,7 +410,7 @@ class Engine(Search, Maintenance, Prompts):
             ]
             seqs = self._store.insert_blocks(cur, rows)
             if manage and request.kind == "fact":
-                actor = "engine" if self.extractor is None else self.extractor.name
+                actor = self._fact_actor()
                 for block_id, text in zip(block_ids, texts, strict=True):
                     change = (None, text)
                     self._store.add_fact_change(

@@ -7,7 +7,6 @@ is false or it carries the annotation ``extraction: "off"`` (for private or bulk
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from ..extraction import (
 )
 from ..storage import dumps
 from ._base import EngineBase, log
+from ._rows import stored_annotations
 
 OPT_OUT_ANNOTATION = ("extraction", "off")
 """An annotation that keeps a block away from the extraction model."""
@@ -54,7 +54,7 @@ def wants_extraction(context_required: Any, annotations: Any) -> bool:
     """Whether a block with these stored values is to be extracted (given a model)."""
     if context_required is not None and not bool(context_required):
         return False
-    notes = annotations if isinstance(annotations, dict) else _notes(annotations)
+    notes = annotations if isinstance(annotations, dict) else stored_annotations(annotations)
     key, value = OPT_OUT_ANNOTATION
     return notes.get(key) != value
 
@@ -62,14 +62,6 @@ def wants_extraction(context_required: Any, annotations: Any) -> bool:
 def derives_facts(manage_facts: Any, kind: str) -> bool:
     """Whether extraction also asks a block for the facts it states (managed messages)."""
     return bool(manage_facts) and kind == "message"
-
-
-def _notes(stored: Any) -> dict[str, Any]:
-    try:
-        loaded = json.loads(stored) if isinstance(stored, str) else {}
-    except ValueError:
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
 
 
 def stored_extraction(extraction: Extraction) -> tuple[str, str]:

@@ -119,6 +119,10 @@ class FactManager(EngineBase):
         rejected.sort(key=lambda r: int(r["index"]))
         return request.only(keep, texts), rejected
 
+    def _fact_actor(self) -> str:
+        """Who decides on facts: the extraction model, or the engine without one."""
+        return "engine" if self.extractor is None else self.extractor.name
+
     def _record_fact_change(
         self,
         user_id: str,
@@ -127,19 +131,15 @@ class FactManager(EngineBase):
         change: tuple[str | None, str | None],
         source: str | None,
     ) -> None:
-        actor = "engine" if self.extractor is None else self.extractor.name
         with self.database.transaction() as cur:
             self._store.add_fact_change(
-                cur, user_id, block_id, action, change, source, actor, self._now()
+                cur, user_id, block_id, action, change, source, self._fact_actor(), self._now()
             )
 
-    def _derive_facts(
-        self, user_id: str, session_id: str, facts: list[str], source: str
-    ) -> list[FactOutcome]:
+    def _derive_facts(self, user_id: str, session_id: str, facts: list[str], source: str) -> None:
         """Manage the facts a message stated; the added ones become fact blocks of the
         message's session, linked to it."""
         engine: Any = self
-        outcomes = []
         for fact in facts:
             outcome = self._manage_fact(user_id, fact, source)
             if outcome.action == "add":
@@ -154,10 +154,7 @@ class FactManager(EngineBase):
                 (block_id,) = added.block_ids
                 with self.database.transaction() as cur:
                     self._store.set_block_source(cur, block_id, source)
-                outcome = FactOutcome("add", outcome.text, block_id)
                 self._record_fact_change(user_id, block_id, "add", (None, outcome.text), source)
-            outcomes.append(outcome)
-        return outcomes
 
     def fact_history(self, user_id: str, block_id: str | None = None) -> list[FactChange]:
         """What fact management changed in a user's facts (or one fact), oldest first."""

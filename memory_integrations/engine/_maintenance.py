@@ -100,7 +100,9 @@ class Maintenance(ExtractionStage, FactManager):
             with self.database.transaction() as cur:
                 self._require_stored_embedder(cur)
                 claimed = self._store.claim(cur, seqs, worker.owner, now, lease_until)
-                inputs = self._store.extraction_inputs(cur, [c[0] for c in claimed])
+                inputs = {}  # the rows' extraction choices, read only when there is a model
+                if self.extractor is not None and claimed:
+                    inputs = self._store.extraction_inputs(cur, [c[0] for c in claimed])
         except EmbedderMismatchError as exc:
             # Another process re-embedded the store: leave these blocks queued in storage for
             # a process with the store's embedder, rather than writing foreign vectors.
@@ -120,9 +122,9 @@ class Maintenance(ExtractionStage, FactManager):
                     derives_facts(row.manage_facts, row.kind),
                 )
                 for seq, _, text, _ in claimed
+                if seq in inputs
                 for row in [inputs[seq]]
-                if self.extractor is not None
-                and wants_extraction(row.context_required, row.annotations)
+                if wants_extraction(row.context_required, row.annotations)
             ]
         )
         for seq, result in list(extracted.done.items()):
