@@ -721,13 +721,11 @@ class EngineStore:
     def chunks_of(self, cur: Cursor, seqs: Sequence[int]) -> dict[int, list[bytes]]:
         """The further windows' vectors of the given blocks, in window order."""
         found: dict[int, list[bytes]] = {}
-        for start in range(0, len(seqs), 500):
-            part = list(seqs[start : start + 500])
-            marks = ", ".join("?" * len(part))
+        for part in chunks(seqs, 500):
             for seq, blob in cur.execute(
-                f"SELECT seq, embedding FROM mi_block_chunks WHERE seq IN ({marks}) "
-                "ORDER BY seq, chunk",
-                part,
+                f"SELECT seq, embedding FROM mi_block_chunks WHERE seq IN "
+                f"({placeholders(len(part))}) ORDER BY seq, chunk",
+                list(part),
             ):
                 found.setdefault(int(seq), []).append(self._vector_bytes(blob))
         return found
